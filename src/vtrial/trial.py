@@ -1,0 +1,582 @@
+"""One virtual trial (or many at once): randomization, visits, hormones, BMD, dropout.
+
+Everything works on arrays with a leading replicate axis, ``(reps, n)``, so the
+same code makes the single trial of ``vtrial simulate`` and the chunks of
+replicate trials of the power engine.
+
+BMD outcome model (direct mode)
+-------------------------------
+For a man with true baseline BMD ``b`` (g/cm2, from :mod:`vtrial.cohort`) in arm
+``a``, with ``z_b = (b - bmd_mean) / bmd_sd``:
+
+* true 12-month % change ``D = mu_a + s_D * (rho * z_b + sqrt(1 - rho^2) * u)``,
+  ``u ~ N(0, 1)``, where ``mu_a`` is the arm mean, ``rho`` is
+  ``effects.baseline_corr`` and ``s_D = sqrt(sd_pct_change^2 - 2 * cv^2)``;
+* true month-6 % change ``f * D`` (``f = effects.month6_fraction``);
+* each DXA scan adds an independent error ``e_v ~ N(0, cv^2)`` (``cv =
+  measurement.bmd_cv_pct``, in % of the population mean BMD): the measured
+  baseline is ``B0 = b + bmd_mean * e_0 / 100`` and the observed % change from
+  baseline is ``Y_v = (true change)_v + e_v - e_0``; the measured BMD at month
+  ``v`` is ``B0 * (1 + Y_v / 100)``.
+
+So the observed 12-month % change has mean exactly ``mu_a`` and SD exactly
+``effects.sd_pct_change``, and (measured baseline, Y_6, Y_12) are jointly
+normal, which is what lets the power engine draw sufficient statistics directly.
+The DXA error enters linearly on the % scale (the first-order form of a
+multiplicative error); the second-order terms it leaves out are below 1e-4 g/cm2.
+
+Estradiol-mediated mode replaces ``mu_a`` by ``placebo_pct_change + slope * dE2
++ direct_pct * [anastrozole]``, where ``dE2`` is the man's own true change in
+estradiol (pg/mL) at month 12, and shrinks the residual SD per arm so that the
+observed SD is still ``sd_pct_change`` (see :func:`implied_effects`).
+
+Dropout
+-------
+Each arm has a probability of not completing month 12. Under ``MCAR`` it is
+constant. Under ``MAR`` and ``MNAR`` the log odds of dropout rise by
+``dropout.strength`` per SD of bone *loss*: the observed month-6 % change (MAR)
+or the unobserved 12-month % change (MNAR), each standardized by its arm's model
+mean and SD. The intercept is solved (Gauss-Hermite quadrature) so that the
+marginal dropout probability is exactly the configured one. Men losing more bone
+drop out more, so completers' changes are shifted upwards. The first missed
+visit is month 3, 6 or 12 with probabilities ``dropout.visit_probs``, except
+under MAR, where dropout driven by month 6 happens after it (first missed visit
+month 12), which keeps the mechanism truly "at random".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from vtrial import cohort as cohort_mod
+from vtrial.errors import InputError
+
+ARMS = ("placebo", "anastrozole")
+VISITS = (0, 3, 6, 12)
+BMD_VISITS = (0, 6, 12)
+COLUMNS = [
+    "subject_id", "arm", "visit_month", "age_years", "bmi_kg_m2",
+    "testosterone_ng_dl", "estradiol_pg_ml", "bmd_g_cm2",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrialArrays:
+    """Replicate trials as arrays. Index ``[r, i]`` is man ``i`` of trial ``r``.
+
+    Attributes
+    ----------
+    anastrozole : ndarray of bool, (reps, n)
+        True for the anastrozole arm.
+    age_years, bmi_kg_m2 : ndarray, (reps, n)
+        Baseline age (years) and BMI (kg/m2); NaN when only BMD was simulated.
+    testosterone_ng_dl, estradiol_pg_ml : ndarray, (reps, n, 4)
+        Measured hormones at months 0, 3, 6, 12 (ng/dL, pg/mL); NaN after dropout
+        or when only BMD was simulated.
+    bmd_g_cm2 : ndarray, (reps, n, 3)
+        Measured PA spine BMD at months 0, 6, 12 (g/cm2); NaN after dropout.
+    pct_change : ndarray, (reps, n, 2)
+        Observed % change from baseline at months 6 and 12, before dropout
+        (the values a man would have had).
+    true_pct_change : ndarray, (reps, n)
+        True (latent) 12-month % change.
+    last_visit : ndarray of int, (reps, n)
+        Last attended visit month (12 for completers).
+    """
+
+    anastrozole: np.ndarray
+    age_years: np.ndarray
+    bmi_kg_m2: np.ndarray
+    testosterone_ng_dl: np.ndarray
+    estradiol_pg_ml: np.ndarray
+    bmd_g_cm2: np.ndarray
+    pct_change: np.ndarray
+    true_pct_change: np.ndarray
+    last_visit: np.ndarray
+
+    @property
+    def completed(self) -> np.ndarray:
+        """Boolean ``(reps, n)``: the man attended month 12."""
+        return self.last_visit == 12
+
+
+def arm_sizes(trial_cfg: dict) -> tuple[int, int]:
+    """Men randomized to (placebo, anastrozole): ``n_per_arm`` and ``round(n_per_arm * ratio)``."""
+    n_p = int(trial_cfg["n_per_arm"])
+    n_a = int(round(n_p * trial_cfg["allocation_ratio"]))
+    if n_a < 2:
+        raise InputError(
+            f"config key 'trial.allocation_ratio': value {trial_cfg['allocation_ratio']} leaves "
+            f"{n_a} men in the anastrozole arm (need at least 2)"
+        )
+    return n_p, n_a
+
+
+# --------------------------------------------------------------------------- randomization
+
+
+def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = None, *, rng) -> np.ndarray:
+    """Treatment assignment for men in enrolment order.
+
+    Parameters
+    ----------
+    trial_cfg : dict
+        The ``trial`` config section.
+    reps : int
+        Replicate trials.
+    strata_values : ndarray (reps, n) or None
+        Baseline values of ``trial.strata_variable`` (only used by ``stratified_blocks``).
+    rng : numpy.random.Generator or seed
+
+    Returns
+    -------
+    ndarray of bool, (reps, n)
+        True for anastrozole. ``simple`` flips a coin with P(anastrozole) =
+        n_a / n for every man, so arm sizes vary. ``permuted_blocks`` fills
+        blocks whose size is drawn from ``block_sizes``, each with
+        ``round(size * n_a / n)`` anastrozole places in random order; the final
+        block may be cut short. ``stratified_blocks`` keeps a separate block
+        sequence in each stratum of ``strata_variable`` (cut at ``strata_cutoffs``).
+    """
+    rng = np.random.default_rng(rng)
+    n_p, n_a = arm_sizes(trial_cfg)
+    n = n_p + n_a
+    share = n_a / n
+    method = trial_cfg["randomization"]
+    if method == "simple":
+        return rng.random((reps, n)) < share
+    if method == "stratified_blocks":
+        if strata_values is None:
+            raise ValueError("stratified_blocks needs strata_values")
+        strata = np.searchsorted(np.asarray(trial_cfg["strata_cutoffs"]), strata_values, side="right")
+        n_strata = len(trial_cfg["strata_cutoffs"]) + 1
+    else:
+        strata = np.zeros((reps, n), dtype=np.intp)
+        n_strata = 1
+    sizes = np.asarray(trial_cfg["block_sizes"])
+    # Sequential draw without replacement inside each block, vectorised over
+    # replicates: P(anastrozole) = places left for anastrozole / places left.
+    slots_left = np.zeros((reps, n_strata))
+    drug_left = np.zeros((reps, n_strata))
+    u = rng.random((reps, n))
+    new_sizes = sizes[rng.integers(0, len(sizes), size=(reps, n))]
+    rows = np.arange(reps)
+    out = np.empty((reps, n), dtype=bool)
+    for i in range(n):
+        s = strata[:, i]
+        empty = slots_left[rows, s] == 0
+        b = new_sizes[:, i]
+        slots_left[rows[empty], s[empty]] = b[empty]
+        drug_left[rows[empty], s[empty]] = np.round(b[empty] * share)
+        p = drug_left[rows, s] / slots_left[rows, s]
+        out[:, i] = u[:, i] < p
+        drug_left[rows, s] -= out[:, i]
+        slots_left[rows, s] -= 1
+    return out
+
+
+# --------------------------------------------------------------------------- BMD effects
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Per-arm parameters of the true 12-month % change, index 0 placebo, 1 anastrozole.
+
+    Attributes
+    ----------
+    mean_pct : ndarray (2,)
+        Mean observed (and true) 12-month % change per arm.
+    sd_true_pct : ndarray (2,)
+        SD of the true % change not explained by estradiol (direct mode: all of it).
+    difference_pct : float
+        Implied anastrozole minus placebo mean difference (percentage points).
+    estradiol_slope : float
+        % BMD change per pg/mL of estradiol change (0 in direct mode).
+    """
+
+    mean_pct: np.ndarray
+    sd_true_pct: np.ndarray
+    difference_pct: float
+    estradiol_slope: float
+
+
+@lru_cache(maxsize=64)
+def _estradiol_change_moments(cohort_key: str, hormones_key: str) -> tuple[float, float]:
+    """Mean and SD of a man's true month-12 estradiol change (pg/mL) on anastrozole.
+
+    From 400,000 enrolled men with a fixed seed, so the value is a deterministic
+    function of the config; its Monte Carlo error is below 0.01 pg/mL.
+    """
+    import json
+
+    c = json.loads(cohort_key)
+    h = json.loads(hormones_key)
+    rng = np.random.default_rng(20091201)
+    men = cohort_mod.draw_cohort(c, 1, 400_000, rng=rng)
+    d = _estradiol_change(men.log_estradiol[0], h, rng)
+    return float(d.mean()), float(d.std())
+
+
+def _estradiol_response(shape, hormones_cfg: dict, rng) -> np.ndarray:
+    """Multiplicative estradiol response (mean 1) per man on anastrozole."""
+    s = hormones_cfg["estradiol_response_log_sd"]
+    return np.exp(rng.standard_normal(shape) * s - s * s / 2)
+
+
+def _estradiol_change(log_e2: np.ndarray, hormones_cfg: dict, rng, response=None) -> np.ndarray:
+    if response is None:
+        response = _estradiol_response(log_e2.shape, hormones_cfg, rng)
+    ratio12 = hormones_cfg["estradiol_ratio"][2]
+    return np.exp(log_e2) * (ratio12 * response - 1.0)
+
+
+def implied_effects(cfg: dict) -> Effects:
+    """Per-arm means and residual SDs of the true % change implied by ``cfg``.
+
+    Direct mode reads ``effects.placebo_pct_change`` and ``effects.difference_pct``.
+    Estradiol-mediated mode ignores ``difference_pct`` and implies it:
+    ``slope * E[dE2 | anastrozole] + direct_pct``, where ``dE2`` is a man's true
+    estradiol change at month 12 (pg/mL; zero on placebo); the residual SD in the
+    anastrozole arm is reduced by ``slope^2 * Var(dE2)`` so that both arms keep
+    the observed SD ``sd_pct_change``.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> e = implied_effects(load_config())
+    >>> float(e.difference_pct)
+    -2.46
+    """
+    import json
+
+    eff = cfg["effects"]
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    var_true = eff["sd_pct_change"] ** 2 - 2 * cv**2
+    placebo = eff["placebo_pct_change"]
+    if eff["mode"] == "direct":
+        diff = eff["difference_pct"]
+        return Effects(
+            np.array([placebo, placebo + diff]), np.sqrt([var_true, var_true]), float(diff), 0.0
+        )
+    slope = eff["estradiol_slope_pct_per_pg_ml"]
+    mean_de2, sd_de2 = _estradiol_change_moments(
+        json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
+    )
+    diff = slope * mean_de2 + eff["direct_pct"]
+    resid_var = var_true - (slope * sd_de2) ** 2
+    if resid_var <= 0:
+        raise InputError(
+            f"config key 'effects.estradiol_slope_pct_per_pg_ml': value {slope} makes estradiol "
+            f"alone vary the % change by SD {abs(slope) * sd_de2:.2f}, more than "
+            f"effects.sd_pct_change allows; lower the slope or raise the SD"
+        )
+    return Effects(
+        np.array([placebo, placebo + eff["direct_pct"]]),  # + slope * dE2 per man
+        np.sqrt([var_true, resid_var]),
+        float(diff),
+        float(slope),
+    )
+
+
+# --------------------------------------------------------------------------- dropout
+
+
+@lru_cache(maxsize=256)
+def dropout_intercept(p: float, strength: float) -> float:
+    """Logit intercept ``a`` with ``E[expit(a + strength * Z)] = p`` for ``Z ~ N(0, 1)``.
+
+    Examples
+    --------
+    >>> round(dropout_intercept(0.25, 0.0), 6) == round(float(special.logit(0.25)), 6)
+    True
+    """
+    if p <= 0:
+        return -np.inf
+    x, w = np.polynomial.hermite_e.hermegauss(80)
+    w = w / w.sum()
+
+    def gap(a: float) -> float:
+        return float(w @ special.expit(a + strength * x)) - p
+
+    return optimize.brentq(gap, -60, 60, xtol=1e-14)
+
+
+def draw_dropout(
+    cfg: dict,
+    anastrozole: np.ndarray,
+    driver_z: np.ndarray | None,
+    *,
+    rng,
+) -> np.ndarray:
+    """Last attended visit month per man (12 for completers).
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (uses the ``dropout`` section).
+    anastrozole : ndarray of bool, (reps, n)
+    driver_z : ndarray, (reps, n) or None
+        Standardized bone loss driving MAR or MNAR dropout (ignored under MCAR).
+    rng : numpy.random.Generator or seed
+    """
+    rng = np.random.default_rng(rng)
+    d = cfg["dropout"]
+    p = np.where(anastrozole, d["anastrozole"], d["placebo"])
+    u = rng.random(anastrozole.shape)
+    when = rng.random(anastrozole.shape)
+    if d["mechanism"] == "MCAR" or d["strength"] == 0:
+        drop = u < p
+    else:
+        g = d["strength"]
+        a = np.where(
+            anastrozole,
+            dropout_intercept(d["anastrozole"], g),
+            dropout_intercept(d["placebo"], g),
+        )
+        drop = u < special.expit(a + g * driver_z)
+    if d["mechanism"] == "MAR":
+        first_missed = np.full(anastrozole.shape, 12)
+    else:
+        cum = np.cumsum(d["visit_probs"])
+        first_missed = np.array([3, 6, 12])[np.minimum((when[..., None] >= cum[:2]).sum(-1), 2)]
+    last = np.where(first_missed == 3, 0, np.where(first_missed == 6, 3, 6))
+    return np.where(drop, last, 12)
+
+
+# --------------------------------------------------------------------------- the trial
+
+
+def draw_bmd(
+    cfg: dict,
+    baseline_true: np.ndarray,
+    anastrozole: np.ndarray,
+    *,
+    rng,
+    estradiol_change: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Measured baseline BMD, observed % changes at months 6 and 12, and true change.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config.
+    baseline_true : ndarray, (reps, n)
+        True baseline BMD (g/cm2).
+    anastrozole : ndarray of bool, (reps, n)
+    rng : numpy.random.Generator or seed
+    estradiol_change : ndarray, (reps, n), optional
+        True month-12 estradiol change (pg/mL); needed in estradiol-mediated mode.
+
+    Returns
+    -------
+    bmd0 : ndarray (reps, n)
+        Measured baseline BMD (g/cm2).
+    pct : ndarray (reps, n, 2)
+        Observed % change at months 6 and 12.
+    true12 : ndarray (reps, n)
+        True 12-month % change.
+    """
+    rng = np.random.default_rng(rng)
+    eff = implied_effects(cfg)
+    c = cfg["cohort"]
+    rho = cfg["effects"]["baseline_corr"]
+    f6 = cfg["effects"]["month6_fraction"]
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    arm = anastrozole.astype(np.intp)
+    z_b = (baseline_true - c["bmd_mean_g_cm2"]) / c["bmd_sd_g_cm2"]
+    u = rng.standard_normal(baseline_true.shape)
+    e = rng.standard_normal((3, *baseline_true.shape)) * cv
+    mean = eff.mean_pct[arm]
+    if eff.estradiol_slope:
+        mean = mean + eff.estradiol_slope * estradiol_change
+    true12 = mean + eff.sd_true_pct[arm] * (rho * z_b + np.sqrt(1 - rho**2) * u)
+    bmd0 = baseline_true + c["bmd_mean_g_cm2"] * e[0] / 100
+    pct = np.stack([f6 * true12 + e[1] - e[0], true12 + e[2] - e[0]], axis=-1)
+    return bmd0, pct, true12
+
+
+def dropout_driver(cfg: dict, anastrozole: np.ndarray, pct: np.ndarray) -> np.ndarray | None:
+    """Standardized bone loss that drives MAR (month 6) or MNAR (month 12) dropout."""
+    mech = cfg["dropout"]["mechanism"]
+    if mech == "MCAR":
+        return None
+    eff = implied_effects(cfg)
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    arm = anastrozole.astype(np.intp)
+    sd12 = cfg["effects"]["sd_pct_change"]
+    mean12 = np.array([eff.mean_pct[0], eff.mean_pct[0] + eff.difference_pct])
+    if mech == "MNAR":
+        return -(pct[..., 1] - mean12[arm]) / sd12
+    f6 = cfg["effects"]["month6_fraction"]
+    var_true = sd12**2 - 2 * cv**2
+    sd6 = np.sqrt(f6**2 * var_true + 2 * cv**2)
+    return -(pct[..., 0] - f6 * mean12[arm]) / sd6
+
+
+def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> TrialArrays:
+    """Simulate ``reps`` trials of the configured design as arrays.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config.
+    reps : int
+        Replicate trials.
+    rng : numpy.random.Generator or seed
+    covariates : bool
+        If False, skip the cohort's age, BMI and hormones and draw the true
+        baseline BMD directly from ``N(bmd_mean, bmd_sd^2)`` (its exact
+        distribution among enrolled men; see :mod:`vtrial.cohort`). Only valid in
+        direct mode without stratification on another variable.
+
+    Returns
+    -------
+    TrialArrays
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> t = simulate_arrays(load_config(), 3, rng=1)
+    >>> t.bmd_g_cm2.shape, int(t.anastrozole.sum(axis=1)[0])
+    ((3, 88, 3), 44)
+    """
+    rng = np.random.default_rng(rng)
+    n_p, n_a = arm_sizes(cfg["trial"])
+    n = n_p + n_a
+    mediated = cfg["effects"]["mode"] == "estradiol_mediated"
+    strat_var = cfg["trial"]["strata_variable"]
+    stratified = cfg["trial"]["randomization"] == "stratified_blocks"
+    if not covariates and (mediated or (stratified and strat_var != "bmd_g_cm2")):
+        raise ValueError("covariates=False needs direct mode and no stratification on hormones/age/BMI")
+    h = cfg["hormones"]
+    c = cfg["cohort"]
+    if covariates:
+        men = cohort_mod.draw_cohort(c, reps, n, rng=rng)
+        base_true = men.bmd_g_cm2
+    else:
+        men = None
+        base_true = c["bmd_mean_g_cm2"] + c["bmd_sd_g_cm2"] * rng.standard_normal((reps, n))
+
+    # Month-0 hormone draws happen before randomization (stratification may use them).
+    nan4 = np.full((reps, n, 4), np.nan)
+    testo, estra = nan4.copy(), nan4.copy()
+    if men is not None:
+        testo[..., 0] = cohort_mod.hormone_visit_draw(men.log_testosterone, c["testosterone_visit_log_sd"], rng)
+        estra[..., 0] = cohort_mod.hormone_visit_draw(men.log_estradiol, c["estradiol_visit_log_sd"], rng)
+    bmd_noise_rng = np.random.default_rng(rng.bit_generator.random_raw(2))
+    # Strata use measured baseline values; BMD's baseline scan is drawn inside draw_bmd,
+    # so for BMD strata we pre-draw it from a child stream that draw_bmd then reuses.
+    strata_values = None
+    if stratified:
+        strata_values = {
+            "age_years": None if men is None else men.age_years,
+            "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
+            "testosterone_ng_dl": testo[..., 0],
+            "estradiol_pg_ml": estra[..., 0],
+            "bmd_g_cm2": None,
+        }[strat_var]
+    bmd_state = bmd_noise_rng.bit_generator.state
+    if stratified and strat_var == "bmd_g_cm2":
+        strata_values, _, _ = draw_bmd(
+            cfg, base_true, np.zeros_like(base_true, dtype=bool), rng=bmd_noise_rng,
+            estradiol_change=np.zeros_like(base_true) if mediated else None,
+        )
+    anastrozole = randomize(cfg["trial"], reps, strata_values, rng=rng)
+
+    e2_change = None
+    if men is not None:
+        s_t = h["testosterone_response_log_sd"]
+        resp_t = np.exp(rng.standard_normal((reps, n)) * s_t - s_t * s_t / 2)
+        resp_e = _estradiol_response((reps, n), h, rng)
+        for k, month_ratio in enumerate(zip(h["testosterone_ratio"], h["estradiol_ratio"]), start=1):
+            rt = np.where(anastrozole, month_ratio[0] * resp_t, 1.0)
+            re = np.where(anastrozole, month_ratio[1] * resp_e, 1.0)
+            testo[..., k] = cohort_mod.hormone_visit_draw(
+                men.log_testosterone + np.log(rt), c["testosterone_visit_log_sd"], rng
+            )
+            estra[..., k] = cohort_mod.hormone_visit_draw(
+                men.log_estradiol + np.log(re), c["estradiol_visit_log_sd"], rng
+            )
+        if mediated:
+            e2_change = np.where(anastrozole, _estradiol_change(men.log_estradiol, h, rng, resp_e), 0.0)
+
+    bmd_noise_rng.bit_generator.state = bmd_state  # same baseline scan as used for strata
+    bmd0, pct, true12 = draw_bmd(cfg, base_true, anastrozole, rng=bmd_noise_rng, estradiol_change=e2_change)
+    last = draw_dropout(cfg, anastrozole, dropout_driver(cfg, anastrozole, pct), rng=rng)
+
+    bmd = np.stack([bmd0, bmd0 * (1 + pct[..., 0] / 100), bmd0 * (1 + pct[..., 1] / 100)], axis=-1)
+    bmd[..., 1][last < 6] = np.nan
+    bmd[..., 2][last < 12] = np.nan
+    for k, month in enumerate(VISITS):
+        gone = last < month
+        testo[..., k][gone] = np.nan
+        estra[..., k][gone] = np.nan
+    nan2 = np.full((reps, n), np.nan)
+    return TrialArrays(
+        anastrozole=anastrozole,
+        age_years=nan2 if men is None else men.age_years,
+        bmi_kg_m2=nan2 if men is None else men.bmi_kg_m2,
+        testosterone_ng_dl=testo,
+        estradiol_pg_ml=estra,
+        bmd_g_cm2=bmd,
+        pct_change=pct,
+        true_pct_change=true12,
+        last_visit=last,
+    )
+
+
+def to_long(arrays: TrialArrays, replicate: int = 0) -> pd.DataFrame:
+    """One replicate as the contract's long format (one row per man and visit).
+
+    Age and BMI are baseline characteristics and appear on every row; hormones
+    and BMD are empty where not measured (BMD is not scheduled at month 3, and
+    nothing is measured after dropout).
+    """
+    r = replicate
+    n = arrays.anastrozole.shape[1]
+    v = len(VISITS)
+    bmd4 = np.full((n, v), np.nan)
+    bmd4[:, [0, 2, 3]] = arrays.bmd_g_cm2[r]
+    return pd.DataFrame(
+        {
+            "subject_id": np.repeat(np.arange(1, n + 1), v),
+            "arm": np.repeat(np.where(arrays.anastrozole[r], ARMS[1], ARMS[0]), v),
+            "visit_month": np.tile(VISITS, n),
+            "age_years": np.repeat(arrays.age_years[r], v),
+            "bmi_kg_m2": np.repeat(arrays.bmi_kg_m2[r], v),
+            "testosterone_ng_dl": arrays.testosterone_ng_dl[r].ravel(),
+            "estradiol_pg_ml": arrays.estradiol_pg_ml[r].ravel(),
+            "bmd_g_cm2": bmd4.ravel(),
+        },
+        columns=COLUMNS,
+    )
+
+
+def simulate_trial(cfg: dict, *, rng) -> pd.DataFrame:
+    """One simulated trial in the contract's long format.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> df = simulate_trial(load_config(), rng=1)
+    >>> df.shape
+    (352, 8)
+    """
+    return to_long(simulate_arrays(cfg, 1, rng=rng), 0)
+
+
+#: Decimals written to CSV per column: what a clinical database would hold.
+CSV_DECIMALS = {"age_years": 1, "bmi_kg_m2": 1, "testosterone_ng_dl": 1, "estradiol_pg_ml": 2, "bmd_g_cm2": 4}
+
+
+def write_trial_csv(df: pd.DataFrame, path) -> None:
+    """Write a long-format trial to CSV, rounded as in :data:`CSV_DECIMALS`."""
+    out = df.copy()
+    for col, dec in CSV_DECIMALS.items():
+        out[col] = out[col].round(dec)
+    out.to_csv(path, index=False, lineterminator="\n")
