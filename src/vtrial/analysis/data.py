@@ -17,6 +17,7 @@ __all__ = [
     "ARMS",
     "BMD_VISITS",
     "REQUIRED_COLUMNS",
+    "check_trial",
     "to_wide",
     "validate_long",
 ]
@@ -199,3 +200,45 @@ def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFram
         out[name] = column
     return pd.DataFrame(out)
 
+
+
+def check_trial(data: pd.DataFrame, minimum_per_arm: int = 2) -> pd.DataFrame:
+    """Validate a trial and require analysable men in both arms.
+
+    A man is analysable when both his month-0 and month-12 BMD are measured,
+    the minimum any strategy needs to estimate an arm's mean change.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long-format trial.
+    minimum_per_arm : int
+        Fewest analysable men allowed per arm.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The clean copy from :func:`validate_long`.
+
+    Raises
+    ------
+    InputError
+        As :func:`validate_long`, or an arm with too few analysable men.
+
+    Examples
+    --------
+    >>> from vtrial.analysis._example import example_trial
+    >>> check_trial(example_trial()).shape
+    (128, 8)
+    """
+    frame = validate_long(data)
+    wide = to_wide(frame)
+    complete = wide["bmd0"].notna() & wide["bmd12"].notna()
+    for label in ARMS:
+        n = int((complete & (wide["arm"] == label)).sum())
+        if n < minimum_per_arm:
+            raise InputError(
+                f"column 'arm': arm {label!r} has {n} analysable men with BMD at months 0 and 12 "
+                f"(allowed: at least {minimum_per_arm} per arm)"
+            )
+    return frame
