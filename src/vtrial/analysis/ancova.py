@@ -138,4 +138,3 @@ def ancova(
         delta=delta,
         delta_arm=delta_arm,
     )
-

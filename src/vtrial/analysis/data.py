@@ -100,7 +100,9 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     bad_arm = arm.isna() | ~arm.isin(ARMS)
     if bad_arm.any():
         value = frame.loc[bad_arm, "arm"].iloc[0]
-        raise InputError(f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})")
+        raise InputError(
+            f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})"
+        )
     frame["arm"] = arm.astype(str)
     for column in _NUMERIC:
         frame[column] = _as_numeric(frame, column)
@@ -124,7 +126,9 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     arms_per_man = frame.groupby("subject_id", sort=False)["arm"].nunique()
     if (arms_per_man > 1).any():
         man = arms_per_man.index[arms_per_man > 1][0]
-        raise InputError(f"column 'arm': man {man!r} appears in both arms (allowed: one arm per man)")
+        raise InputError(
+            f"column 'arm': man {man!r} appears in both arms (allowed: one arm per man)"
+        )
     for month in (0, 12):
         at_visit = frame.loc[frame["visit_month"] == month, "bmd_g_cm2"]
         if at_visit.notna().sum() == 0:
@@ -199,7 +203,6 @@ def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFram
         column[codes[baseline]] = frame[name].to_numpy()[baseline]
         out[name] = column
     return pd.DataFrame(out)
-
 
 
 def check_trial(data: pd.DataFrame, minimum_per_arm: int = 2) -> pd.DataFrame:

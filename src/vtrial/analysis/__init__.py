@@ -1,0 +1,283 @@
+"""Reference analyses of a trial: one function per method, one result type.
+
+Every method has the signature ``fn(data, *, missing="complete_case",
+alpha=0.05, scale="pct", rng=None, **options) -> AnalysisResult`` where
+``data`` is the long trial format of DESIGN.md. The estimate is always
+anastrozole minus placebo in mean 12-month change of PA spine BMD
+(percentage points, or g/cm2 with ``scale="absolute"``).
+
+Which missing-data strategies each method accepts (anything else raises
+:class:`vtrial.errors.InputError`):
+
+================  ======================================================
+method            allowed ``missing``
+================  ======================================================
+student_t         complete_case, bocf, locf, multiple_imputation, delta_mnar
+welch_t           complete_case, bocf, locf, multiple_imputation, delta_mnar
+ancova            complete_case, bocf, locf, multiple_imputation, delta_mnar
+mmrm              complete_case (the likelihood uses all observed visits; MAR)
+mann_whitney      complete_case, bocf, locf
+permutation       complete_case, bocf, locf
+bootstrap         complete_case, bocf, locf
+================  ======================================================
+
+Rubin's rules need an estimate with a standard error and a reference t
+distribution, which the rank, permutation and bootstrap methods do not give;
+the MMRM already handles monotone MAR dropout by likelihood, and imputing or
+carrying values forward into it would double-count or distort that.
+"""
+
+from __future__ import annotations
+
+import inspect
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from os import PathLike
+
+import numpy as np
+import pandas as pd
+
+from vtrial.analysis import ancova as _ancova
+from vtrial.analysis import mmrm as _mmrm
+from vtrial.analysis import nonparametric as _nonparametric
+from vtrial.analysis import resampling as _resampling
+from vtrial.analysis import ttests as _ttests
+from vtrial.analysis.data import check_trial
+from vtrial.analysis.missing import STRATEGIES
+from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
+from vtrial.errors import InputError
+
+__all__ = [
+    "ALLOWED_MISSING",
+    "METHODS",
+    "AnalysisResult",
+    "list_methods",
+    "read_trial_csv",
+    "results_to_frame",
+    "run_methods",
+]
+
+METHODS: dict[str, tuple[Callable[..., AnalysisResult], str]] = {
+    "student_t": (_ttests.student_t, "Student two-sample t-test on 12-month % change"),
+    "welch_t": (_ttests.welch_t, "Welch unequal-variance t-test on 12-month % change"),
+    "ancova": (_ancova.ancova, "ANCOVA: 12-month % change ~ arm + baseline BMD (OLS)"),
+    "mmrm": (
+        _mmrm.mmrm,
+        "MMRM: months 6 and 12, unstructured covariance, REML, Satterthwaite df",
+    ),
+    "mann_whitney": (
+        _nonparametric.mann_whitney,
+        "Wilcoxon rank-sum test with Hodges-Lehmann shift and CI (as R wilcox.test)",
+    ),
+    "permutation": (
+        _resampling.permutation,
+        "Re-randomization test of the ANCOVA arm effect, CI by test inversion",
+    ),
+    "bootstrap": (_resampling.bootstrap, "Stratified bootstrap of the mean difference, BCa CI"),
+    "bootstrap_percentile": (
+        _resampling.bootstrap_percentile,
+        "Stratified bootstrap of the mean difference, percentile CI",
+    ),
+}
+
+ALLOWED_MISSING: dict[str, tuple[str, ...]] = {
+    "student_t": _ttests.ALLOWED_MISSING,
+    "welch_t": _ttests.ALLOWED_MISSING,
+    "ancova": _ancova.ALLOWED_MISSING,
+    "mmrm": _mmrm.ALLOWED_MISSING,
+    "mann_whitney": _nonparametric.ALLOWED_MISSING,
+    "permutation": _resampling.ALLOWED_MISSING,
+    "bootstrap": _resampling.ALLOWED_MISSING,
+    "bootstrap_percentile": _resampling.ALLOWED_MISSING,
+}
+
+_COMMON = ("missing", "alpha", "scale", "rng")
+
+
+def list_methods() -> list[tuple[str, str]]:
+    """Names and one-line descriptions of the analysis methods.
+
+    Returns
+    -------
+    list of (str, str)
+        In registry order.
+
+    Examples
+    --------
+    >>> list_methods()[0][0]
+    'student_t'
+    """
+    return [(name, description) for name, (_, description) in METHODS.items()]
+
+
+def read_trial_csv(path: str | PathLike) -> pd.DataFrame:
+    """Read and check a long-format trial CSV (simulated or real).
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with one row per man and visit: ``subject_id, arm, visit_month,
+        age_years, bmi_kg_m2, testosterone_ng_dl, estradiol_pg_ml,
+        bmd_g_cm2`` (BMD in g/cm2; empty when not measured).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Checked long-format data.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, missing column, arm label other than ``placebo`` or
+        ``anastrozole``, no BMD at all at month 0 or 12, or an arm with fewer
+        than two men with BMD at both months 0 and 12. The message names the
+        column, the value and what is allowed.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from vtrial.analysis._example import example_trial
+    >>> path = os.path.join(tempfile.mkdtemp(), "trial.csv")
+    >>> example_trial().to_csv(path, index=False)
+    >>> read_trial_csv(path).shape
+    (128, 8)
+    """
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError as err:
+        raise InputError(f"trial file {str(path)!r} does not exist") from err
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(
+            f"trial file {str(path)!r} is not a readable CSV ({err}); allowed: a comma-separated "
+            "table with a header row"
+        ) from err
+    return check_trial(frame)
+
+
+def _method_rng(rng: object, name: str) -> object:
+    # A stream per method derived from the root seed and the method's name, so a
+    # method's numbers do not depend on which other methods run or their order.
+    if isinstance(rng, np.random.Generator):
+        return rng
+    root = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    return np.random.SeedSequence(
+        root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
+    )
+
+
+def _method_options(
+    name: str, fn: Callable[..., AnalysisResult], options: Mapping[str, object]
+) -> dict[str, object]:
+    accepted = set(inspect.signature(fn).parameters) - {"data", *_COMMON}
+    chosen = {k: v for k, v in options.items() if k not in METHODS and k in accepted}
+    nested = options.get(name, {})
+    if not isinstance(nested, Mapping):
+        raise InputError(
+            f"options for method {name!r} must be a mapping of option names to values, "
+            f"not {nested!r}"
+        )
+    for key, value in nested.items():
+        if key not in accepted:
+            raise InputError(
+                f"option {key!r} is not allowed for method {name!r} "
+                f"(allowed: {', '.join(sorted(accepted)) or 'none'})"
+            )
+        chosen[key] = value
+    return chosen
+
+
+def run_methods(
+    data: pd.DataFrame,
+    methods: Sequence[str] | None,
+    *,
+    missing: str = "complete_case",
+    alpha: float = 0.05,
+    scale: str = "pct",
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
+    options: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """Run several methods on one trial and stack their results.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long-format trial (e.g. from :func:`read_trial_csv`).
+    methods : sequence of str or None
+        Registry names, run in the given order. ``None`` or empty: every
+        method that accepts ``missing``.
+    missing : str
+        Missing-data strategy for all methods.
+    alpha : float
+        Two-sided significance level.
+    scale : str
+        ``"pct"`` (percentage points) or ``"absolute"`` (g/cm2).
+    rng : int, SeedSequence, Generator or None
+        Root of randomness. An int or SeedSequence gives each method its own
+        stream derived from (root, method name), so results do not depend on
+        the selection or order of methods; a Generator is shared in order.
+    options : mapping or None
+        Method options. A key naming a method maps to that method's options
+        (``{"ancova": {"covariates": ["age_years"]}}``); any other key is
+        passed to every selected method that accepts it
+        (``{"n_imputations": 50}``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, columns as :func:`results_to_frame`. A method that
+        cannot be fitted gives NaNs with the reason in ``note``.
+
+    Raises
+    ------
+    InputError
+        Unknown method, strategy or option; a method-strategy combination
+        that is not allowed; or invalid data.
+
+    Examples
+    --------
+    >>> from vtrial.analysis._example import example_trial
+    >>> run_methods(example_trial(), ["welch_t", "ancova"])["method"].tolist()
+    ['welch_t', 'ancova']
+    """
+    options = dict(options or {})
+    if missing not in STRATEGIES:
+        raise InputError(
+            f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})"
+        )
+    if not methods:
+        methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"method {unknown[0]!r} is unknown (allowed: {', '.join(METHODS)})")
+    for name in methods:
+        allowed = ALLOWED_MISSING.get(name, STRATEGIES)
+        if missing not in allowed:
+            raise InputError(
+                f"method {name!r} cannot be combined with missing strategy {missing!r} "
+                f"(allowed for {name}: {', '.join(allowed)})"
+            )
+    selected = {name: _method_options(name, METHODS[name][0], options) for name in methods}
+    flat = [k for k in options if k not in METHODS]
+    unused = [k for k in flat if not any(k in opts for opts in selected.values())]
+    if unused:
+        raise InputError(
+            f"option {unused[0]!r} is not accepted by any of the methods {', '.join(methods)}"
+        )
+    results = []
+    for name, opts in selected.items():
+        fn = METHODS[name][0]
+        try:
+            result = fn(
+                data,
+                missing=missing,
+                alpha=alpha,
+                scale=scale,
+                rng=_method_rng(rng, name),
+                **opts,
+            )
+        except InputError:
+            raise
+        except Exception as err:  # noqa: BLE001 - one failing method must not stop the run
+            result = nan_result(name, missing, f"{type(err).__name__}: {err}")
+        results.append(result)
+    return results_to_frame(results)
