@@ -57,7 +57,10 @@ def simulated_statistics(cfg: dict, reps: int, *, rng) -> pd.DataFrame:
         out[f"completers|{arm_name}|12|count"] = keep.sum(axis=1).astype(float)
         out[f"bmd_change_g_cm2|{arm_name}|12|mean"] = _masked_mean_sd(change, keep)[0]
         out[f"bmd_pct_change|{arm_name}|12|mean"] = _masked_mean_sd(pct, keep)[0]
-    for hormone, values in (("testosterone_ng_dl", t.testosterone_ng_dl), ("estradiol_pg_ml", t.estradiol_pg_ml)):
+    for hormone, values in (
+        ("testosterone_ng_dl", t.testosterone_ng_dl),
+        ("estradiol_pg_ml", t.estradiol_pg_ml),
+    ):
         for k, month in enumerate(VISITS):
             x = values[..., k]
             keep = t.anastrozole & ~np.isnan(x)
@@ -129,11 +132,11 @@ def plot_calibration(table: pd.DataFrame, stem: str | Path) -> list[Path]:
 
     sns.set_theme(style="whitegrid", context="notebook")
     t = table.copy()
-    half = np.where(t["published"] >= t["sim_median"], t["sim_p97_5"] - t["sim_median"], t["sim_median"] - t["sim_p2_5"])
+    half = np.where(
+        t["published"] >= t["sim_median"], t["sim_p97_5"] - t["sim_median"], t["sim_median"] - t["sim_p2_5"]
+    )
     t["position"] = (t["published"] - t["sim_median"]) / np.where(half > 0, half, 1.0)
-    t["label"] = [
-        f"{r.figure} {r.arm} m{r.month} {r.statistic} ({r.published:g})" for r in t.itertuples()
-    ]
+    t["label"] = [f"{r.figure} {r.arm} m{r.month} {r.statistic} ({r.published:g})" for r in t.itertuples()]
     t["status"] = np.where(t["inside"], "inside 95% range", "outside")
     fig, ax = plt.subplots(figsize=(11, 0.32 * len(t) + 1.5))
     ax.axvspan(-1, 1, color="0.88", zorder=0, label="simulated 95% range")

@@ -82,20 +82,24 @@ def correlation_matrix(c: dict) -> np.ndarray:
 
 def _population_draw(c: dict, size: int, rng: np.random.Generator) -> np.ndarray:
     """Candidates before eligibility: array ``(size, 5)`` in :data:`COVARIATES` order."""
-    mean = np.array([
-        c["age_mean_years"],
-        c["bmi_mean_kg_m2"],
-        np.log(c["testosterone_median_ng_dl"]),
-        np.log(c["estradiol_median_pg_ml"]),
-        c["bmd_mean_g_cm2"],
-    ])
-    sd = np.array([
-        c["age_sd_years"],
-        c["bmi_sd_kg_m2"],
-        c["testosterone_log_sd"],
-        c["estradiol_log_sd"],
-        c["bmd_sd_g_cm2"],
-    ])
+    mean = np.array(
+        [
+            c["age_mean_years"],
+            c["bmi_mean_kg_m2"],
+            np.log(c["testosterone_median_ng_dl"]),
+            np.log(c["estradiol_median_pg_ml"]),
+            c["bmd_mean_g_cm2"],
+        ]
+    )
+    sd = np.array(
+        [
+            c["age_sd_years"],
+            c["bmi_sd_kg_m2"],
+            c["testosterone_log_sd"],
+            c["estradiol_log_sd"],
+            c["bmd_sd_g_cm2"],
+        ]
+    )
     chol = np.linalg.cholesky(correlation_matrix(c)) * sd[:, None]
     z = rng.standard_normal((size, 5))
     return mean + z @ chol.T

@@ -66,8 +66,7 @@ def get_key(cfg: dict, dotted: str) -> Any:
             known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
             prefix = ".".join(dotted.split(".")[:i]) or "top level"
             raise InputError(
-                f"config key '{dotted}' does not exist: '{part}' is not a key of "
-                f"{prefix} (allowed: {known})"
+                f"config key '{dotted}' does not exist: '{part}' is not a key of {prefix} (allowed: {known})"
             )
         node = node[part]
     return node
@@ -162,12 +161,28 @@ def _check_rules(cfg: dict) -> None:
             raise InputError(
                 f"config key 'cohort.eligibility.{name}': value {[lo, hi]} must be [low, high] with low < high"
             )
+    _check_blocks(cfg["trial"])
     sd = cfg["effects"]["sd_pct_change"]
     cv = cfg["measurement"]["bmd_cv_pct"]
     if sd**2 <= 2 * cv**2:
         raise InputError(
             f"config key 'effects.sd_pct_change': value {sd} must exceed sqrt(2) x "
             f"measurement.bmd_cv_pct = {2**0.5 * cv:.3f} (two DXA scans alone give that SD)"
+        )
+
+
+def _check_blocks(trial: dict) -> None:
+    """Permuted blocks must hold the allocation ratio exactly."""
+    from fractions import Fraction
+
+    n_p = trial["n_per_arm"]
+    n_a = round(n_p * trial["allocation_ratio"])
+    unit = Fraction(n_a, n_p + n_a).denominator
+    if trial["randomization"] != "simple" and any(b % unit for b in trial["block_sizes"]):
+        raise InputError(
+            f"config key 'trial.block_sizes': value {trial['block_sizes']} cannot hold "
+            f"anastrozole:placebo = {n_a}:{n_p} exactly (allowed: multiples of {unit}, "
+            "or trial.randomization: simple)"
         )
 
 
@@ -305,7 +320,7 @@ def expand_grid(cfg: dict) -> list[Scenario]:
     scenarios = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         point = base
-        for key, value in zip(keys, combo):
+        for key, value in zip(keys, combo, strict=True):
             point = set_key(point, key, value)
-        scenarios.append(make_scenario(point, tuple(zip(keys, combo))))
+        scenarios.append(make_scenario(point, tuple(zip(keys, combo, strict=True))))
     return scenarios

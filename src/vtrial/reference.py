@@ -52,10 +52,24 @@ def published_figures() -> list[dict]:
         out.append(_fig("bmd_change_g_cm2", arm, 12, "mean", "g/cm2", d["mean_change_12m_g_cm2"][arm]))
         out.append(_fig("bmd_pct_change", arm, 12, "mean", "%", d["mean_pct_change_12m"][arm]))
     out.append(
-        _fig("bmd_change_g_cm2", "difference", 12, "p_value", "", t["outcomes"]["pa_spine_bmd_g_cm2"]["p_between_groups"])
+        _fig(
+            "bmd_change_g_cm2",
+            "difference",
+            12,
+            "p_value",
+            "",
+            t["outcomes"]["pa_spine_bmd_g_cm2"]["p_between_groups"],
+        )
     )
     return out
 
 
 def _fig(figure: str, arm: str, month: int, statistic: str, unit: str, value: float) -> dict:
-    return {"figure": figure, "arm": arm, "month": month, "statistic": statistic, "unit": unit, "published": value}
+    return {
+        "figure": figure,
+        "arm": arm,
+        "month": month,
+        "statistic": statistic,
+        "unit": unit,
+        "published": value,
+    }

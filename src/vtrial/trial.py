@@ -260,9 +260,7 @@ def implied_effects(cfg: dict) -> Effects:
     placebo = eff["placebo_pct_change"]
     if eff["mode"] == "direct":
         diff = eff["difference_pct"]
-        return Effects(
-            np.array([placebo, placebo + diff]), np.sqrt([var_true, var_true]), float(diff), 0.0
-        )
+        return Effects(np.array([placebo, placebo + diff]), np.sqrt([var_true, var_true]), float(diff), 0.0)
     slope = eff["estradiol_slope_pct_per_pg_ml"]
     mean_de2, sd_de2 = _estradiol_change_moments(
         json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
@@ -466,7 +464,9 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
     nan4 = np.full((reps, n, 4), np.nan)
     testo, estra = nan4.copy(), nan4.copy()
     if men is not None:
-        testo[..., 0] = cohort_mod.hormone_visit_draw(men.log_testosterone, c["testosterone_visit_log_sd"], rng)
+        testo[..., 0] = cohort_mod.hormone_visit_draw(
+            men.log_testosterone, c["testosterone_visit_log_sd"], rng
+        )
         estra[..., 0] = cohort_mod.hormone_visit_draw(men.log_estradiol, c["estradiol_visit_log_sd"], rng)
     bmd_noise_rng = np.random.default_rng(rng.bit_generator.random_raw(2))
     # Strata use measured baseline values; BMD's baseline scan is drawn inside draw_bmd,
@@ -483,7 +483,10 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
     bmd_state = bmd_noise_rng.bit_generator.state
     if stratified and strat_var == "bmd_g_cm2":
         strata_values, _, _ = draw_bmd(
-            cfg, base_true, np.zeros_like(base_true, dtype=bool), rng=bmd_noise_rng,
+            cfg,
+            base_true,
+            np.zeros_like(base_true, dtype=bool),
+            rng=bmd_noise_rng,
             estradiol_change=np.zeros_like(base_true) if mediated else None,
         )
     anastrozole = randomize(cfg["trial"], reps, strata_values, rng=rng)
@@ -493,7 +496,7 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         s_t = h["testosterone_response_log_sd"]
         resp_t = np.exp(rng.standard_normal((reps, n)) * s_t - s_t * s_t / 2)
         resp_e = _estradiol_response((reps, n), h, rng)
-        for k, month_ratio in enumerate(zip(h["testosterone_ratio"], h["estradiol_ratio"]), start=1):
+        for k, month_ratio in enumerate(zip(h["testosterone_ratio"], h["estradiol_ratio"], strict=True), start=1):
             rt = np.where(anastrozole, month_ratio[0] * resp_t, 1.0)
             re = np.where(anastrozole, month_ratio[1] * resp_e, 1.0)
             testo[..., k] = cohort_mod.hormone_visit_draw(
