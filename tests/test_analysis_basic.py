@@ -49,9 +49,7 @@ def test_ancova_matches_r_lm(dataset, strategy, scale):
     ref = r_reference()
     key = f"{dataset}/{strategy}/{scale}"
     assert_matches(ancova(data, missing=strategy, scale=scale), ref[f"{key}/ancova"], 1e-9)
-    assert_matches(
-        ancova(data, missing=strategy, scale=scale, robust="HC3"), ref[f"{key}/ancova_hc3"], 1e-9
-    )
+    assert_matches(ancova(data, missing=strategy, scale=scale, robust="HC3"), ref[f"{key}/ancova_hc3"], 1e-9)
     assert_matches(
         ancova(data, missing=strategy, scale=scale, covariates="age_years,testosterone_ng_dl"),
         ref[f"{key}/ancova_age_testosterone"],
@@ -147,9 +145,7 @@ def test_run_methods_matches_direct_calls_and_options():
     )
     direct = ancova(data, missing="locf", alpha=0.1, covariates=["age_years"])
     assert frame.loc[1, "estimate"] == pytest.approx(direct.estimate, abs=1e-12)
-    assert frame.loc[0, "estimate"] == pytest.approx(
-        welch_t(data, missing="locf").estimate, abs=1e-12
-    )
+    assert frame.loc[0, "estimate"] == pytest.approx(welch_t(data, missing="locf").estimate, abs=1e-12)
     with pytest.raises(InputError, match="'n_permutations'.*not allowed.*'ancova'"):
         run_methods(data, ["ancova"], options={"ancova": {"n_permutations": 5}})
     with pytest.raises(InputError, match="'nonsense' is not accepted"):
@@ -245,8 +241,6 @@ def test_unfittable_method_returns_nan_with_note():
     data = data.assign(age_years=70.0)
     res = ancova(data, covariates=["age_years"])
     assert math.isnan(res.estimate) and "singular" in res.note
-    frame = run_methods(
-        data, ["ancova", "welch_t"], options={"ancova": {"covariates": "age_years"}}
-    )
+    frame = run_methods(data, ["ancova", "welch_t"], options={"ancova": {"covariates": "age_years"}})
     assert frame.loc[0, "note"] and math.isnan(frame.loc[0, "estimate"])
     assert frame.loc[1, "note"] == "" and np.isfinite(frame.loc[1, "estimate"])

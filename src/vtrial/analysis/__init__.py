@@ -160,9 +160,7 @@ def _method_rng(rng: object, name: str) -> object:
     if isinstance(rng, np.random.Generator):
         return rng
     root = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
-    return np.random.SeedSequence(
-        root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode()))
-    )
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode())))
 
 
 def _method_options(
@@ -173,8 +171,7 @@ def _method_options(
     nested = options.get(name, {})
     if not isinstance(nested, Mapping):
         raise InputError(
-            f"options for method {name!r} must be a mapping of option names to values, "
-            f"not {nested!r}"
+            f"options for method {name!r} must be a mapping of option names to values, not {nested!r}"
         )
     for key, value in nested.items():
         if key not in accepted:
@@ -241,9 +238,7 @@ def run_methods(
     """
     options = dict(options or {})
     if missing not in STRATEGIES:
-        raise InputError(
-            f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})"
-        )
+        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
     if not methods:
         methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
     unknown = [m for m in methods if m not in METHODS]
@@ -260,9 +255,7 @@ def run_methods(
     flat = [k for k in options if k not in METHODS]
     unused = [k for k in flat if not any(k in opts for opts in selected.values())]
     if unused:
-        raise InputError(
-            f"option {unused[0]!r} is not accepted by any of the methods {', '.join(methods)}"
-        )
+        raise InputError(f"option {unused[0]!r} is not accepted by any of the methods {', '.join(methods)}")
     results = []
     for name, opts in selected.items():
         fn = METHODS[name][0]

@@ -39,10 +39,13 @@ _NUMERIC = ("visit_month", "age_years", "bmi_kg_m2", "testosterone_ng_dl", "estr
 
 
 def _as_numeric(frame: pd.DataFrame, column: str) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna() & (frame[column].astype(str).str.strip() != "")
+    series = frame[column]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return series.astype(float)
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna() & (series.astype(str).str.strip() != "")
     if bad.any():
-        example = frame.loc[bad, column].iloc[0]
+        example = series[bad].iloc[0]
         raise InputError(
             f"column '{column}': value {example!r} is not a number "
             "(allowed: numbers, or empty when not measured)"
@@ -100,9 +103,7 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     bad_arm = arm.isna() | ~arm.isin(ARMS)
     if bad_arm.any():
         value = frame.loc[bad_arm, "arm"].iloc[0]
-        raise InputError(
-            f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})"
-        )
+        raise InputError(f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})")
     frame["arm"] = arm.astype(str)
     for column in _NUMERIC:
         frame[column] = _as_numeric(frame, column)
@@ -126,9 +127,7 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     arms_per_man = frame.groupby("subject_id", sort=False)["arm"].nunique()
     if (arms_per_man > 1).any():
         man = arms_per_man.index[arms_per_man > 1][0]
-        raise InputError(
-            f"column 'arm': man {man!r} appears in both arms (allowed: one arm per man)"
-        )
+        raise InputError(f"column 'arm': man {man!r} appears in both arms (allowed: one arm per man)")
     for month in (0, 12):
         at_visit = frame.loc[frame["visit_month"] == month, "bmd_g_cm2"]
         if at_visit.notna().sum() == 0:

@@ -73,9 +73,7 @@ class FitError(Exception):
     """A method cannot be fitted on otherwise valid data; the message is the note."""
 
 
-def check_arguments(
-    method: str, missing: str, alpha: float, scale: str, allowed: Sequence[str]
-) -> None:
+def check_arguments(method: str, missing: str, alpha: float, scale: str, allowed: Sequence[str]) -> None:
     """Raise InputError for an unknown or disallowed strategy, alpha or scale.
 
     Parameters
@@ -96,9 +94,7 @@ def check_arguments(
     >>> check_arguments("welch_t", "locf", 0.05, "pct", STRATEGIES)
     """
     if missing not in STRATEGIES:
-        raise InputError(
-            f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})"
-        )
+        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
     if missing not in allowed:
         raise InputError(
             f"method {method!r} cannot be combined with missing strategy {missing!r} "
@@ -281,9 +277,7 @@ def impute_changes(
     (3, 5)
     """
     if not isinstance(n_imputations, (int, np.integer)) or n_imputations < 2:
-        raise InputError(
-            f"n_imputations {n_imputations!r} is not allowed (allowed: an integer >= 2)"
-        )
+        raise InputError(f"n_imputations {n_imputations!r} is not allowed (allowed: an integer >= 2)")
     if delta_arm not in ARMS:
         raise InputError(f"delta_arm {delta_arm!r} is not allowed (allowed: {', '.join(ARMS)})")
     gen = np.random.default_rng(rng)
@@ -313,9 +307,7 @@ def impute_changes(
         obs6 = in_arm & ~np.isnan(y6)
         obs12 = both if use6 else in_arm & ~np.isnan(y12)
         if obs12.sum() < k + 1 + use6 or (need6.any() and obs6.sum() < k + 1):
-            raise FitError(
-                f"too few men with observed BMD in the {label} arm to fit the imputation model"
-            )
+            raise FitError(f"too few men with observed BMD in the {label} arm to fit the imputation model")
         for j in range(n_imputations):
             z6 = y6.copy()
             if need6.any():
