@@ -28,11 +28,11 @@ def running_imbalance(arm):
 
 
 def test_fixed_blocks_of_four_are_balanced(cfg):
-    arm = randomize(cfg["trial"], 500, rng=1)
-    blocks = arm.reshape(500, -1, 4)
+    arm = randomize(cfg["trial"], 2000, rng=1)
+    blocks = arm.reshape(2000, -1, 4)
     assert (blocks.sum(axis=2) == 2).all()
     # every position of a block is equally likely to be anastrozole
-    assert abs(blocks.mean(axis=(0, 1)) - 0.5).max() < 3 * np.sqrt(0.25 / (500 * 22))
+    assert abs(blocks.mean(axis=(0, 1)) - 0.5).max() < 3 * np.sqrt(0.25 / (2000 * 22))
 
 
 def test_random_block_sizes_bound_the_imbalance(cfg):

@@ -159,24 +159,32 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
         strata = np.zeros((reps, n), dtype=np.intp)
         n_strata = 1
     sizes = np.asarray(trial_cfg["block_sizes"])
-    # Sequential draw without replacement inside each block, vectorised over
-    # replicates: P(anastrozole) = places left for anastrozole / places left.
-    slots_left = np.zeros((reps, n_strata))
-    drug_left = np.zeros((reps, n_strata))
-    u = rng.random((reps, n))
-    new_sizes = sizes[rng.integers(0, len(sizes), size=(reps, n))]
-    rows = np.arange(reps)
+    # Each man's place in his stratum's enrolment sequence, then his block there.
+    onehot = strata[..., None] == np.arange(n_strata)
+    place = (np.cumsum(onehot, axis=1) - 1)[onehot].reshape(reps, n)
+    n_blocks = n // sizes.min() + 1
+    block_size = sizes[rng.integers(0, len(sizes), size=(reps, n_strata, n_blocks))]
+    block_end = np.cumsum(block_size, axis=-1)
+    # One searchsorted over all (replicate, stratum) sequences at once: offset
+    # each sequence so the concatenated block ends stay sorted.
+    seq = np.arange(reps)[:, None] * n_strata + strata
+    big = int(block_end.max()) + 1
+    flat_ends = (block_end + big * np.arange(reps * n_strata).reshape(reps, n_strata, 1)).ravel()
+    block = np.searchsorted(flat_ends, place + big * seq, side="right") - seq * n_blocks
+    drug_places = np.round(
+        np.take_along_axis(block_size.reshape(reps, -1), strata * n_blocks + block, 1) * share
+    )
+    # A random order inside each (stratum, block) group: anastrozole takes the
+    # group's first `drug_places` places.
+    group = strata * (n_blocks + 1) + block
+    order = np.argsort(group + rng.random((reps, n)), axis=1, kind="stable")
+    sorted_group = np.take_along_axis(group, order, axis=1)
+    idx = np.broadcast_to(np.arange(n), (reps, n))
+    new = np.ones((reps, n), dtype=bool)
+    new[:, 1:] = sorted_group[:, 1:] != sorted_group[:, :-1]
+    rank = idx - np.maximum.accumulate(np.where(new, idx, 0), axis=1)
     out = np.empty((reps, n), dtype=bool)
-    for i in range(n):
-        s = strata[:, i]
-        empty = slots_left[rows, s] == 0
-        b = new_sizes[:, i]
-        slots_left[rows[empty], s[empty]] = b[empty]
-        drug_left[rows[empty], s[empty]] = np.round(b[empty] * share)
-        p = drug_left[rows, s] / slots_left[rows, s]
-        out[:, i] = u[:, i] < p
-        drug_left[rows, s] -= out[:, i]
-        slots_left[rows, s] -= 1
+    np.put_along_axis(out, order, rank < np.take_along_axis(drug_places, order, axis=1), axis=1)
     return out
 
 
@@ -496,7 +504,9 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         s_t = h["testosterone_response_log_sd"]
         resp_t = np.exp(rng.standard_normal((reps, n)) * s_t - s_t * s_t / 2)
         resp_e = _estradiol_response((reps, n), h, rng)
-        for k, month_ratio in enumerate(zip(h["testosterone_ratio"], h["estradiol_ratio"], strict=True), start=1):
+        for k, month_ratio in enumerate(
+            zip(h["testosterone_ratio"], h["estradiol_ratio"], strict=True), start=1
+        ):
             rt = np.where(anastrozole, month_ratio[0] * resp_t, 1.0)
             re = np.where(anastrozole, month_ratio[1] * resp_e, 1.0)
             testo[..., k] = cohort_mod.hormone_visit_draw(
