@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from vtrial.errors import InputError
 
@@ -208,6 +207,8 @@ def fit_hormone_population(
     dict
         The four fitted values, to paste into the config.
     """
+    from scipy import optimize  # imported here: it costs 0.2 s at start-up
+
     targets = targets or {"testosterone": (319.0, 93.0), "estradiol": (15.0, 4.0)}
     base = dict(cohort_cfg)
 
