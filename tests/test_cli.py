@@ -88,3 +88,37 @@ def test_calibrate_command_writes_table_and_figure(tmp_path):
     assert {"published", "sim_median", "sim_p2_5", "sim_p97_5", "inside"} <= set(table.columns)
     assert (out / "calibration.png").stat().st_size > 10_000
     assert (out / "calibration.svg").exists()
+
+
+def test_analyze_a_simulated_trial_matches_statsmodels(tmp_path, capsys):
+    import numpy as np
+    import statsmodels.formula.api as smf
+
+    trial, out = tmp_path / "trial.csv", tmp_path / "res.csv"
+    assert main(["simulate", "--out", str(trial)]) == 0
+    assert main(["analyze", str(trial), "--method", "ancova", "--method", "welch_t", "--out", str(out)]) == 0
+    res = pd.read_csv(out).set_index("method")
+    assert "ancova" in capsys.readouterr().out
+    df = pd.read_csv(trial)
+    wide = df.pivot(index="subject_id", columns="visit_month", values="bmd_g_cm2")
+    wide["arm"] = df.groupby("subject_id")["arm"].first()
+    wide = wide.dropna(subset=[0, 12])
+    wide["change"] = 100 * (wide[12] - wide[0]) / wide[0]
+    wide["treated"] = (wide["arm"] == "anastrozole").astype(float)
+    wide["baseline"] = wide[0]
+    fit = smf.ols("change ~ treated + baseline", data=wide).fit()
+    assert res.loc["ancova", "estimate"] == pytest.approx(fit.params["treated"], abs=1e-10)
+    assert res.loc["ancova", "se"] == pytest.approx(fit.bse["treated"], abs=1e-10)
+    assert res.loc["ancova", "p_value"] == pytest.approx(fit.pvalues["treated"], rel=1e-8)
+    assert res.loc["ancova", "n_placebo"] + res.loc["ancova", "n_anastrozole"] == len(wide)
+    assert np.isfinite(res.loc["welch_t", "p_value"])
+
+
+def test_analyze_rejects_a_file_without_bmd_column(tmp_path, capsys):
+    trial = tmp_path / "trial.csv"
+    assert main(["simulate", "--out", str(trial)]) == 0
+    pd.read_csv(trial).drop(columns="bmd_g_cm2").to_csv(trial, index=False)
+    out = tmp_path / "res.csv"
+    assert main(["analyze", str(trial), "--out", str(out)]) == 2
+    assert "bmd_g_cm2" in capsys.readouterr().err
+    assert not out.exists()

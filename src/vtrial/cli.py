@@ -90,23 +90,21 @@ def cmd_methods(args) -> None:
 
 def cmd_analyze(args) -> None:
     from vtrial.analysis import read_trial_csv, run_methods
+    from vtrial.config import method_options, scenario_id
+    from vtrial.streams import rng_for
 
     cfg = _load(args)
     a = cfg["analysis"]
     methods = args.method or a["methods"]
     data = read_trial_csv(args.data)
-    options = {k: v for k, v in a.items() if k not in ("methods", "alpha", "missing", "scale")}
-    from vtrial.config import scenario_id
-    from vtrial.streams import rng_for
-
     table = run_methods(
         data,
         methods,
         missing=args.missing or a["missing"],
         alpha=a["alpha"],
         scale=args.scale or a["scale"],
-        rng=rng_for(cfg["seed"], scenario_id(cfg), 1),
-        options=options,
+        rng=rng_for(cfg["seed"], scenario_id(cfg), 0),
+        options=method_options(cfg, methods),
     )
     with pd_display():
         print(table.to_string(index=False))

@@ -324,3 +324,37 @@ def expand_grid(cfg: dict) -> list[Scenario]:
             point = set_key(point, key, value)
         scenarios.append(make_scenario(point, tuple(zip(keys, combo, strict=True))))
     return scenarios
+
+
+#: ``analysis`` config keys and the method keyword each one sets.
+METHOD_OPTION_NAMES = {
+    "covariates": "covariates",
+    "robust_se": "robust",
+    "imputations": "n_imputations",
+    "delta_pct": "delta",
+    "delta_arm": "delta_arm",
+    "permutations": "n_permutations",
+    "bootstrap_resamples": "n_resamples",
+}
+
+
+def method_options(cfg: dict, methods: list[str]) -> dict[str, dict]:
+    """Per-method keyword options from the ``analysis`` section.
+
+    Each method gets only the options its function accepts, so one config serves
+    any selection of methods: ``{"ancova": {"covariates": [...], "robust": None}, ...}``.
+    """
+    import inspect
+
+    from vtrial.analysis import METHODS
+
+    a = cfg["analysis"]
+    values = {name: a[key] for key, name in METHOD_OPTION_NAMES.items()}
+    values["robust"] = "HC3" if a["robust_se"] else None
+    out = {}
+    for method in methods:
+        if method not in METHODS:
+            continue  # run_methods reports unknown names with the allowed list
+        accepted = inspect.signature(METHODS[method][0]).parameters
+        out[method] = {k: v for k, v in values.items() if k in accepted}
+    return out
