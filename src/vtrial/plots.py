@@ -1,0 +1,353 @@
+"""Seaborn figures of the workflow, written headless as PNG and SVG.
+
+Every function takes tables in the package's formats (the contract's long trial
+format, analysis-result and power tables, and the workflow's sensitivity tables)
+and a path *stem*; it writes ``stem.png`` and ``stem.svg`` and returns both
+paths. The calibration figure lives in :mod:`vtrial.calibration`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+ARM_COLORS = {"placebo": "#4C72B0", "anastrozole": "#DD8452"}
+PUBLISHED_P = 0.0014
+
+# SVGs without random ids or dates, so reruns give identical files.
+matplotlib.rcParams["svg.hashsalt"] = "vtrial"
+matplotlib.rcParams["svg.fonttype"] = "none"
+
+
+def _theme() -> None:
+    sns.set_theme(style="whitegrid", context="notebook")
+
+
+def save(fig, stem: str | Path, dpi: int = 120) -> list[Path]:
+    """Write ``fig`` as ``stem.png`` and ``stem.svg``, close it, return the paths."""
+    stem = Path(stem)
+    paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
+    for p in paths:
+        fig.savefig(p, dpi=dpi, metadata={"Date": None} if p.suffix == ".svg" else None)
+    plt.close(fig)
+    return paths
+
+
+# --------------------------------------------------------------------------- example trial
+
+
+def plot_bmd_trajectories(trial: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Each man's PA spine BMD % change from baseline by visit, by arm, with arm means.
+
+    Parameters
+    ----------
+    trial : DataFrame
+        Long-format trial (contract columns).
+    stem : path
+        Output path without suffix.
+    """
+    _theme()
+    bmd = trial.dropna(subset=["bmd_g_cm2"])[["subject_id", "arm", "visit_month", "bmd_g_cm2"]]
+    base = bmd[bmd["visit_month"] == 0].set_index("subject_id")["bmd_g_cm2"]
+    bmd = bmd[bmd["subject_id"].isin(base.index)].copy()
+    bmd["pct_change"] = 100 * (bmd["bmd_g_cm2"] / bmd["subject_id"].map(base) - 1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, arm in zip(axes, ("placebo", "anastrozole"), strict=True):
+        sub = bmd[bmd["arm"] == arm]
+        sns.lineplot(
+            data=sub, x="visit_month", y="pct_change", units="subject_id", estimator=None,
+            color=ARM_COLORS[arm], alpha=0.35, lw=0.8, ax=ax,
+        )  # fmt: skip
+        sns.lineplot(
+            data=sub, x="visit_month", y="pct_change", color="black", lw=2.5,
+            errorbar=("ci", 95), marker="o", ax=ax, label="mean (95% CI)",
+        )  # fmt: skip
+        n12 = sub[sub["visit_month"] == 12]["subject_id"].nunique()
+        n0 = sub["subject_id"].nunique()
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_title(f"{arm} ({n0} men, {n12} at month 12)", loc="left")
+        ax.set_xticks([0, 6, 12])
+        ax.set_xlabel("month")
+        ax.set_ylabel("PA spine BMD change from baseline (%)")
+    fig.suptitle("One simulated trial: individual BMD trajectories", x=0.01, ha="left")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_hormones(trial: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Testosterone and estradiol by visit and arm (men as thin lines, means bold)."""
+    _theme()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, (col, label) in zip(
+        axes,
+        (("testosterone_ng_dl", "total testosterone (ng/dL)"), ("estradiol_pg_ml", "estradiol (pg/mL)")),
+        strict=True,
+    ):
+        sub = trial.dropna(subset=[col])
+        sns.lineplot(
+            data=sub, x="visit_month", y=col, hue="arm", units="subject_id", estimator=None,
+            palette=ARM_COLORS, alpha=0.15, lw=0.6, legend=False, ax=ax,
+        )  # fmt: skip
+        sns.lineplot(
+            data=sub, x="visit_month", y=col, hue="arm", palette=ARM_COLORS, lw=2.5, marker="o",
+            errorbar=("ci", 95), ax=ax,
+        )  # fmt: skip
+        ax.set_xticks([0, 3, 6, 12])
+        ax.set_xlabel("month")
+        ax.set_ylabel(label)
+    fig.suptitle("One simulated trial: hormone trajectories", x=0.01, ha="left")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_analysis(results: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Forest plot of one trial's estimate and CI per method and missing-data strategy."""
+    _theme()
+    r = results.copy()
+    r["label"] = r["method"] + " / " + r["missing"]
+    r = r.dropna(subset=["estimate"])
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(r) + 1.6))
+    y = np.arange(len(r))
+    ax.errorbar(
+        r["estimate"], y,
+        xerr=[r["estimate"] - r["ci_low"], r["ci_high"] - r["estimate"]],
+        fmt="o", color="tab:blue", capsize=3,
+    )  # fmt: skip
+    for yi, p in zip(y, r["p_value"], strict=True):
+        ax.annotate(
+            f"P = {p:.2g}", (1.0, yi), xycoords=("axes fraction", "data"), ha="right", va="center", fontsize=8
+        )
+    ax.set_yticks(y, r["label"])
+    ax.invert_yaxis()
+    ax.axvline(0, color="0.4", lw=1)
+    ax.set_xlabel("anastrozole minus placebo, 12-month % change (percentage points, 95% CI)")
+    ax.set_title("One simulated trial: every analysis", loc="left")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+# --------------------------------------------------------------------------- replication
+
+
+def plot_replication(reps: pd.DataFrame, stem: str | Path, *, published_p: float = PUBLISHED_P,
+                     published_estimate: float | None = None, alpha: float = 0.05) -> list[Path]:  # fmt: skip
+    """Distribution of the between-group P and estimate over replications of a design.
+
+    Parameters
+    ----------
+    reps : DataFrame
+        One row per replicate, columns ``p_value`` and ``estimate`` (percentage points).
+    published_p, published_estimate : float
+        Marked on the panels.
+    """
+    _theme()
+    r = reps.dropna(subset=["p_value"]).copy()
+    r["log10_p"] = np.log10(r["p_value"].clip(lower=1e-16))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    ax = axes[0]
+    sns.histplot(data=r, x="log10_p", bins=50, ax=ax, color="tab:blue")
+    ax.axvline(np.log10(published_p), color="tab:red", lw=2, label=f"published P = {published_p:g}")
+    ax.axvline(np.log10(alpha), color="0.3", ls="--", lw=1.2, label=f"alpha = {alpha:g}")
+    below = (r["p_value"] <= published_p).mean()
+    sig = (r["p_value"] < alpha).mean()
+    ax.set_xlabel("log10 P (between-group, 12-month BMD change)")
+    ax.set_title(f"{100 * sig:.0f}% significant; {100 * below:.0f}% with P <= {published_p:g}", loc="left")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    sns.histplot(data=r, x="estimate", bins=50, ax=ax, color="tab:orange")
+    if published_estimate is not None:
+        ax.axvline(published_estimate, color="tab:red", lw=2, label=f"published {published_estimate:+.2f}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("estimated difference, 12-month % change (percentage points)")
+    ax.set_title(f"{len(r)} replications of the published design", loc="left")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+# --------------------------------------------------------------------------- power
+
+
+def _facet_label(row: pd.Series, keys: Sequence[str]) -> str:
+    return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in keys) or "base case"
+
+
+def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = (),
+                      target_power: Sequence[float] = (0.8, 0.9)) -> list[Path]:  # fmt: skip
+    """Power by n per arm and method: Monte Carlo estimate with 95% band, analytic curve dashed.
+
+    Parameters
+    ----------
+    power : DataFrame
+        Contract power table (one row per scenario and method).
+    grid_keys : sequence of str
+        Grid columns other than ``trial.n_per_arm``; one panel per combination.
+    target_power : sequence of float
+        Horizontal reference lines.
+    """
+    _theme()
+    p = power.copy()
+    keys = [k for k in grid_keys if k in p.columns and k != "trial.n_per_arm" and p[k].nunique() > 1]
+    p["panel"] = p.apply(lambda r: _facet_label(r, keys), axis=1) if keys else "base case"
+    panels = list(dict.fromkeys(p["panel"]))
+    methods = list(dict.fromkeys(p["method"]))
+    colors = dict(zip(methods, sns.color_palette("tab10", len(methods)), strict=True))
+    ncol = min(3, len(panels))
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.0 * nrow), squeeze=False, sharey=True)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        sub = p[p["panel"] == panel]
+        for m in methods:
+            d = sub[sub["method"] == m].sort_values("n_per_arm")
+            if d.empty:
+                continue
+            ax.fill_between(
+                d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[m], alpha=0.25, lw=0
+            )
+            ax.plot(d["n_per_arm"], d["power"], color=colors[m], marker="o", ms=3, lw=1.5, label=m)
+            a = pd.to_numeric(d["analytic_power"], errors="coerce")
+            if a.notna().any():
+                ax.plot(d["n_per_arm"], a, color=colors[m], ls="--", lw=1.2)
+        for t in target_power:
+            ax.axhline(t, color="0.5", ls=":", lw=1)
+        ax.set_title(panel, loc="left", fontsize=10)
+        ax.set_xlabel("men per arm (placebo)")
+        ax.set_ylabel("power")
+        ax.set_ylim(0, 1.01)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], color="0.3", ls="--"))
+    labels.append("analytic")
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False)
+    reps = int(p["reps"].max()) if "reps" in p else 0
+    fig.suptitle(f"Power by sample size ({reps:,} replicates per point; bands: 95% Monte Carlo CI)",
+                 x=0.01, ha="left")  # fmt: skip
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return save(fig, stem)
+
+
+def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = ()) -> list[Path]:
+    """n per arm needed for each target power, by method (and grid scenario)."""
+    _theme()
+    t = table.copy()
+    keys = [k for k in grid_keys if k in t.columns and t[k].nunique() > 1]
+    t["scenario"] = t.apply(lambda r: _facet_label(r, keys), axis=1) if keys else "base case"
+    t["target"] = (100 * t["target_power"]).round().astype(int).astype(str) + "% power"
+    g = sns.catplot(
+        data=t, x="n_per_arm", y="method", hue="target", col="scenario", kind="bar",
+        col_wrap=min(3, t["scenario"].nunique()), height=3.6, aspect=1.3, sharex=False,
+    )  # fmt: skip
+    for ax in g.axes.flat:
+        for cont in ax.containers:
+            ax.bar_label(cont, fmt="%.0f", fontsize=8, padding=2)
+    g.set_axis_labels("men per arm (placebo)", "")
+    g.set_titles("{col_name}")
+    g.figure.suptitle("Sample size for the target power", x=0.01, ha="left")
+    g.figure.tight_layout()
+    return save(g.figure, stem)
+
+
+# --------------------------------------------------------------------------- sensitivity
+
+
+def plot_heatmap(table: pd.DataFrame, stem: str | Path, *, x: str, y: str, value: str = "power",
+                 title: str = "", fmt: str = ".2f", xlabel: str | None = None,
+                 ylabel: str | None = None, cmap: str = "viridis") -> list[Path]:  # fmt: skip
+    """Heatmap of ``value`` over two columns of ``table`` (annotated cells)."""
+    _theme()
+    grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean", sort=True)
+    fig, ax = plt.subplots(figsize=(1.0 * grid.shape[1] + 2.5, 0.55 * grid.shape[0] + 1.8))
+    sns.heatmap(grid, annot=True, fmt=fmt, cmap=cmap, vmin=0, vmax=1, ax=ax, cbar_kws={"label": value})
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title, loc="left")
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float = 0.9) -> list[Path]:
+    """Tornado plot: n per arm for the target power as each assumption moves low to high.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``key, side, value, n_per_arm`` with one ``base`` row and a ``low`` and
+        ``high`` row per key.
+    """
+    _theme()
+    base = float(table.loc[table["key"] == "base", "n_per_arm"].iloc[0])
+    t = table[table["key"] != "base"]
+    rows = []
+    for key, d in t.groupby("key", sort=False):
+        lo = d[d["side"] == "low"].iloc[0]
+        hi = d[d["side"] == "high"].iloc[0]
+        rows.append((key, lo["value"], hi["value"], float(lo["n_per_arm"]), float(hi["n_per_arm"])))
+    r = pd.DataFrame(rows, columns=["key", "low", "high", "n_low", "n_high"])
+    r["swing"] = (r[["n_low", "n_high"]] - base).abs().max(axis=1)
+    r = r.sort_values("swing", ascending=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(r) + 1.8))
+    yy = np.arange(len(r))
+    for side, color in (("low", "#4C72B0"), ("high", "#DD8452")):
+        n = r[f"n_{side}"].to_numpy()
+        ax.barh(yy, n - base, left=base, color=color, height=0.6, label=f"{side} value")
+        for yi, ni, v in zip(yy, n, r[side], strict=True):
+            if np.isfinite(ni):
+                ax.annotate(f"{v} → {ni:.0f}", (ni, yi), xytext=(4 if ni >= base else -4, 0),
+                            textcoords="offset points", ha="left" if ni >= base else "right",
+                            va="center", fontsize=8)  # fmt: skip
+    ax.axvline(base, color="black", lw=1.2)
+    ax.set_yticks(yy, r["key"])
+    ax.set_xlabel(f"men per arm for {100 * target_power:.0f}% power (base case {base:.0f})")
+    ax.set_title("Which assumption moves the sample size most", loc="left")
+    ax.legend(fontsize=8, loc="lower right")
+    lo_x = np.nanmin(r[["n_low", "n_high"]].to_numpy())
+    hi_x = np.nanmax(r[["n_low", "n_high"]].to_numpy())
+    pad = 0.25 * max(hi_x - lo_x, 10)
+    ax.set_xlim(min(lo_x, base) - pad, max(hi_x, base) + pad)
+    fig.tight_layout()
+    return save(fig, stem)
+
+
+def plot_tipping(table: pd.DataFrame, stem: str | Path, *, value: str, title: str,
+                 holds: str | None = None, fmt: str = ".2f", cmap: str = "viridis_r",
+                 vmin: float | None = 0, vmax: float | None = 1) -> list[Path]:  # fmt: skip
+    """Tipping-point heatmap over the shifts of imputed values in each arm.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``delta_anastrozole, delta_placebo`` and ``value`` (e.g. ``p_value`` or ``power``).
+    holds : str, optional
+        Boolean column: cells where the conclusion holds are outlined.
+    """
+    _theme()
+    grid = table.pivot_table(index="delta_anastrozole", columns="delta_placebo", values=value, sort=True)
+    fig, ax = plt.subplots(figsize=(0.75 * grid.shape[1] + 3, 0.55 * grid.shape[0] + 2))
+    sns.heatmap(grid, annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, ax=ax,
+                annot_kws={"fontsize": 7}, cbar_kws={"label": value})  # fmt: skip
+    if holds is not None:
+        h = table.pivot_table(index="delta_anastrozole", columns="delta_placebo", values=holds, sort=True)
+        for i in range(h.shape[0]):
+            for j in range(h.shape[1]):
+                if h.iloc[i, j] > 0.5:
+                    ax.add_patch(plt.Rectangle((j, i), 1, 1, fill=False, ec="white", lw=1.5))
+    zero_r = list(grid.index).index(0) if 0 in list(grid.index) else None
+    zero_c = list(grid.columns).index(0) if 0 in list(grid.columns) else None
+    if zero_r is not None and zero_c is not None:
+        ax.add_patch(plt.Rectangle((zero_c, zero_r), 1, 1, fill=False, ec="red", lw=2))
+    ax.invert_yaxis()
+    ax.set_xlabel("shift of imputed values, placebo arm (percentage points)")
+    ax.set_ylabel("shift of imputed values, anastrozole arm (points)")
+    ax.set_title(title, loc="left", fontsize=10)
+    fig.tight_layout()
+    return save(fig, stem)
