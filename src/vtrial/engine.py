@@ -1,0 +1,1071 @@
+"""Many replicate trials at once: array simulation and vectorised analyses.
+
+The power engine simulates replicate trials in *blocks* of :data:`BLOCK`
+replicates. Block ``k`` of a scenario always draws from the random streams
+derived from ``(root seed, scenario id, k)`` (:func:`vtrial.streams.seed_sequence`),
+whatever the chunk size or the number of worker processes, so output files are
+byte-identical however the work is split. ``simulation.chunk_size`` only groups
+blocks into the tasks handed to a worker.
+
+Three simulators feed the same analyses:
+
+``exact``
+    Draws, per arm and replicate, the sufficient statistics of (measured
+    baseline BMD, observed 12-month % change) among the men analysed: the arm
+    means from their normal distribution and the within-arm sums of squares and
+    cross-products from their Wishart distribution (Bartlett decomposition).
+    Its cost does not depend on the sample size. Valid, and chosen
+    automatically (``simulation.exact_shortcut: auto``), when *all* of:
+
+    * ``effects.mode`` is ``direct`` (the outcome is exactly normal given arm);
+    * dropout does not depend on the data (``MCAR``, or ``strength`` 0, or no
+      dropout): the completers of an arm are then an i.i.d. sample of the same
+      normal, their number binomial given the arm size;
+    * randomization is ``simple`` or ``permuted_blocks``: arm sizes do not
+      depend on the men (random arm sizes are drawn exactly as
+      :func:`vtrial.trial.randomize` makes them); ``stratified_blocks`` balances
+      arms on a baseline variable and is excluded;
+    * ``analysis.missing`` is ``complete_case`` and ``analysis.scale`` is
+      ``pct`` (carried-forward zeros or a change in g/cm2 are not normal);
+    * the method is ``student_t``, ``welch_t`` or ``ancova`` without extra
+      covariates or robust SEs.
+
+``per_man``
+    Draws each man's (measured baseline BMD, 12-month change[, 6-month
+    change]) from their exact joint normal distribution given arm (two or three
+    normals per man, against five in :func:`vtrial.trial.simulate_arrays`),
+    then dropout with every mechanism. Valid in direct mode without
+    ``stratified_blocks``. Men are drawn man-major and per arm, so a trial with
+    one more man per arm contains the smaller trial (common random numbers
+    across candidate sample sizes).
+
+``full``
+    :func:`vtrial.trial.simulate_arrays` itself (estradiol-mediated effects,
+    stratified randomization, extra ANCOVA covariates).
+
+Vectorised analyses: ``student_t``, ``welch_t``, ``ancova`` (from per-arm
+sums), ``mann_whitney`` (ranks, normal approximation) and ``mmrm`` (REML by
+Fisher scoring on all replicates at once), each with ``complete_case``,
+``bocf`` and ``locf`` (MMRM: observed visits). Any other method or strategy
+runs per replicate through the reference implementation in
+:mod:`vtrial.analysis` (``engine = "reference"``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy import special
+
+from vtrial import trial as trial_mod
+from vtrial.streams import seed_sequence
+
+#: Replicates per random-number block (the unit of reproducibility).
+BLOCK = 1000
+
+#: Methods the engine computes from arrays.
+VECTORISED = ("student_t", "welch_t", "ancova", "mann_whitney")
+#: Methods the exact shortcut supports.
+EXACT_METHODS = ("student_t", "welch_t", "ancova")
+#: Missing-data strategies computed from arrays.
+VECTORISED_MISSING = ("complete_case", "bocf", "locf")
+
+# Child stream labels inside a block's SeedSequence.
+_S_RANDOMIZE, _S_EXACT, _S_REFERENCE = 0, 1, 2
+
+
+def _child(ss: np.random.SeedSequence, label: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, label)))
+
+
+def block_sizes(reps: int) -> list[int]:
+    """Replicates in each block for a run of ``reps`` replicates.
+
+    Examples
+    --------
+    >>> block_sizes(2500)
+    [1000, 1000, 500]
+    """
+    full, rest = divmod(int(reps), BLOCK)
+    return [BLOCK] * full + ([rest] if rest else [])
+
+
+# --------------------------------------------------------------------------- model moments
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Exact joint normal law of (measured baseline BMD, Y12, Y6) given arm (direct mode).
+
+    Attributes
+    ----------
+    bmd_mean : float
+        Mean measured baseline BMD (g/cm2), both arms.
+    mean_pct : ndarray (2,)
+        Mean 12-month % change, placebo and anastrozole.
+    month6_fraction : float
+        Mean 6-month change as a fraction of the 12-month mean.
+    cov : ndarray (3, 3)
+        Covariance of (B0 [g/cm2], Y12 [%], Y6 [%]) within an arm.
+    """
+
+    bmd_mean: float
+    mean_pct: np.ndarray
+    month6_fraction: float
+    cov: np.ndarray
+
+    @property
+    def chol2(self) -> np.ndarray:
+        """Cholesky factor of the (B0, Y12) covariance."""
+        return np.linalg.cholesky(self.cov[:2, :2])
+
+    @property
+    def y6_given(self) -> tuple[np.ndarray, float]:
+        """Regression of Y6 on (B0 - mean, Y12 - mean) and its residual SD."""
+        s = self.cov
+        coef = np.linalg.solve(s[:2, :2], s[:2, 2])
+        resid = s[2, 2] - s[2, :2] @ coef
+        return coef, float(np.sqrt(max(resid, 0.0)))
+
+
+def moments(cfg: dict) -> Moments:
+    """Joint normal moments of (B0, Y12, Y6) implied by a direct-mode config.
+
+    Follows the model of :mod:`vtrial.trial`: with ``s_b`` the SD of true
+    baseline BMD, ``m_b`` its mean, ``s_D^2 = sd^2 - 2 cv^2``, ``f`` the month-6
+    fraction and ``rho`` the baseline correlation,
+    ``Var(B0) = s_b^2 + (m_b cv / 100)^2``, ``Var(Y12) = sd^2``,
+    ``Var(Y6) = f^2 s_D^2 + 2 cv^2``, ``Cov(Y6, Y12) = f s_D^2 + cv^2``,
+    ``Cov(B0, Y12) = rho s_D s_b - m_b cv^2 / 100`` and
+    ``Cov(B0, Y6) = f rho s_D s_b - m_b cv^2 / 100``.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> round(float(moments(load_config()).cov[1, 1]), 6)
+    9.0
+    """
+    eff = trial_mod.implied_effects(cfg)
+    e = cfg["effects"]
+    c = cfg["cohort"]
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    mb, sb = c["bmd_mean_g_cm2"], c["bmd_sd_g_cm2"]
+    sd_d = float(eff.sd_true_pct[0])
+    rho, f = e["baseline_corr"], e["month6_fraction"]
+    e0 = mb * cv**2 / 100
+    cov = np.array(
+        [
+            [sb**2 + (mb * cv / 100) ** 2, rho * sd_d * sb - e0, f * rho * sd_d * sb - e0],
+            [rho * sd_d * sb - e0, sd_d**2 + 2 * cv**2, f * sd_d**2 + cv**2],
+            [f * rho * sd_d * sb - e0, f * sd_d**2 + cv**2, f**2 * sd_d**2 + 2 * cv**2],
+        ]
+    )
+    return Moments(float(mb), np.array(eff.mean_pct, dtype=float), float(f), cov)
+
+
+# --------------------------------------------------------------------------- arm sizes
+
+
+@lru_cache(maxsize=256)
+def _arm_size_law(n: int, n_a: int, randomization: str, sizes: tuple[int, ...]) -> np.ndarray:
+    share = n_a / n
+    if randomization == "simple":
+        from scipy import stats
+
+        return stats.binom.pmf(np.arange(n + 1), n, share)
+    # Permuted blocks: P[s] is the law of the anastrozole count after s slots
+    # filled by whole blocks; a block cut short by the end of the trial gives a
+    # hypergeometric count among its first slots (as trial.randomize does).
+    from scipy import stats
+
+    law = np.zeros(n + 1)
+    state = np.zeros((n + 1, n + 1))
+    state[0, 0] = 1.0
+    pick = 1.0 / len(sizes)
+    for s in range(n):
+        row = state[s]
+        if not row.any():
+            continue
+        for b in sizes:
+            drug = int(round(b * share))
+            if s + b <= n:
+                state[s + b, drug:] += pick * row[: n + 1 - drug]
+            else:
+                k = n - s
+                pmf = stats.hypergeom.pmf(np.arange(k + 1), b, drug, k)
+                for j, pj in enumerate(pmf):
+                    if pj > 0:
+                        law[j:] += pick * pj * row[: n + 1 - j]
+    law += state[n]
+    return law / law.sum()
+
+
+def arm_size_law(trial_cfg: dict) -> np.ndarray:
+    """Law of the number of men randomized to anastrozole, ``P[k]`` for ``k = 0..n``.
+
+    Exactly as :func:`vtrial.trial.randomize` assigns arms with ``simple`` or
+    ``permuted_blocks`` randomization (not defined for ``stratified_blocks``).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> law = arm_size_law(load_config()["trial"])
+    >>> int(law.argmax()), float(law.max())
+    (44, 1.0)
+    """
+    n_p, n_a = trial_mod.arm_sizes(trial_cfg)
+    return _arm_size_law(
+        n_p + n_a, n_a, trial_cfg["randomization"], tuple(int(b) for b in trial_cfg["block_sizes"])
+    )
+
+
+def draw_arm_sizes(trial_cfg: dict, reps: int, *, rng) -> np.ndarray:
+    """Men randomized to (placebo, anastrozole) per replicate, shape ``(2, reps)``.
+
+    Parameters
+    ----------
+    trial_cfg : dict
+        The ``trial`` config section (``simple`` or ``permuted_blocks``).
+    reps : int
+        Replicate trials.
+    rng : numpy.random.Generator or seed
+
+    Returns
+    -------
+    ndarray of int64, (2, reps)
+        Same law as the arm sizes :func:`vtrial.trial.randomize` produces.
+    """
+    rng = np.random.default_rng(rng)
+    n_p, n_a = trial_mod.arm_sizes(trial_cfg)
+    n = n_p + n_a
+    law = arm_size_law(trial_cfg)
+    support = np.flatnonzero(law > 0)
+    if len(support) == 1:
+        drug = np.full(reps, support[0], dtype=np.int64)
+    else:
+        drug = np.searchsorted(np.cumsum(law), rng.random(reps), side="right")
+        drug = np.minimum(drug, n).astype(np.int64)
+    return np.stack([n - drug, drug])
+
+
+# --------------------------------------------------------------------------- blocks of men
+
+
+@dataclass
+class Block:
+    """One block of replicate trials, per arm (index 0 placebo, 1 anastrozole).
+
+    Arrays are man-major: ``[a][i, r]`` is man ``i`` of arm ``a`` in trial ``r``.
+    Each arm array has as many rows as the largest arm size in the block; rows
+    beyond a trial's own arm size are inactive. Values are stored as deviations
+    from constants (``bmd_mean``, ``mu12[a]``, ``mu6[a]``) so that sums of
+    squares lose no precision.
+
+    Attributes
+    ----------
+    size : ndarray of int, (2, reps)
+        Men randomized to each arm.
+    db : list of ndarray (n_max, reps)
+        Measured baseline BMD minus ``bmd_mean`` (g/cm2).
+    dy12, dy6 : list of ndarray (n_max, reps)
+        Observed % change at months 12 and 6 (before dropout) minus ``mu12[a]``
+        and ``mu6[a]``; ``dy6`` may be None.
+    complete : list of ndarray of bool
+        Attended month 12 (and active).
+    seen6 : list of ndarray of bool, or None
+        Attended month 6 (and active).
+    engine : str
+        ``per_man`` or ``full``.
+    bmd_mean : float
+    mu12, mu6 : ndarray (2,)
+    arrays : TrialArrays or None
+        The original arrays when simulated by :func:`vtrial.trial.simulate_arrays`.
+    """
+
+    size: np.ndarray
+    db: list
+    dy12: list
+    dy6: list | None
+    complete: list
+    seen6: list | None
+    engine: str
+    bmd_mean: float
+    mu12: np.ndarray
+    mu6: np.ndarray
+    arrays: trial_mod.TrialArrays | None = None
+
+    @property
+    def reps(self) -> int:
+        return self.size.shape[1]
+
+    def b0(self, arm: int) -> np.ndarray:
+        """Measured baseline BMD (g/cm2) of one arm."""
+        return self.db[arm] + self.bmd_mean
+
+    def y12(self, arm: int) -> np.ndarray:
+        """Observed 12-month % change (before dropout) of one arm."""
+        return self.dy12[arm] + self.mu12[arm]
+
+    def y6(self, arm: int) -> np.ndarray:
+        """Observed 6-month % change (before dropout) of one arm."""
+        return self.dy6[arm] + self.mu6[arm]
+
+    def active(self, arm: int) -> np.ndarray | None:
+        """Boolean ``(n_max, reps)`` of men present, or None when all are."""
+        n_max = self.db[arm].shape[0]
+        if np.all(self.size[arm] == n_max):
+            return None
+        return np.arange(n_max)[:, None] < self.size[arm][None, :]
+
+
+def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: bool) -> Block:
+    """Simulate one block with the per-man sampler (direct mode, no stratification).
+
+    Per arm and man: ``(B0, Y12)`` from two standard normals through the
+    Cholesky factor of their covariance (:func:`moments`); ``Y6`` (when needed)
+    from its exact conditional normal given ``(B0, Y12)`` with a third normal
+    from its own stream; dropout as :func:`vtrial.trial.draw_dropout` (MCAR,
+    MAR on ``Y6``, MNAR on ``Y12``, same intercepts and standardization).
+    Arm sizes as :func:`draw_arm_sizes`. Each quantity has its own child
+    stream of ``ss``, so adding a method that needs ``Y6`` does not change the
+    other methods' replicates.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (direct mode, ``simple`` or ``permuted_blocks``).
+    reps : int
+        Replicates in the block.
+    ss : numpy.random.SeedSequence
+        The block's seed sequence; child streams are derived from it.
+    need_y6 : bool
+        Also draw the month-6 change and visit (MMRM, LOCF).
+
+    Returns
+    -------
+    Block
+    """
+    mo = moments(cfg)
+    d = cfg["dropout"]
+    mech = d["mechanism"] if d["strength"] > 0 else "MCAR"
+    draw_y6 = need_y6 or mech == "MAR"
+    size = draw_arm_sizes(cfg["trial"], reps, rng=_child(ss, _S_RANDOMIZE))
+    law = arm_size_law(cfg["trial"])
+    support = np.flatnonzero(law > 0)
+    n_total = len(law) - 1
+    n_max = (n_total - support.min(), support.max())
+    chol = mo.chol2
+    coef6, sd6_resid = mo.y6_given
+    cum = np.cumsum(d["visit_probs"])
+    out = {"db": [], "dy12": [], "dy6": [], "complete": [], "seen6": []}
+    for arm in (0, 1):
+        base = 10 + 4 * arm
+        n_arm = int(n_max[arm])
+        z = _child(ss, base).standard_normal((n_arm, 2, reps))
+        db = z[:, 0] * chol[0, 0]
+        dy = z[:, 0] * chol[1, 0]
+        dy += chol[1, 1] * z[:, 1]
+        d6 = None
+        if draw_y6:
+            d6 = _child(ss, base + 3).standard_normal((n_arm, reps))
+            d6 *= sd6_resid
+            d6 += coef6[0] * db
+            d6 += coef6[1] * dy
+        p = d["anastrozole"] if arm else d["placebo"]
+        if p <= 0:
+            complete = np.ones((n_arm, reps), dtype=bool)
+        else:
+            u = _child(ss, base + 1).random((n_arm, reps))
+            if mech == "MCAR":
+                complete = u >= p
+            else:
+                g = d["strength"]
+                a = trial_mod.dropout_intercept(p, g)
+                if mech == "MNAR":
+                    x = dy * (g / cfg["effects"]["sd_pct_change"])
+                else:
+                    x = d6 * (g / math.sqrt(mo.cov[2, 2]))
+                x -= a
+                # u >= expit(-x)  <=>  u (1 + exp(x)) >= 1 (numpy's SIMD exp is fast).
+                np.exp(x, out=x)
+                x += 1.0
+                x *= u
+                complete = x >= 1.0
+        if mech == "MAR":
+            seen6 = np.ones((n_arm, reps), dtype=bool)
+        elif need_y6:
+            when = _child(ss, base + 2).random((n_arm, reps))
+            seen6 = complete | (when >= cum[1])
+        else:
+            seen6 = None
+        if not (size[arm] == n_arm).all():
+            act = np.arange(n_arm)[:, None] < size[arm][None, :]
+            complete &= act
+            if seen6 is not None:
+                seen6 &= act
+        out["db"].append(db)
+        out["dy12"].append(dy)
+        out["dy6"].append(d6)
+        out["seen6"].append(seen6)
+        out["complete"].append(complete)
+    return Block(
+        size,
+        out["db"],
+        out["dy12"],
+        out["dy6"] if draw_y6 else None,
+        out["complete"],
+        out["seen6"] if out["seen6"][0] is not None else None,
+        "per_man",
+        mo.bmd_mean,
+        mo.mean_pct,
+        mo.month6_fraction * mo.mean_pct,
+    )
+
+
+def block_from_arrays(ta: trial_mod.TrialArrays, cfg: dict, engine: str = "full") -> Block:
+    """Rearrange :class:`vtrial.trial.TrialArrays` into a per-arm :class:`Block`.
+
+    Within each replicate, men keep their enrolment order inside their arm.
+    """
+    eff = trial_mod.implied_effects(cfg)
+    mu12 = np.array([eff.mean_pct[0], eff.mean_pct[0] + eff.difference_pct])
+    mu6 = cfg["effects"]["month6_fraction"] * mu12
+    bmd_mean = float(cfg["cohort"]["bmd_mean_g_cm2"])
+    arm = ta.anastrozole
+    reps, _ = arm.shape
+    size = np.stack([(~arm).sum(1), arm.sum(1)]).astype(np.int64)
+    b0 = ta.bmd_g_cm2[..., 0]
+    pct = ta.pct_change
+    last = ta.last_visit
+    out = {k: [] for k in ("db", "dy12", "dy6", "complete", "seen6")}
+    for a in (0, 1):
+        mine = arm if a else ~arm
+        # Stable sort puts this arm's men first in enrolment order.
+        order = np.argsort(~mine, axis=1, kind="stable")
+        n_max = int(size[a].max()) if reps else 0
+        idx = order[:, :n_max]
+        act = np.take_along_axis(mine, idx, 1).T
+
+        def take(x, idx=idx):
+            return np.take_along_axis(x, idx, 1).T.copy()
+
+        out["db"].append(take(b0) - bmd_mean)
+        out["dy12"].append(take(pct[..., 1]) - mu12[a])
+        out["dy6"].append(take(pct[..., 0]) - mu6[a])
+        out["complete"].append(take(last == 12) & act)
+        out["seen6"].append(take(last >= 6) & act)
+    return Block(
+        size, out["db"], out["dy12"], out["dy6"], out["complete"], out["seen6"], engine,
+        bmd_mean, mu12, mu6, ta,
+    )  # fmt: skip
+
+
+def block_to_arrays(block: Block) -> trial_mod.TrialArrays:
+    """Per-arm block to :class:`vtrial.trial.TrialArrays`: placebo men first, then anastrozole.
+
+    Every replicate has ``n = size[0] + size[1]`` men; only BMD, arm and last
+    visit are filled (covariates NaN), enough for :func:`vtrial.trial.to_long`
+    and the reference analyses. BMD at month ``v`` is ``B0 (1 + Y_v / 100)``
+    as in :func:`vtrial.trial.simulate_arrays`.
+    """
+    if block.arrays is not None:
+        return block.arrays
+    reps = block.reps
+    n = int(block.size[:, 0].sum())
+    anas = np.zeros((reps, n), dtype=bool)
+    bmd = np.full((reps, n, 3), np.nan)
+    pct = np.full((reps, n, 2), np.nan)
+    last = np.zeros((reps, n), dtype=np.int64)
+    for a in (0, 1):
+        b0a, y12a = block.b0(a), block.y12(a)
+        y6a = block.y6(a) if block.dy6 is not None else np.full_like(b0a, np.nan)
+        for r in range(reps):
+            k = int(block.size[a, r])
+            pos = 0 if a == 0 else int(block.size[0, r])
+            sl = slice(pos, pos + k)
+            anas[r, sl] = bool(a)
+            b0 = b0a[:k, r]
+            comp = block.complete[a][:k, r]
+            seen = block.seen6[a][:k, r] if block.seen6 is not None else comp
+            bmd[r, sl, 0] = b0
+            bmd[r, sl, 1] = np.where(seen, b0 * (1 + y6a[:k, r] / 100), np.nan)
+            bmd[r, sl, 2] = np.where(comp, b0 * (1 + y12a[:k, r] / 100), np.nan)
+            pct[r, sl, 0], pct[r, sl, 1] = y6a[:k, r], y12a[:k, r]
+            last[r, sl] = np.where(comp, 12, np.where(seen, 6, 0))
+    nan2 = np.full((reps, n), np.nan)
+    nan4 = np.full((reps, n, 4), np.nan)
+    return trial_mod.TrialArrays(anas, nan2, nan2, nan4, nan4, bmd, pct, pct[..., 1], last)
+
+
+def full_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, covariates: bool) -> Block:
+    """Simulate one block with :func:`vtrial.trial.simulate_arrays` (any model)."""
+    ta = trial_mod.simulate_arrays(cfg, reps, rng=_child(ss, 3), covariates=covariates)
+    return block_from_arrays(ta, cfg, "full")
+
+
+# --------------------------------------------------------------------------- sufficient statistics
+
+
+@dataclass
+class ArmStats:
+    """Per-arm sufficient statistics of (baseline, outcome) among men analysed.
+
+    All arrays have shape ``(2, reps)`` (arm, replicate).
+
+    Attributes
+    ----------
+    n : ndarray of float
+        Men analysed.
+    ybar : ndarray
+        Mean analysed outcome (% or g/cm2).
+    bbar : ndarray
+        Mean baseline BMD minus the population mean (g/cm2).
+    syy, sbb, sby : ndarray
+        Within-arm centred sums of squares and cross-products.
+    """
+
+    n: np.ndarray
+    ybar: np.ndarray
+    bbar: np.ndarray
+    syy: np.ndarray
+    sbb: np.ndarray
+    sby: np.ndarray
+
+
+def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, float, np.ndarray]:
+    """Analysed 12-month change of one arm under a strategy, as a deviation.
+
+    Parameters
+    ----------
+    block : Block
+    arm : int
+        0 placebo, 1 anastrozole.
+    missing : {"complete_case", "bocf", "locf"}
+    scale : {"pct", "absolute"}
+
+    Returns
+    -------
+    dev : ndarray (n_max, reps)
+        Outcome minus ``shift``; arbitrary where not included.
+    shift : float
+        Constant near the arm mean (% or g/cm2).
+    w : ndarray of bool (n_max, reps)
+        Men included in the analysis.
+    """
+    comp = block.complete[arm]
+    if missing == "complete_case" and scale == "pct":
+        return block.dy12[arm], float(block.mu12[arm]), comp
+    if scale == "absolute":
+        b0 = block.b0(arm)
+        y12 = b0 * block.y12(arm) / 100
+        shift = block.bmd_mean * block.mu12[arm] / 100
+    else:
+        y12 = block.y12(arm)
+        shift = float(block.mu12[arm])
+    if missing == "complete_case":
+        return y12 - shift, shift, comp
+    act = block.active(arm)
+    w = np.ones_like(comp) if act is None else act
+    if missing == "bocf":
+        return np.where(comp, y12, 0.0) - shift, shift, w
+    if missing == "locf":
+        y6 = block.y6(arm)
+        if scale == "absolute":
+            y6 = b0 * y6 / 100
+        return np.where(comp, y12, np.where(block.seen6[arm], y6, 0.0)) - shift, shift, w
+    raise ValueError(f"strategy {missing!r} is not vectorised")
+
+
+def arm_stats(block: Block, missing: str, scale: str) -> ArmStats:
+    """Sufficient statistics per arm from a per-man block.
+
+    One pass over deviations from constants near the means (``Syy = sum(d^2) -
+    n dbar^2``), which loses no meaningful precision because the deviations
+    are centred near zero.
+    """
+    fields = {k: np.empty((2, block.reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
+    for a in (0, 1):
+        dy, shift, w = outcome(block, a, missing, scale)
+        n = np.count_nonzero(w, axis=0).astype(float)
+        safe = np.maximum(n, 1.0)
+        wy = np.where(w, dy, 0.0)
+        wb = np.where(w, block.db[a], 0.0)
+        my = wy.sum(0) / safe
+        mb = wb.sum(0) / safe
+        fields["n"][a] = n
+        fields["ybar"][a] = my + shift
+        fields["bbar"][a] = mb
+        fields["syy"][a] = np.einsum("ij,ij->j", wy, wy) - n * my * my
+        fields["sbb"][a] = np.einsum("ij,ij->j", wb, wb) - n * mb * mb
+        fields["sby"][a] = np.einsum("ij,ij->j", wb, wy) - n * mb * my
+    return ArmStats(**fields)
+
+
+def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStats:
+    """Draw the per-arm sufficient statistics directly (the exact shortcut).
+
+    Given the arm size ``N_a`` (drawn as :func:`draw_arm_sizes`), the number of
+    completers is ``Binomial(N_a, 1 - p_a)`` under MCAR dropout, and for
+    ``n`` completers, i.i.d. ``N(mu_a, Sigma)`` in (B0, Y12), the mean vector is
+    ``N(mu_a, Sigma / n)`` and the centred SSCP matrix is ``Wishart(n - 1,
+    Sigma)``, independently. The Wishart is drawn by the Bartlett
+    decomposition ``L T T' L'`` with ``T11^2 ~ chi2(n - 1)``, ``T22^2 ~ chi2(n - 2)``
+    and ``T21 ~ N(0, 1)``. Arms with fewer than two completers get zero SSCP
+    (the analyses then report NaN, as the reference does).
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config satisfying :func:`exact_valid`.
+    reps : int
+        Replicates.
+    ss : numpy.random.SeedSequence
+        The block's seed sequence.
+
+    Returns
+    -------
+    ArmStats
+        Baseline means as deviations from the population mean BMD.
+    """
+    mo = moments(cfg)
+    size = draw_arm_sizes(cfg["trial"], reps, rng=_child(ss, _S_RANDOMIZE))
+    rng = _child(ss, _S_EXACT)
+    d = cfg["dropout"]
+    chol = mo.chol2
+    out = {k: np.empty((2, reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
+    for a in (0, 1):
+        p = d["anastrozole"] if a else d["placebo"]
+        n = size[a] if p <= 0 else rng.binomial(size[a], 1.0 - p)
+        nf = n.astype(float)
+        z = rng.standard_normal((2, reps)) / np.sqrt(np.maximum(nf, 1.0))
+        k = np.maximum(nf - 1, 0.0)
+        t11 = np.sqrt(rng.chisquare(np.maximum(k, 1.0)) * (k >= 1))
+        t22 = np.sqrt(rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2))
+        t21 = rng.standard_normal(reps) * (k >= 2)
+        lb = chol[0, 0] * t11
+        ly = chol[1, 0] * t11 + chol[1, 1] * t21
+        lz = chol[1, 1] * t22
+        out["n"][a] = nf
+        out["bbar"][a] = chol[0, 0] * z[0]
+        out["ybar"][a] = mo.mean_pct[a] + chol[1, 0] * z[0] + chol[1, 1] * z[1]
+        out["sbb"][a] = lb * lb
+        out["sby"][a] = lb * ly
+        out["syy"][a] = ly * ly + lz * lz
+    return ArmStats(**out)
+
+
+# --------------------------------------------------------------------------- results per replicate
+
+
+@dataclass
+class Replicates:
+    """One method's results for every replicate of a block (arrays of shape ``(reps,)``).
+
+    Attributes mirror :class:`vtrial.analysis.result.AnalysisResult`: estimate
+    and se (percentage points or g/cm2), p_value, df, n_placebo,
+    n_anastrozole. A replicate whose fit failed has NaN estimate. For t-based
+    methods the CI is ``estimate -/+ t_{df, 1 - alpha/2} se``, computed on
+    demand (:attr:`ci_low`, :attr:`ci_high`); coverage is then decided by the
+    equivalent test of the true value (:meth:`covers`), which avoids a t
+    quantile per replicate when only the power table is needed.
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    p_value: np.ndarray
+    df: np.ndarray
+    n_placebo: np.ndarray
+    n_anastrozole: np.ndarray
+    alpha: float
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+
+    def _ci(self) -> None:
+        if self.lo is None:
+            with np.errstate(invalid="ignore"):
+                crit = _t_quantile(self.df, 1.0 - self.alpha / 2.0)
+            self.lo = self.estimate - crit * self.se
+            self.hi = self.estimate + crit * self.se
+
+    @property
+    def ci_low(self) -> np.ndarray:
+        """Lower confidence limit per replicate."""
+        self._ci()
+        return self.lo
+
+    @property
+    def ci_high(self) -> np.ndarray:
+        """Upper confidence limit per replicate."""
+        self._ci()
+        return self.hi
+
+    def covers(self, value: float) -> np.ndarray:
+        """Boolean per replicate: the CI contains ``value`` (False where the fit failed)."""
+        if self.lo is not None:
+            return (self.lo <= value) & (value <= self.hi)
+        with np.errstate(invalid="ignore"):
+            t = np.abs(self.estimate - value) / self.se
+            return 2.0 * special.stdtr(self.df, -t) >= self.alpha
+
+
+def _t_quantile(df: np.ndarray, q: float) -> np.ndarray:
+    """``stdtrit(df, q)``, computed once per distinct df when df are few (integers)."""
+    if df.size > 64:
+        finite = df[np.isfinite(df)]
+        if finite.size and np.all(finite == np.round(finite)):
+            vals, inv = np.unique(df, return_inverse=True)
+            if len(vals) * 8 < df.size:
+                return special.stdtrit(vals, q)[inv.reshape(df.shape)]
+    return special.stdtrit(df, q)
+
+
+def _t_results(est, se, df, n, alpha, ok) -> Replicates:
+    est = np.where(ok, est, np.nan)
+    se = np.where(ok, se, np.nan)
+    df = np.where(ok, df, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = est / se
+        p = 2.0 * special.stdtr(df, -np.abs(t))
+    return Replicates(est, se, p, df, n[0], n[1], alpha)
+
+
+def t_methods(stats: ArmStats, method: str, alpha: float) -> Replicates:
+    """Student, Welch or ANCOVA results for every replicate from per-arm sums.
+
+    Parameters
+    ----------
+    stats : ArmStats
+        Per-arm sufficient statistics.
+    method : {"student_t", "welch_t", "ancova"}
+    alpha : float
+        Two-sided significance level.
+
+    Returns
+    -------
+    Replicates
+        Same formulas as :mod:`vtrial.analysis.ttests` and the OLS ANCOVA
+        ``y ~ 1 + arm + bmd0``: the adjusted effect is
+        ``(ybar1 - ybar0) - beta (bbar1 - bbar0)`` with ``beta = Sby / Sbb``
+        pooled within arms, residual variance ``(Syy - Sby^2 / Sbb) / (N - 3)``
+        and variance factor ``1/n0 + 1/n1 + (bbar1 - bbar0)^2 / Sbb``.
+    """
+    n0, n1 = stats.n
+    diff = stats.ybar[1] - stats.ybar[0]
+    ok = (n0 >= 2) & (n1 >= 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "student_t":
+            df = n0 + n1 - 2.0
+            pooled = (stats.syy[0] + stats.syy[1]) / df
+            se = np.sqrt(pooled * (1.0 / n1 + 1.0 / n0))
+            return _t_results(diff, se, df, stats.n, alpha, ok & (se > 0))
+        if method == "welch_t":
+            va = stats.syy[1] / (n1 - 1.0) / n1
+            vp = stats.syy[0] / (n0 - 1.0) / n0
+            se2 = va + vp
+            df = se2**2 / (va**2 / (n1 - 1.0) + vp**2 / (n0 - 1.0))
+            return _t_results(diff, np.sqrt(se2), df, stats.n, alpha, ok & (se2 > 0))
+        if method == "ancova":
+            sbb = stats.sbb[0] + stats.sbb[1]
+            sby = stats.sby[0] + stats.sby[1]
+            syy = stats.syy[0] + stats.syy[1]
+            beta = sby / sbb
+            db = stats.bbar[1] - stats.bbar[0]
+            est = diff - beta * db
+            df = n0 + n1 - 3.0
+            sigma2 = (syy - sby * beta) / df
+            se = np.sqrt(sigma2 * (1.0 / n0 + 1.0 / n1 + db * db / sbb))
+            ok = (n0 >= 2) & (n1 >= 2) & (df >= 1) & (sbb > 0) & (se > 0)
+            return _t_results(est, se, df, stats.n, alpha, ok)
+    raise ValueError(f"not a t method: {method}")
+
+
+# --------------------------------------------------------------------------- Mann-Whitney
+
+
+def mann_whitney_vec(block: Block, missing: str, scale: str, alpha: float) -> Replicates:
+    """Wilcoxon rank-sum test for every replicate (normal approximation).
+
+    The statistic ``W`` is the rank sum of the anastrozole arm minus
+    ``n1 (n1 + 1) / 2``; the p-value uses the normal approximation with the
+    tie-corrected variance and a continuity correction of 1/2 (R
+    ``wilcox.test(exact = FALSE, correct = TRUE)``). The estimate is the
+    Hodges-Lehmann shift, the median of all ``n0 n1`` anastrozole minus
+    placebo differences, and the CI the matching asymptotic interval from the
+    order statistics of those differences.
+    """
+    ys, ws = [], []
+    for a in (0, 1):
+        dev, shift, w = outcome(block, a, missing, scale)
+        ys.append(np.where(w, dev + shift, np.inf))
+        ws.append(w)
+    n0 = ws[0].sum(0).astype(float)
+    n1 = ws[1].sum(0).astype(float)
+    allv = np.concatenate(ys, axis=0)
+    from scipy.stats import rankdata
+
+    rmin = rankdata(allv, method="min", axis=0)
+    rmax = rankdata(allv, method="max", axis=0)
+    ranks = (rmin + rmax) / 2.0
+    wall = np.concatenate(ws, axis=0)
+    k0 = ys[0].shape[0]
+    r1 = np.where(wall[k0:], ranks[k0:], 0.0).sum(0)
+    tsize = rmax - rmin + 1.0
+    ties = np.where(wall, tsize * tsize - 1.0, 0.0).sum(0)
+    nn = n0 + n1
+    u = r1 - n1 * (n1 + 1.0) / 2.0
+    z_num = u - n0 * n1 / 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = np.sqrt(n0 * n1 / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
+        corr = 0.5 * np.sign(z_num)
+        z = (z_num - corr) / sigma
+        p = 2.0 * np.minimum(special.ndtr(z), special.ndtr(-z))
+    p = np.minimum(p, 1.0)
+    est, lo, hi = _hodges_lehmann(ys, ws, n0, n1, sigma, alpha)
+    ok = (n0 >= 1) & (n1 >= 1) & (sigma > 0)
+    nan = np.full(block.reps, np.nan)
+    return Replicates(
+        np.where(ok, est, np.nan),
+        nan,
+        np.where(ok, p, np.nan),
+        nan.copy(),
+        n0,
+        n1,
+        alpha,
+        np.where(ok, lo, np.nan),
+        np.where(ok, hi, np.nan),
+    )
+
+
+def _hodges_lehmann(ys, ws, n0, n1, sigma, alpha):
+    """Median of pairwise differences and its asymptotic CI by order statistics."""
+    reps = n0.shape[0]
+    # Differences anastrozole minus placebo, inf where either man is not analysed.
+    with np.errstate(invalid="ignore"):
+        d = ys[1].T[:, :, None] - ys[0].T[:, None, :]
+    valid = ws[1].T[:, :, None] & ws[0].T[:, None, :]
+    d = np.where(valid, d, np.inf).reshape(reps, -1)
+    d.sort(axis=1)
+    d = d.T
+    m = (n0 * n1).astype(np.int64)
+    cols = np.arange(reps)
+    lo_i = np.maximum((m - 1) // 2, 0)
+    hi_i = np.maximum(m // 2, 0)
+    est = 0.5 * (d[np.minimum(lo_i, d.shape[0] - 1), cols] + d[np.minimum(hi_i, d.shape[0] - 1), cols])
+    from scipy.stats import norm
+
+    zq = norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore"):
+        k = np.floor(m / 2.0 - zq * sigma)
+    k = np.clip(np.nan_to_num(k, nan=0.0), 0, np.maximum(m - 1, 0)).astype(np.int64)
+    lo = d[np.minimum(k, d.shape[0] - 1), cols]
+    hi = d[np.clip(m - 1 - k, 0, d.shape[0] - 1), cols]
+    return est, lo, hi
+
+
+# --------------------------------------------------------------------------- engine choice
+
+
+def analysis_options(cfg: dict) -> dict:
+    """The analysis settings the engine reads (alpha, missing, scale, covariates...)."""
+    a = cfg["analysis"]
+    return {
+        "alpha": float(a["alpha"]),
+        "missing": a["missing"],
+        "scale": a["scale"],
+        "covariates": tuple(a.get("covariates") or ()),
+        "robust_se": bool(a.get("robust_se", False)),
+    }
+
+
+def exact_valid(cfg: dict, method: str) -> tuple[bool, str]:
+    """Whether the exact shortcut is valid for ``method`` under ``cfg``, and why not.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> exact_valid(load_config(), "ancova")
+    (True, '')
+    >>> exact_valid(load_config(overrides=["dropout.mechanism=MNAR"]), "ancova")[0]
+    False
+    """
+    opt = analysis_options(cfg)
+    d = cfg["dropout"]
+    reasons = []
+    if cfg["simulation"].get("exact_shortcut", "auto") != "auto":
+        reasons.append("simulation.exact_shortcut is 'never'")
+    if method not in EXACT_METHODS:
+        reasons.append(f"{method} is not a function of means and sums of squares")
+    if cfg["effects"]["mode"] != "direct":
+        reasons.append("estradiol-mediated effects are not normal")
+    if d["mechanism"] != "MCAR" and d["strength"] > 0 and (d["anastrozole"] > 0 or d["placebo"] > 0):
+        reasons.append(f"{d['mechanism']} dropout depends on the data")
+    if cfg["trial"]["randomization"] == "stratified_blocks":
+        reasons.append("stratified randomization balances arms on a baseline variable")
+    if opt["missing"] != "complete_case":
+        reasons.append(f"missing strategy {opt['missing']} is not normal")
+    if opt["scale"] != "pct":
+        reasons.append("absolute change (g/cm2) is not normal")
+    if method == "ancova" and (opt["covariates"] or opt["robust_se"]):
+        reasons.append("ANCOVA with extra covariates or robust SEs")
+    return (not reasons, "; ".join(reasons))
+
+
+def per_man_valid(cfg: dict) -> bool:
+    """Whether the fast per-man sampler reproduces the model (else ``full``)."""
+    opt = analysis_options(cfg)
+    return (
+        cfg["effects"]["mode"] == "direct"
+        and cfg["trial"]["randomization"] != "stratified_blocks"
+        and not opt["covariates"]
+    )
+
+
+def method_engine(cfg: dict, method: str) -> str:
+    """Which engine computes ``method``: ``exact``, ``per_man``, ``full`` or ``reference``.
+
+    ``reference`` means data from the per-man (or full) simulator analysed one
+    replicate at a time by the reference implementation.
+    """
+    opt = analysis_options(cfg)
+    if exact_valid(cfg, method)[0]:
+        return "exact"
+    vectorised = method in VECTORISED and opt["missing"] in VECTORISED_MISSING
+    if method == "mmrm" and opt["missing"] != "complete_case":
+        vectorised = False
+    if method == "ancova" and (opt["covariates"] or opt["robust_se"]):
+        vectorised = False
+    if not vectorised:
+        return "reference"
+    return "per_man" if per_man_valid(cfg) else "full"
+
+
+# --------------------------------------------------------------------------- running blocks
+
+
+def _reference_options(cfg: dict, method: str) -> dict:
+    a = cfg["analysis"]
+    opts: dict = {}
+    if method == "ancova":
+        opts["covariates"] = list(a.get("covariates") or [])
+        opts["robust"] = "HC3" if a.get("robust_se") else None
+    if a["missing"] in ("multiple_imputation", "delta_mnar"):
+        opts.update(n_imputations=a["imputations"], delta=a["delta_pct"], delta_arm=a["delta_arm"])
+    if method == "permutation":
+        opts["n_permutations"] = a["permutations"]
+    if method.startswith("bootstrap"):
+        opts["n_resamples"] = a["bootstrap_resamples"]
+    return opts
+
+
+def reference_replicates(block: Block, cfg: dict, method: str, ss: np.random.SeedSequence) -> Replicates:
+    """Analyse each replicate of a block with the reference implementation (slow path)."""
+    import inspect
+
+    from vtrial.analysis import METHODS
+
+    fn = METHODS[method][0]
+    accepted = set(inspect.signature(fn).parameters)
+    opts = {k: v for k, v in _reference_options(cfg, method).items() if k in accepted}
+    opt = analysis_options(cfg)
+    ta = block.arrays if block.arrays is not None else block_to_arrays(block)
+    rng = _child(ss, _S_REFERENCE)
+    rows = np.full((block.reps, 8), np.nan)
+    alpha = opt["alpha"]
+    for r in range(block.reps):
+        res = fn(
+            trial_mod.to_long(ta, r),
+            missing=opt["missing"],
+            alpha=opt["alpha"],
+            scale=opt["scale"],
+            rng=rng,
+            **opts,
+        )
+        rows[r] = [res.estimate, res.se, res.ci_low, res.ci_high, res.p_value, res.df,
+                   res.n_placebo, res.n_anastrozole]  # fmt: skip
+    est, se, lo, hi, p, df, n0, n1 = rows.T
+    return Replicates(est, se, p, df, n0, n1, alpha, lo, hi)
+
+
+def needs_y6(cfg: dict, methods) -> bool:
+    """Whether any method needs the month-6 change."""
+    missing = cfg["analysis"]["missing"]
+    engines = [method_engine(cfg, m) for m in methods]
+    return (
+        missing != "complete_case"
+        or any(m == "mmrm" for m in methods)
+        or any(e == "reference" for e in engines)
+    )
+
+
+def run_block(cfg: dict, scenario: str, index: int, reps: int, methods) -> dict[str, Replicates]:
+    """Simulate and analyse block ``index`` (``reps`` replicates) of a scenario.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config of one scenario.
+    scenario : str
+        Scenario id keying the random streams.
+    index : int
+        Block index.
+    reps : int
+        Replicates in this block (:data:`BLOCK` except perhaps the last).
+    methods : sequence of str
+        Analysis methods.
+
+    Returns
+    -------
+    dict
+        Method name -> :class:`Replicates`.
+    """
+    ss = seed_sequence(cfg["seed"], scenario, index)
+    opt = analysis_options(cfg)
+    engines = {m: method_engine(cfg, m) for m in methods}
+    out: dict[str, Replicates] = {}
+    if any(e == "exact" for e in engines.values()):
+        st = exact_arm_stats(cfg, reps, ss)
+        for m, e in engines.items():
+            if e == "exact":
+                out[m] = t_methods(st, m, opt["alpha"])
+    rest = [m for m in methods if engines[m] != "exact"]
+    if not rest:
+        return out
+    if per_man_valid(cfg):
+        block = per_man_block(cfg, reps, ss, need_y6=needs_y6(cfg, rest))
+    else:
+        block = full_block(cfg, reps, ss, covariates=full_needs_covariates(cfg))
+    stats = None
+    for m in rest:
+        if engines[m] == "reference":
+            out[m] = reference_replicates(block, cfg, m, ss)
+        elif m in EXACT_METHODS:
+            if stats is None:
+                stats = arm_stats(block, opt["missing"], opt["scale"])
+            out[m] = t_methods(stats, m, opt["alpha"])
+        elif m == "mann_whitney":
+            out[m] = mann_whitney_vec(block, opt["missing"], opt["scale"], opt["alpha"])
+    return out
+
+
+def full_needs_covariates(cfg: dict) -> bool:
+    """Whether the ``full`` simulator must draw age, BMI and hormones."""
+    t = cfg["trial"]
+    return (
+        bool(cfg["analysis"].get("covariates"))
+        or cfg["effects"]["mode"] != "direct"
+        or (t["randomization"] == "stratified_blocks" and t["strata_variable"] != "bmd_g_cm2")
+    )
+
+
+def moments_shift(cfg: dict) -> float:
+    """Population mean baseline BMD (g/cm2), subtracted before summing for precision."""
+    return float(cfg["cohort"]["bmd_mean_g_cm2"])
+
+
+def config_json(cfg: dict) -> str:
+    """Canonical JSON of a config (what worker processes receive)."""
+    return json.dumps(cfg, sort_keys=True)

@@ -1,0 +1,906 @@
+"""Power summaries, analytic power, sample size and minimal detectable effect.
+
+Monte Carlo power comes from :mod:`vtrial.engine`: replicate trials in fixed
+blocks of :data:`vtrial.engine.BLOCK`, each block with its own random stream
+keyed by (root seed, scenario id, block index), reduced block by block to a few
+sums that are added in block order. The output is therefore byte-identical for
+any ``chunk_size`` and any number of ``workers``.
+
+Power is the share of *all* replicates whose two-sided p-value is below
+``alpha`` (a replicate whose analysis cannot be fitted counts as not
+significant, as it would in a real trial). The other diagnostics are over the
+replicates with a finite estimate:
+
+``bias``, ``rmse``
+    mean of (estimate - truth), root mean squared error, where truth is the
+    configured difference (``true_difference_pct``, percentage points; with
+    ``analysis.scale: absolute`` it is converted to g/cm2 at the mean BMD);
+``emp_se``, ``mean_se``
+    SD of the estimates across replicates and mean of the model SEs;
+``coverage``
+    share of confidence intervals containing the truth;
+``power_ci_low``, ``power_ci_high``
+    Wilson score 95% interval for the power;
+``mean_n_analyzed``
+    mean number of men analysed (both arms).
+
+Analytic power (:func:`analytic_power`) is exact wherever the shortcut of the
+engine is valid (normal outcome, dropout independent of the data, complete-case
+analysis): Student t by the noncentral t, Welch t by two-dimensional quadrature
+over the two sample variances, ANCOVA by the noncentral t on N - 3 df averaged
+over the chance baseline imbalance, each averaged over the law of the arm sizes
+(randomization) and of the number of completers (binomial under MCAR).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from vtrial import config as config_mod
+from vtrial import engine
+from vtrial import trial as trial_mod
+from vtrial.errors import InputError
+
+#: Power-table columns fixed by the contract (DESIGN.md), in order.
+POWER_COLUMNS = [
+    "scenario_id", "method", "n_per_arm", "reps", "alpha", "true_difference_pct", "power",
+    "power_se", "power_ci_low", "power_ci_high", "mean_estimate", "bias", "emp_se", "mean_se",
+    "rmse", "coverage", "mean_n_analyzed", "analytic_power",
+]  # fmt: skip
+#: Extra columns after the grid columns.
+EXTRA_COLUMNS = ["engine", "missing", "valid_reps"]
+
+# Sums kept per block and method.
+_REPS, _REJ, _VALID, _SD, _SD2, _SSE, _NSE, _COVER, _NAN = range(9)
+_NSUMS = 9
+
+
+# --------------------------------------------------------------------------- block sums
+
+
+def truth(cfg: dict) -> float:
+    """The estimand: anastrozole minus placebo mean 12-month change.
+
+    Percentage points (``analysis.scale: pct``) or g/cm2 at the mean baseline
+    BMD (``absolute``).
+    """
+    diff = trial_mod.implied_effects(cfg).difference_pct
+    if cfg["analysis"]["scale"] == "absolute":
+        return diff * cfg["cohort"]["bmd_mean_g_cm2"] / 100.0
+    return float(diff)
+
+
+def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.ndarray:
+    """Reduce one block of one method to the sums the power table needs."""
+    est = rep.estimate
+    valid = np.isfinite(est)
+    d = est[valid] - true_value
+    se = rep.se[valid]
+    se_ok = np.isfinite(se)
+    with np.errstate(invalid="ignore"):
+        rej = np.count_nonzero(rep.p_value < alpha)
+        cover = np.count_nonzero(rep.covers(true_value))
+    out = np.zeros(_NSUMS)
+    out[_REPS] = len(est)
+    out[_REJ] = rej
+    out[_VALID] = np.count_nonzero(valid)
+    out[_SD] = d.sum()
+    out[_SD2] = (d * d).sum()
+    out[_SSE] = se[se_ok].sum()
+    out[_NSE] = np.count_nonzero(se_ok)
+    out[_COVER] = cover
+    out[_NAN] = (rep.n_placebo + rep.n_anastrozole).sum()
+    return out
+
+
+def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha):
+    import json
+
+    cfg = json.loads(cfg_json)
+    out = []
+    for index, size in blocks:
+        res = engine.run_block(cfg, scenario, index, size, methods)
+        out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
+    return out
+
+
+class _Progress:
+    def __init__(self, total: int, label: str, enabled: bool):
+        self.total, self.label, self.enabled = total, label, enabled
+        self.done = 0
+        self.start = time.perf_counter()
+        self.shown = False
+
+    def step(self, k: int) -> None:
+        self.done += k
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        if elapsed > 2.0 or self.shown:
+            self.shown = True
+            rate = self.done / elapsed if elapsed > 0 else 0
+            eta = (self.total - self.done) / rate if rate > 0 else float("nan")
+            print(
+                f"\r{self.label}: {self.done}/{self.total} blocks, {elapsed:.0f} s, eta {eta:.0f} s ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr, flush=True)
+
+
+def simulate_sums(
+    cfg: dict,
+    scenario: str,
+    reps: int,
+    methods,
+    *,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    first_block: int = 0,
+    progress: bool = False,
+    label: str = "",
+    pool=None,
+) -> dict[str, np.ndarray]:
+    """Run ``reps`` replicates of one scenario and return per-method sums.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config of one scenario.
+    scenario : str
+        Scenario id keying the random streams.
+    reps : int
+        Replicates, split into blocks as :func:`vtrial.engine.block_sizes`.
+    methods : sequence of str
+    workers : int
+        Processes (1: run here).
+    chunk_size : int, optional
+        Replicates per task (rounded up to whole blocks); default
+        ``simulation.chunk_size``.
+    first_block : int
+        Index of the first block (to extend an earlier run).
+    progress : bool
+        Progress line on stderr for runs longer than two seconds.
+
+    Returns
+    -------
+    dict
+        Method -> array of sums, added in block order.
+    """
+    sizes = engine.block_sizes(reps)
+    if first_block:
+        if reps % engine.BLOCK:
+            raise ValueError("extending a run needs whole blocks")
+    blocks = [(first_block + i, s) for i, s in enumerate(sizes)]
+    chunk = chunk_size or cfg["simulation"]["chunk_size"]
+    per_task = max(1, math.ceil(chunk / engine.BLOCK))
+    tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
+    # Smaller tasks keep all workers busy; the result does not depend on it.
+    if workers > 1 and len(tasks) < 4 * workers:
+        per_task = max(1, len(blocks) // (4 * workers))
+        tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
+    alpha = float(cfg["analysis"]["alpha"])
+    tv = truth(cfg)
+    cfg_json = engine.config_json(cfg)
+    bar = _Progress(len(blocks), label or f"scenario {scenario}", progress)
+    results = []
+    if workers <= 1 or len(tasks) == 1:
+        for t in tasks:
+            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha))
+            bar.step(len(t))
+    else:
+        own = pool is None
+        ex = pool or _pool(workers)
+        try:
+            futs = [ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha) for t in tasks]
+            for f, t in zip(futs, tasks, strict=True):
+                results.extend(f.result())
+                bar.step(len(t))
+        finally:
+            if own:
+                ex.shutdown()
+    bar.close()
+    total = {m: np.zeros(engine_nsums()) for m in methods}
+    for block in results:  # block order: deterministic sums
+        for m in methods:
+            total[m] = total[m] + block[m]
+    return total
+
+
+def engine_nsums() -> int:
+    return _NSUMS
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+
+
+def wilson(successes: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion.
+
+    Examples
+    --------
+    >>> [round(x, 4) for x in wilson(80, 100)]
+    [0.7112, 0.8666]
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return centre - half, centre + half
+
+
+def summarise(sums: np.ndarray, true_value: float) -> dict:
+    """Power-table diagnostics from a method's sums (see the module docstring)."""
+    reps = sums[_REPS]
+    valid = sums[_VALID]
+    p = sums[_REJ] / reps
+    lo, hi = wilson(sums[_REJ], reps)
+    nan = float("nan")
+    bias = sums[_SD] / valid if valid else nan
+    var = (sums[_SD2] - sums[_SD] ** 2 / valid) / (valid - 1) if valid > 1 else nan
+    return {
+        "reps": int(reps),
+        "power": p,
+        "power_se": math.sqrt(p * (1 - p) / reps),
+        "power_ci_low": lo,
+        "power_ci_high": hi,
+        "mean_estimate": true_value + bias if valid else nan,
+        "bias": bias,
+        "emp_se": math.sqrt(max(var, 0.0)) if valid > 1 else nan,
+        "mean_se": sums[_SSE] / sums[_NSE] if sums[_NSE] else nan,
+        "rmse": math.sqrt(sums[_SD2] / valid) if valid else nan,
+        "coverage": sums[_COVER] / valid if valid else nan,
+        "mean_n_analyzed": sums[_NAN] / reps,
+        "valid_reps": int(valid),
+    }
+
+
+# --------------------------------------------------------------------------- power table
+
+
+def _methods(cfg: dict, methods) -> list[str]:
+    from vtrial.analysis import METHODS
+
+    chosen = list(methods) if methods else list(cfg["analysis"]["methods"])
+    for m in chosen:
+        if m not in METHODS:
+            raise InputError(f"method {m!r} is unknown (allowed: {', '.join(METHODS)})")
+    if len(set(chosen)) != len(chosen):
+        raise InputError(f"methods {chosen} repeat a method")
+    return chosen
+
+
+def _check_reps(reps) -> int:
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+        raise InputError(f"reps: value {reps!r} is not allowed (need an integer >= 1)")
+    return int(reps)
+
+
+def _check_target_se(target_se) -> float:
+    if isinstance(target_se, bool) or not isinstance(target_se, (int, float)):
+        raise InputError(f"target_se: value {target_se!r} is not a number (allowed: 0 < S <= 0.5)")
+    if not 0 < target_se <= 0.5:
+        raise InputError(f"target_se: value {target_se!r} is out of range (allowed: 0 < S <= 0.5)")
+    return float(target_se)
+
+
+def reps_for_target_se(
+    cfg: dict, scenario: str, methods, target_se: float, **kw
+) -> tuple[int, dict[str, np.ndarray]]:
+    """Replicates (whole blocks) so that every method's power SE is at most ``target_se``.
+
+    Runs a pilot of ``max(1000, reps/10)`` replicates, then extends the run
+    block by block (the blocks already run are kept) to
+    ``max_m p_m (1 - p_m) / target_se^2`` replicates for the estimated powers,
+    repeating until the SE reached with the final estimates is at most the
+    target. Never more than ``0.25 / target_se^2`` (the worst case p = 1/2).
+
+    Returns
+    -------
+    reps : int
+    sums : dict
+        The per-method sums of the final run.
+    """
+    b = engine.BLOCK
+    cap = math.ceil(0.25 / target_se**2 / b) * b
+    reps = min(cap, max(b, math.ceil(cap / 10 / b) * b))
+    sums = simulate_sums(cfg, scenario, reps, methods, **kw)
+    while True:
+        need = 0
+        for m in methods:
+            p = sums[m][_REJ] / sums[m][_REPS]
+            need = max(need, p * (1 - p) / target_se**2)
+        if need <= reps or reps >= cap:
+            return reps, sums
+        new = min(cap, math.ceil(need / b) * b)
+        extra = simulate_sums(cfg, scenario, new - reps, methods, first_block=reps // b, **kw)
+        sums = {m: sums[m] + extra[m] for m in methods}
+        reps = new
+
+
+def run_power(
+    cfg: dict,
+    *,
+    reps: int | None = None,
+    target_se: float | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    methods=None,
+    chunk_size: int | None = None,
+) -> pd.DataFrame:
+    """Monte Carlo power and diagnostics for every scenario of the grid and method.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (its ``grid`` is expanded).
+    reps : int, optional
+        Replicate trials per scenario (default ``simulation.reps``). Ignored when
+        a target SE is set.
+    target_se : float, optional
+        Choose the replicates per scenario so every power estimate has a Monte
+        Carlo SE of at most this (probability scale, e.g. 0.005); default
+        ``simulation.target_se``.
+    workers : int
+        Worker processes (results do not depend on it).
+    progress : bool
+        Progress line on stderr for long runs.
+    methods : sequence of str, optional
+        Default ``analysis.methods``.
+    chunk_size : int, optional
+        Replicates per task (default ``simulation.chunk_size``; results do not
+        depend on it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and method: the contract columns
+        (:data:`POWER_COLUMNS`), one column per grid key, then ``engine``
+        (``exact``, ``per_man``, ``full`` or ``reference``), ``missing`` and
+        ``valid_reps`` (replicates whose analysis could be fitted).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["analysis.methods=[ancova]"])
+    >>> t = run_power(cfg, reps=2000)
+    >>> t.loc[0, "engine"], bool(0.6 < t.loc[0, "power"] < 0.9)
+    ('exact', True)
+    """
+    methods = _methods(cfg, methods)
+    sim = cfg["simulation"]
+    if target_se is None:
+        target_se = sim.get("target_se")
+    if target_se is not None:
+        target_se = _check_target_se(target_se)
+    reps = _check_reps(sim["reps"] if reps is None else reps)
+    workers = int(workers or sim.get("workers", 1))
+    if workers < 1:
+        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
+    scenarios = config_mod.expand_grid(cfg)
+    grid_keys = list((cfg.get("grid") or {}).keys())
+    rows = []
+    pool = _pool(workers) if workers > 1 else None
+    try:
+        for k, sc in enumerate(scenarios):
+            scfg = sc.config
+            label = f"scenario {k + 1}/{len(scenarios)} ({sc.id})"
+            kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, label=label, pool=pool)
+            if target_se is not None:
+                _, sums = reps_for_target_se(scfg, sc.id, methods, target_se, **kw)
+            else:
+                sums = simulate_sums(scfg, sc.id, reps, methods, **kw)
+            tv = truth(scfg)
+            for m in methods:
+                s = summarise(sums[m], tv)
+                row = {
+                    "scenario_id": sc.id,
+                    "method": m,
+                    "n_per_arm": int(scfg["trial"]["n_per_arm"]),
+                    "alpha": float(scfg["analysis"]["alpha"]),
+                    "true_difference_pct": float(trial_mod.implied_effects(scfg).difference_pct),
+                    "analytic_power": analytic_power(scfg, m),
+                    "engine": engine.method_engine(scfg, m),
+                    "missing": scfg["analysis"]["missing"],
+                    **s,
+                }
+                for key, value in sc.grid_values:
+                    row[key] = value
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return pd.DataFrame(rows, columns=POWER_COLUMNS + grid_keys + EXTRA_COLUMNS)
+
+
+def write_table(table: pd.DataFrame, path) -> None:
+    """Write a table as CSV with full float precision (``repr`` round trip)."""
+    table.to_csv(path, index=False, lineterminator="\n", float_format="%.17g")
+
+
+# --------------------------------------------------------------------------- analytic power
+
+
+def _analytic_reason(cfg: dict, method: str) -> str:
+    ok, why = engine.exact_valid(
+        {**cfg, "simulation": {**cfg["simulation"], "exact_shortcut": "auto"}}, method
+    )
+    return "" if ok else why
+
+
+def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]:
+    """Joint law of analysed men (placebo, anastrozole) under MCAR dropout.
+
+    Sum over the randomized arm sizes (:func:`vtrial.engine.arm_size_law`) of
+    binomial completers, with terms below ``tol`` dropped (mass renormalised).
+    """
+    n_p, n_a = trial_mod.arm_sizes(cfg["trial"])
+    n = n_p + n_a
+    law_a = engine.arm_size_law(cfg["trial"])
+    d = cfg["dropout"]
+    joint: dict[tuple[int, int], float] = {}
+    for k_a in np.flatnonzero(law_a > tol):
+        k_p = n - k_a
+        pa = stats.binom.pmf(np.arange(k_a + 1), k_a, 1 - d["anastrozole"])
+        pp = stats.binom.pmf(np.arange(k_p + 1), k_p, 1 - d["placebo"])
+        ia = np.flatnonzero(pa > tol)
+        ip = np.flatnonzero(pp > tol)
+        w = law_a[k_a] * np.outer(pp[ip], pa[ia])
+        for i, x in enumerate(ip):
+            for j, y in enumerate(ia):
+                joint[(int(x), int(y))] = joint.get((int(x), int(y)), 0.0) + w[i, j]
+    total = sum(joint.values())
+    return [(a, b, p / total) for (a, b), p in joint.items()]
+
+
+def _power_nct(df, ncp, crit):
+    return special.nctdtr(df, ncp, -crit) + (1.0 - special.nctdtr(df, ncp, crit))
+
+
+@lru_cache(maxsize=4)
+def _legendre(k: int):
+    x, w = np.polynomial.legendre.leggauss(k)
+    return (x + 1) / 2, w / 2
+
+
+def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: int = 32):
+    """Exact Welch power given arm sizes (arrays): quadrature over the two sample variances.
+
+    ``s_a^2 = sigma^2 chi2(n_a - 1) / (n_a - 1)`` independently of the mean
+    difference ``D ~ N(delta, sigma^2 (1/n0 + 1/n1))``; given the variances the
+    test rejects when ``|D| > t_{nu, 1 - alpha/2} SE`` with the
+    Welch-Satterthwaite ``nu``. Gauss-Legendre nodes on the probability scale
+    of each chi-square.
+    """
+    u, w = _legendre(nodes)
+    n0 = np.asarray(n0, dtype=float)[:, None, None]
+    n1 = np.asarray(n1, dtype=float)[:, None, None]
+    k0, k1 = n0 - 1, n1 - 1
+    v0 = sigma**2 * special.chdtri(k0, 1 - u[None, :, None]) / k0 / n0
+    v1 = sigma**2 * special.chdtri(k1, 1 - u[None, None, :]) / k1 / n1
+    se2 = v0 + v1
+    df = se2**2 / (v0**2 / k0 + v1**2 / k1)
+    crit = special.stdtrit(df, 1 - alpha / 2) * np.sqrt(se2)
+    sd = sigma * np.sqrt(1 / n0 + 1 / n1)
+    pw = special.ndtr((delta - crit) / sd) + special.ndtr((-delta - crit) / sd)
+    return np.einsum("kij,i,j->k", pw, w, w)
+
+
+@lru_cache(maxsize=64)
+def _jacobi(k: int, a: float):
+    x, w = special.roots_jacobi(k, a, -0.5)
+    return (1 + x) / 2, w / w.sum()
+
+
+def analytic_power(cfg: dict, method: str) -> float:
+    """Exact power of ``method`` under ``cfg`` where a formula exists, else NaN.
+
+    Defined for ``student_t``, ``welch_t`` and ``ancova`` (no extra covariates)
+    in direct mode, with dropout independent of the data, complete-case
+    analysis of the % change and ``simple`` or ``permuted_blocks``
+    randomization, i.e. exactly where :func:`vtrial.engine.exact_valid` holds:
+
+    * Student: noncentral t, ``df = n0 + n1 - 2``,
+      ``ncp = delta / (sd sqrt(1/n0 + 1/n1))``;
+    * Welch: ``P(|D| > t_{nu(s)} SE(s))`` integrated over the two independent
+      scaled chi-square sample variances (48 x 48 Gauss-Legendre nodes on the
+      probability scale), ``D ~ N(delta, sd^2 (1/n0 + 1/n1))``;
+    * ANCOVA: given the baselines the t statistic is noncentral t on
+      ``N - 3`` df with ``ncp = delta sqrt(1 - R) / (sd_e sqrt(1/n0 + 1/n1))``,
+      where ``sd_e`` is the residual SD of the change given baseline and
+      ``R ~ Beta(1/2, (N - 2)/2)`` expresses the chance baseline imbalance
+      ``(bbar1 - bbar0)^2 / Sbb``; averaged by Gauss-Jacobi quadrature;
+
+    each averaged over the law of the analysed arm sizes (randomization and
+    binomial MCAR completers). Arms with fewer than two men count as not
+    significant (the analysis fails).
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config of one scenario.
+    method : str
+
+    Returns
+    -------
+    float
+        Probability of p < ``analysis.alpha``; NaN where no formula exists.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0"])
+    >>> round(analytic_power(cfg, "student_t"), 4)
+    0.9898
+    """
+    if _analytic_reason(cfg, method):
+        return float("nan")
+    mo = engine.moments(cfg)
+    delta = float(mo.mean_pct[1] - mo.mean_pct[0])
+    alpha = float(cfg["analysis"]["alpha"])
+    sigma = math.sqrt(mo.cov[1, 1])
+    law = _completer_law(cfg)
+    n0 = np.array([x[0] for x in law], dtype=float)
+    n1 = np.array([x[1] for x in law], dtype=float)
+    p = np.array([x[2] for x in law])
+    ok = (n0 >= 2) & (n1 >= 2)
+    if method == "ancova":
+        ok &= n0 + n1 >= 4
+    n0, n1, p = n0[ok], n1[ok], p[ok]
+    if not len(p):
+        return 0.0
+    h = np.sqrt(1 / n0 + 1 / n1)
+    if method == "student_t":
+        df = n0 + n1 - 2
+        pw = _power_nct(df, delta / (sigma * h), special.stdtrit(df, 1 - alpha / 2))
+        return float(p @ pw)
+    if method == "welch_t":
+        return float(p @ _welch_conditional(n0, n1, delta, sigma, alpha))
+    if method == "ancova":
+        sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
+        total = 0.0
+        for a, b, pr, hh in zip(n0, n1, p, h, strict=True):
+            big_n = a + b
+            r, w = _jacobi(32, (big_n - 4) / 2)
+            df = big_n - 3
+            ncp = delta * np.sqrt(1 - r) / (sd_e * hh)
+            total += pr * float(w @ _power_nct(df, ncp, special.stdtrit(df, 1 - alpha / 2)))
+        return total
+    return float("nan")
+
+
+# --------------------------------------------------------------------------- sample size
+
+
+def _check_power(target_power) -> float:
+    if isinstance(target_power, bool) or not isinstance(target_power, (int, float)):
+        raise InputError(f"target power: value {target_power!r} is not a number (allowed: 0 < P < 1)")
+    if not 0 < target_power < 1:
+        raise InputError(f"target power: value {target_power!r} is out of range (allowed: 0 < P < 1)")
+    return float(target_power)
+
+
+def analytic_sample_size(cfg: dict, method: str, target_power: float, n_max: int = 100_000) -> float:
+    """Smallest ``trial.n_per_arm`` whose :func:`analytic_power` reaches the target (NaN if none)."""
+    if _analytic_reason(cfg, method):
+        return float("nan")
+
+    def pw(n: int) -> float:
+        return analytic_power(config_mod.set_key(cfg, "trial.n_per_arm", int(n)), method)
+
+    if method == "welch_t":
+        # Welch's answer is within a man or two of Student's: walk from there.
+        n = analytic_sample_size(cfg, "student_t", target_power, n_max)
+        if not np.isfinite(n):
+            return n
+        n = int(n)
+        if pw(n) >= target_power:
+            while n > 2 and pw(n - 1) >= target_power:
+                n -= 1
+            return float(n)
+        while pw(n) < target_power:
+            n += 1
+            if n > n_max:
+                return float("nan")
+        return float(n)
+    lo, hi = 1, 2
+    while pw(hi) < target_power:
+        lo, hi = hi, hi * 2
+        if hi > n_max:
+            return float("nan")
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if pw(mid) >= target_power:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
+
+
+def sample_size(
+    cfg: dict,
+    target_power: float,
+    methods=None,
+    *,
+    reps: int | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    n_max: int = 100_000,
+) -> pd.DataFrame:
+    """Smallest n per arm whose Monte Carlo power reaches ``target_power``.
+
+    The search keeps every other setting of the config and uses common random
+    numbers across candidate sizes (the streams are keyed by the scenario id
+    without ``trial.n_per_arm``, and men are drawn man-major per arm, so a larger
+    trial extends the smaller one). It starts from the analytic answer where
+    one exists (else from ``trial.n_per_arm``), brackets by doubling or halving
+    and bisects until the sizes n - 1 (power below target) and n (power at or
+    above target) are both evaluated.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config; a grid is expanded (one search per scenario) but may
+        not vary ``trial.n_per_arm``.
+    target_power : float
+        In (0, 1).
+    methods : sequence of str, optional
+        Default ``analysis.methods``.
+    reps : int, optional
+        Replicates per candidate size (default ``simulation.reps``).
+    workers, progress
+        As :func:`run_power`.
+    n_max : int
+        Largest n per arm tried.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and method: ``scenario_id, method, target_power,
+        n_per_arm`` (Monte Carlo answer; NaN if not reached by ``n_max``),
+        ``power, power_se`` at n, ``power_below, power_below_se`` at n - 1,
+        ``analytic_n_per_arm``, ``analytic_power`` (at the Monte Carlo n),
+        ``reps, engine`` and one column per grid key.
+    """
+    target_power = _check_power(target_power)
+    methods = _methods(cfg, methods)
+    reps = _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
+    if "trial.n_per_arm" in (cfg.get("grid") or {}):
+        raise InputError("grid key 'trial.n_per_arm': sample-size searches over n; do not put it in the grid")
+    rows = []
+    grid_keys = list((cfg.get("grid") or {}).keys())
+    pool = _pool(workers) if workers > 1 else None
+    try:
+        for sc in config_mod.expand_grid(cfg):
+            base = sc.config
+            sid = config_mod.scenario_id(base, exclude=("trial.n_per_arm",))
+            cache: dict[int, dict[str, np.ndarray]] = {}
+
+            def power_at(n: int, method: str, base=base, sid=sid, cache=cache) -> float:
+                if n not in cache:
+                    c = config_mod.set_key(base, "trial.n_per_arm", int(n))
+                    try:
+                        trial_mod.arm_sizes(c["trial"])
+                    except InputError:
+                        cache[n] = None
+                        return 0.0
+                    cache[n] = simulate_sums(
+                        c, sid, reps, methods, workers=workers, progress=progress,
+                        label=f"n per arm {n}", pool=pool,
+                    )  # fmt: skip
+                if cache[n] is None:
+                    return 0.0
+                s = cache[n][method]
+                return s[_REJ] / s[_REPS]
+
+            for m in methods:
+                an = analytic_sample_size(base, m, target_power, n_max)
+                start = int(an) if np.isfinite(an) else int(base["trial"]["n_per_arm"])
+                start = max(2, start)
+                if power_at(start, m) >= target_power:
+                    hi, lo = start, start - 1
+                    step = 1
+                    while lo >= 2 and power_at(lo, m) >= target_power:
+                        hi = lo
+                        lo = max(1, hi - step)
+                        step *= 2
+                else:
+                    lo, hi = start, start + 1
+                    step = 1
+                    while power_at(hi, m) < target_power:
+                        lo = hi
+                        step *= 2
+                        hi = hi + step
+                        if hi > n_max:
+                            hi = None
+                            break
+                if hi is not None:
+                    while hi - lo > 1:
+                        mid = (lo + hi) // 2
+                        if power_at(mid, m) >= target_power:
+                            hi = mid
+                        else:
+                            lo = mid
+                row = {"scenario_id": sid, "method": m, "target_power": target_power}
+                if hi is None:
+                    row.update(n_per_arm=float("nan"), power=float("nan"), power_se=float("nan"),
+                               power_below=float("nan"), power_below_se=float("nan"))  # fmt: skip
+                    eng = engine.method_engine(base, m)
+                    ap = float("nan")
+                else:
+                    p1 = power_at(hi, m)
+                    p0 = power_at(hi - 1, m) if hi - 1 >= 2 else float("nan")
+                    row.update(
+                        n_per_arm=hi,
+                        power=p1,
+                        power_se=math.sqrt(p1 * (1 - p1) / reps),
+                        power_below=p0,
+                        power_below_se=math.sqrt(p0 * (1 - p0) / reps) if p0 == p0 else float("nan"),
+                    )
+                    c = config_mod.set_key(base, "trial.n_per_arm", int(hi))
+                    eng = engine.method_engine(c, m)
+                    ap = analytic_power(c, m)
+                row.update(analytic_n_per_arm=an, analytic_power=ap, reps=reps, engine=eng)
+                for key, value in sc.grid_values:
+                    row[key] = value
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    cols = ["scenario_id", "method", "target_power", "n_per_arm", "power", "power_se", "power_below",
+            "power_below_se", "analytic_n_per_arm", "analytic_power", "reps", "engine"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols + grid_keys)
+
+
+# --------------------------------------------------------------------------- minimal detectable effect
+
+
+def mde(
+    cfg: dict,
+    n_per_arm: int,
+    target_power: float,
+    methods=None,
+    *,
+    reps: int | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    tol: float = 1e-3,
+) -> pd.DataFrame:
+    """Smallest |difference| (percentage points) whose power reaches ``target_power``.
+
+    The difference keeps the sign of ``effects.difference_pct`` (negative:
+    anastrozole loses bone). Streams are keyed by the scenario id without
+    ``effects.difference_pct``, so every candidate difference analyses the same
+    simulated men, shifted: the Monte Carlo power is then non-decreasing in
+    |difference| for the t-tests and ANCOVA, and the bisection (to ``tol``)
+    finds where it crosses the target.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config in direct mode.
+    n_per_arm : int
+        Men randomized to placebo (anastrozole: times ``allocation_ratio``).
+    target_power : float
+        In (0, 1).
+    methods : sequence of str, optional
+    reps : int, optional
+        Replicates per candidate difference (default ``simulation.reps``).
+    workers, progress
+        As :func:`run_power`.
+    tol : float
+        Precision of the answer (percentage points).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and method: ``scenario_id, method, n_per_arm,
+        target_power, mde_pct`` (absolute value), ``power, power_se`` at it,
+        ``analytic_mde_pct``, ``reps, engine`` and one column per grid key.
+    """
+    target_power = _check_power(target_power)
+    if isinstance(n_per_arm, bool) or not isinstance(n_per_arm, (int, np.integer)) or n_per_arm < 2:
+        raise InputError(f"n per arm: value {n_per_arm!r} is not allowed (need an integer >= 2)")
+    methods = _methods(cfg, methods)
+    reps = _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
+    if cfg["effects"]["mode"] != "direct":
+        raise InputError("config key 'effects.mode': mde needs 'direct' (the difference is set directly)")
+    if "effects.difference_pct" in (cfg.get("grid") or {}):
+        raise InputError("grid key 'effects.difference_pct': mde searches over it; do not put it in the grid")
+    cfg = config_mod.set_key(cfg, "trial.n_per_arm", int(n_per_arm))
+    config_mod.validate_config(cfg)
+    sign = -1.0 if cfg["effects"]["difference_pct"] <= 0 else 1.0
+    grid_keys = list((cfg.get("grid") or {}).keys())
+    rows = []
+    pool = _pool(workers) if workers > 1 else None
+    try:
+        for sc in config_mod.expand_grid(cfg):
+            base = sc.config
+            sid = config_mod.scenario_id(base, exclude=("effects.difference_pct",))
+
+            def at(d: float, base=base) -> dict:
+                return config_mod.set_key(base, "effects.difference_pct", sign * d)
+
+            cache: dict[float, dict] = {}
+
+            def pw(d: float, m: str, sid=sid, cache=cache, at=at) -> float:
+                if d not in cache:
+                    cache[d] = simulate_sums(at(d), sid, reps, methods, workers=workers,
+                                             progress=progress, pool=pool)  # fmt: skip
+                s = cache[d][m]
+                return s[_REJ] / s[_REPS]
+
+            for m in methods:
+                an = _analytic_mde(at, m, target_power, tol)
+                lo, hi = 0.0, an if np.isfinite(an) else abs(base["effects"]["difference_pct"]) or 1.0
+                while pw(hi, m) < target_power:
+                    lo, hi = hi, hi * 2
+                    if hi > 50:
+                        hi = None
+                        break
+                if hi is not None:
+                    if lo == 0.0 and hi > 0:
+                        lo = hi / 2 if pw(hi / 2, m) < target_power else 0.0
+                    while hi - lo > tol:
+                        mid = round((lo + hi) / 2, 12)
+                        if pw(mid, m) >= target_power:
+                            hi = mid
+                        else:
+                            lo = mid
+                    p1 = pw(hi, m)
+                row = {
+                    "scenario_id": sid,
+                    "method": m,
+                    "n_per_arm": int(n_per_arm),
+                    "target_power": target_power,
+                    "mde_pct": hi if hi is not None else float("nan"),
+                    "power": p1 if hi is not None else float("nan"),
+                    "power_se": math.sqrt(p1 * (1 - p1) / reps) if hi is not None else float("nan"),
+                    "analytic_mde_pct": an,
+                    "reps": reps,
+                    "engine": engine.method_engine(base, m),
+                }
+                for key, value in sc.grid_values:
+                    row[key] = value
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    cols = ["scenario_id", "method", "n_per_arm", "target_power", "mde_pct", "power", "power_se",
+            "analytic_mde_pct", "reps", "engine"]  # fmt: skip
+    return pd.DataFrame(rows, columns=cols + grid_keys)
+
+
+def _analytic_mde(at, method: str, target_power: float, tol: float) -> float:
+    if _analytic_reason(at(1.0), method):
+        return float("nan")
+    lo, hi = 0.0, 1.0
+    while analytic_power(at(hi), method) < target_power:
+        lo, hi = hi, hi * 2
+        if hi > 50:
+            return float("nan")
+    while hi - lo > tol / 10:
+        mid = (lo + hi) / 2
+        if analytic_power(at(mid), method) >= target_power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
