@@ -170,9 +170,8 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
     big = int(block_end.max()) + 1
     flat_ends = (block_end + big * np.arange(reps * n_strata).reshape(reps, n_strata, 1)).ravel()
     block = np.searchsorted(flat_ends, place + big * seq, side="right") - seq * n_blocks
-    drug_places = np.round(
-        np.take_along_axis(block_size.reshape(reps, -1), strata * n_blocks + block, 1) * share
-    )
+    man_block_size = np.take_along_axis(block_size.reshape(reps, -1), strata * n_blocks + block, 1)
+    drug_places = np.round(man_block_size * share)
     # A random order inside each (stratum, block) group: anastrozole takes the
     # group's first `drug_places` places.
     group = strata * (n_blocks + 1) + block
@@ -181,9 +180,25 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
     idx = np.broadcast_to(np.arange(n), (reps, n))
     new = np.ones((reps, n), dtype=bool)
     new[:, 1:] = sorted_group[:, 1:] != sorted_group[:, :-1]
-    rank = idx - np.maximum.accumulate(np.where(new, idx, 0), axis=1)
+    start = np.maximum.accumulate(np.where(new, idx, 0), axis=1)
+    rank = idx - start
+    quota = np.take_along_axis(drug_places, order, axis=1)
+    # A block cut short by the end of enrolment (or of a stratum) is the start of
+    # a random permutation of its places: its anastrozole count among the k men
+    # enrolled is hypergeometric (size places, drug_places anastrozole, k drawn).
+    last = np.ones((reps, n), dtype=bool)
+    last[:, :-1] = new[:, 1:]
+    end = np.minimum.accumulate(np.where(last, idx, n)[:, ::-1], axis=1)[:, ::-1]
+    k = end - start + 1
+    size_sorted = np.take_along_axis(man_block_size, order, axis=1)
+    partial = k < size_sorted
+    if partial.any():
+        drawn = rng.hypergeometric(
+            quota.astype(np.int64), (size_sorted - quota).astype(np.int64), np.maximum(k, 1)
+        )
+        quota = np.where(partial, np.take_along_axis(drawn, start, axis=1), quota)
     out = np.empty((reps, n), dtype=bool)
-    np.put_along_axis(out, order, rank < np.take_along_axis(drug_places, order, axis=1), axis=1)
+    np.put_along_axis(out, order, rank < quota, axis=1)
     return out
 
 
