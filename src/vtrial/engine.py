@@ -62,6 +62,7 @@ import numpy as np
 from scipy import special
 
 from vtrial import trial as trial_mod
+from vtrial.errors import InputError
 from vtrial.streams import seed_sequence
 
 #: Replicates per random-number block (the unit of reproducibility).
@@ -526,6 +527,9 @@ class ArmStats:
         Mean baseline BMD minus the population mean (g/cm2).
     syy, sbb, sby : ndarray
         Within-arm centred sums of squares and cross-products.
+    size : ndarray of float
+        Men randomized (reported as the men available when a fit fails, as
+        the reference implementations do).
     """
 
     n: np.ndarray
@@ -534,6 +538,7 @@ class ArmStats:
     syy: np.ndarray
     sbb: np.ndarray
     sby: np.ndarray
+    size: np.ndarray
 
 
 def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, float, np.ndarray]:
@@ -602,7 +607,7 @@ def arm_stats(block: Block, missing: str, scale: str) -> ArmStats:
         fields["syy"][a] = np.einsum("ij,ij->j", wy, wy) - n * my * my
         fields["sbb"][a] = np.einsum("ij,ij->j", wb, wb) - n * mb * mb
         fields["sby"][a] = np.einsum("ij,ij->j", wb, wy) - n * mb * my
-    return ArmStats(**fields)
+    return ArmStats(**fields, size=block.size.astype(float))
 
 
 def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStats:
@@ -655,7 +660,7 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         out["sbb"][a] = lb * lb
         out["sby"][a] = lb * ly
         out["syy"][a] = ly * ly + lz * lz
-    return ArmStats(**out)
+    return ArmStats(**out, size=size.astype(float))
 
 
 # --------------------------------------------------------------------------- results per replicate
@@ -723,7 +728,8 @@ def _t_quantile(df: np.ndarray, q: float) -> np.ndarray:
     return special.stdtrit(df, q)
 
 
-def _t_results(est, se, df, n, alpha, ok) -> Replicates:
+def _t_results(est, se, df, stats: ArmStats, alpha, ok) -> Replicates:
+    n = np.where(ok, stats.n, stats.size)
     est = np.where(ok, est, np.nan)
     se = np.where(ok, se, np.nan)
     df = np.where(ok, df, np.nan)
@@ -761,13 +767,13 @@ def t_methods(stats: ArmStats, method: str, alpha: float) -> Replicates:
             df = n0 + n1 - 2.0
             pooled = (stats.syy[0] + stats.syy[1]) / df
             se = np.sqrt(pooled * (1.0 / n1 + 1.0 / n0))
-            return _t_results(diff, se, df, stats.n, alpha, ok & (se > 0))
+            return _t_results(diff, se, df, stats, alpha, ok & (se > 0))
         if method == "welch_t":
             va = stats.syy[1] / (n1 - 1.0) / n1
             vp = stats.syy[0] / (n0 - 1.0) / n0
             se2 = va + vp
             df = se2**2 / (va**2 / (n1 - 1.0) + vp**2 / (n0 - 1.0))
-            return _t_results(diff, np.sqrt(se2), df, stats.n, alpha, ok & (se2 > 0))
+            return _t_results(diff, np.sqrt(se2), df, stats, alpha, ok & (se2 > 0))
         if method == "ancova":
             sbb = stats.sbb[0] + stats.sbb[1]
             sby = stats.sby[0] + stats.sby[1]
@@ -779,7 +785,7 @@ def t_methods(stats: ArmStats, method: str, alpha: float) -> Replicates:
             sigma2 = (syy - sby * beta) / df
             se = np.sqrt(sigma2 * (1.0 / n0 + 1.0 / n1 + db * db / sbb))
             ok = (n0 >= 2) & (n1 >= 2) & (df >= 1) & (sbb > 0) & (se > 0)
-            return _t_results(est, se, df, stats.n, alpha, ok)
+            return _t_results(est, se, df, stats, alpha, ok)
     raise ValueError(f"not a t method: {method}")
 
 
@@ -976,14 +982,17 @@ def reference_replicates(block: Block, cfg: dict, method: str, ss: np.random.See
     rows = np.full((block.reps, 8), np.nan)
     alpha = opt["alpha"]
     for r in range(block.reps):
-        res = fn(
-            trial_mod.to_long(ta, r),
-            missing=opt["missing"],
-            alpha=opt["alpha"],
-            scale=opt["scale"],
-            rng=rng,
-            **opts,
-        )
+        try:
+            res = fn(
+                trial_mod.to_long(ta, r),
+                missing=opt["missing"],
+                alpha=opt["alpha"],
+                scale=opt["scale"],
+                rng=rng,
+                **opts,
+            )
+        except InputError:  # e.g. nobody reached month 12: not analysable
+            continue
         rows[r] = [res.estimate, res.se, res.ci_low, res.ci_high, res.p_value, res.df,
                    res.n_placebo, res.n_anastrozole]  # fmt: skip
     est, se, lo, hi, p, df, n0, n1 = rows.T

@@ -22,7 +22,7 @@ replicates with a finite estimate:
 ``power_ci_low``, ``power_ci_high``
     Wilson score 95% interval for the power;
 ``mean_n_analyzed``
-    mean number of men analysed (both arms).
+    mean number of men analysed (both arms), over replicates whose fit succeeded.
 
 Analytic power (:func:`analytic_power`) is exact wherever the shortcut of the
 engine is valid (normal outcome, dropout independent of the data, complete-case
@@ -97,7 +97,7 @@ def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.nd
     out[_SSE] = se[se_ok].sum()
     out[_NSE] = np.count_nonzero(se_ok)
     out[_COVER] = cover
-    out[_NAN] = (rep.n_placebo + rep.n_anastrozole).sum()
+    out[_NAN] = (rep.n_placebo + rep.n_anastrozole)[valid].sum()
     return out
 
 
@@ -268,7 +268,7 @@ def summarise(sums: np.ndarray, true_value: float) -> dict:
         "mean_se": sums[_SSE] / sums[_NSE] if sums[_NSE] else nan,
         "rmse": math.sqrt(sums[_SD2] / valid) if valid else nan,
         "coverage": sums[_COVER] / valid if valid else nan,
-        "mean_n_analyzed": sums[_NAN] / reps,
+        "mean_n_analyzed": sums[_NAN] / valid if valid else nan,
         "valid_reps": int(valid),
     }
 
@@ -433,7 +433,7 @@ def run_power(
 
 def write_table(table: pd.DataFrame, path) -> None:
     """Write a table as CSV with full float precision (``repr`` round trip)."""
-    table.to_csv(path, index=False, lineterminator="\n", float_format="%.17g")
+    table.to_csv(path, index=False, lineterminator="\n")
 
 
 # --------------------------------------------------------------------------- analytic power
