@@ -69,6 +69,17 @@ def test_wilcox_counts_by_enumeration(m, n):
     assert wilcox_counts(m, n).tolist() == counts.tolist()
 
 
+def test_wilcox_counts_large_sizes_use_exact_integers():
+    # Beyond int64 the counts are Python integers: they must still sum to
+    # C(m + n, m) exactly and be symmetric, and match R's dwilcox-based p-value
+    # through the exact-branch fixture (trial_large complete case).
+    counts = wilcox_counts(33, 36)
+    assert sum(int(c) for c in counts) == math.comb(69, 33)
+    assert counts.tolist() == counts[::-1].tolist()
+    small = wilcox_counts(12, 13)
+    assert small.dtype == np.int64 and int(small.sum()) == math.comb(25, 12)
+
+
 def test_exact_ci_uses_pairwise_differences_order_statistics():
     # 5 vs 4, no ties: qwilcox(0.025, 5, 4) = 2, so the 95% CI is the 2nd
     # smallest and 2nd largest of the 20 pairwise differences (as R).

@@ -99,38 +99,46 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     frame = data.copy()
     if frame["subject_id"].isna().any():
         raise InputError("column 'subject_id': empty value (every row needs a man's id)")
-    arm = frame["arm"].astype("string").str.strip()
-    bad_arm = arm.isna() | ~arm.isin(ARMS)
-    if bad_arm.any():
-        value = frame.loc[bad_arm, "arm"].iloc[0]
-        raise InputError(f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})")
-    frame["arm"] = arm.astype(str)
-    for column in _NUMERIC:
-        frame[column] = _as_numeric(frame, column)
-    frame["bmd_g_cm2"] = _as_numeric(frame, "bmd_g_cm2")
-    if frame["visit_month"].isna().any():
+    arm = frame["arm"]
+    if not arm.isin(ARMS).all():
+        # Tolerate surrounding spaces (hand-edited CSVs); anything else is an error.
+        arm = arm.astype("string").str.strip()
+        bad_arm = arm.isna() | ~arm.isin(ARMS)
+        if bad_arm.any():
+            value = frame.loc[bad_arm.to_numpy(), "arm"].iloc[0]
+            raise InputError(f"column 'arm': value {value!r} is not allowed (allowed: {', '.join(ARMS)})")
+        frame["arm"] = arm.astype(str)
+    for column in (*_NUMERIC, "bmd_g_cm2"):
+        if frame[column].dtype != float:
+            frame[column] = _as_numeric(frame, column)
+    visit = frame["visit_month"].to_numpy()
+    bmd = frame["bmd_g_cm2"].to_numpy()
+    if np.isnan(visit).any():
         raise InputError("column 'visit_month': empty value (allowed: months 0, 3, 6, 12)")
-    nonpositive = frame["bmd_g_cm2"] <= 0
+    nonpositive = bmd <= 0
     if nonpositive.any():
-        value = frame.loc[nonpositive, "bmd_g_cm2"].iloc[0]
         raise InputError(
-            f"column 'bmd_g_cm2': value {value} is not allowed (allowed: positive g/cm2, "
-            "or empty when not measured)"
+            f"column 'bmd_g_cm2': value {bmd[nonpositive][0]} is not allowed (allowed: positive "
+            "g/cm2, or empty when not measured)"
         )
-    duplicated = frame.duplicated(["subject_id", "visit_month"])
-    if duplicated.any():
-        row = frame.loc[duplicated].iloc[0]
+    codes, ids = pd.factorize(frame["subject_id"], sort=False)
+    visit_codes, _ = pd.factorize(visit)
+    pair = codes.astype(np.int64) * (visit_codes.max() + 1) + visit_codes
+    if len(np.unique(pair)) != len(pair):
+        row = frame.iloc[int(np.argmax(pd.Series(pair).duplicated().to_numpy()))]
         raise InputError(
             f"columns 'subject_id', 'visit_month': man {row['subject_id']!r} has more than one "
             f"row for month {row['visit_month']:g} (allowed: one row per man and visit)"
         )
-    arms_per_man = frame.groupby("subject_id", sort=False)["arm"].nunique()
-    if (arms_per_man > 1).any():
-        man = arms_per_man.index[arms_per_man > 1][0]
+    is_active = (frame["arm"] == ARMS[1]).to_numpy()
+    n_active = np.bincount(codes, weights=is_active, minlength=len(ids))
+    n_rows = np.bincount(codes, minlength=len(ids))
+    mixed = (n_active > 0) & (n_active < n_rows)
+    if mixed.any():
+        man = ids[np.argmax(mixed)]
         raise InputError(f"column 'arm': man {man!r} appears in both arms (allowed: one arm per man)")
     for month in (0, 12):
-        at_visit = frame.loc[frame["visit_month"] == month, "bmd_g_cm2"]
-        if at_visit.notna().sum() == 0:
+        if not np.any(~np.isnan(bmd[visit == month])):
             raise InputError(
                 f"column 'bmd_g_cm2': no BMD at all at visit_month {month} "
                 "(months 0 and 12 need measured BMD)"

@@ -193,24 +193,30 @@ def single_outcome(wide: pd.DataFrame, missing: str, scale: str) -> np.ndarray:
     raise ValueError(f"not a single-value strategy: {missing}")
 
 
-def _draw_normal_regression(
-    x_obs: np.ndarray, y_obs: np.ndarray, x_mis: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    # Rubin (1987) p.167: sigma^2 ~ SSR / chi2(n - k), beta ~ N(beta_hat, sigma^2 (X'X)^-1),
-    # so imputations carry the uncertainty of the regression parameters ("proper" MI).
-    n, k = x_obs.shape
-    dof = n - k
-    if dof < 1:
-        raise FitError(f"imputation model has {n} observed men for {k} parameters")
-    q, r = np.linalg.qr(x_obs)
-    diag = np.abs(np.diag(r))
-    if diag.min() <= 1e-10 * max(diag.max(), 1.0):
-        raise FitError("imputation model is singular (a predictor is constant within an arm)")
-    beta_hat = linalg.solve_triangular(r, q.T @ y_obs)
-    resid = y_obs - x_obs @ beta_hat
-    sigma = np.sqrt(resid @ resid / rng.chisquare(dof))
-    beta = beta_hat + sigma * linalg.solve_triangular(r, rng.standard_normal(k))
-    return x_mis @ beta + sigma * rng.standard_normal(x_mis.shape[0])
+class _NormalRegressionPosterior:
+    """Posterior of a normal linear regression under the usual flat prior."""
+
+    def __init__(self, x_obs: np.ndarray, y_obs: np.ndarray) -> None:
+        n, k = x_obs.shape
+        self.dof = n - k
+        if self.dof < 1:
+            raise FitError(f"imputation model has {n} observed men for {k} parameters")
+        q, self.r = np.linalg.qr(x_obs)
+        diag = np.abs(np.diag(self.r))
+        if diag.min() <= 1e-10 * max(diag.max(), 1.0):
+            raise FitError("imputation model is singular (a predictor is constant within an arm)")
+        self.beta_hat = linalg.solve_triangular(self.r, q.T @ y_obs)
+        resid = y_obs - x_obs @ self.beta_hat
+        self.rss = resid @ resid
+        self.k = k
+
+    def draw(self, x_mis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        # Rubin (1987) p.167: sigma^2 ~ SSR / chi2(n - k), beta ~ N(beta_hat,
+        # sigma^2 (X'X)^-1), so imputations carry the uncertainty of the
+        # regression parameters ("proper" MI).
+        sigma = np.sqrt(self.rss / rng.chisquare(self.dof))
+        beta = self.beta_hat + sigma * linalg.solve_triangular(self.r, rng.standard_normal(self.k))
+        return x_mis @ beta + sigma * rng.standard_normal(x_mis.shape[0])
 
 
 def impute_changes(
@@ -308,12 +314,16 @@ def impute_changes(
         obs12 = both if use6 else in_arm & ~np.isnan(y12)
         if obs12.sum() < k + 1 + use6 or (need6.any() and obs6.sum() < k + 1):
             raise FitError(f"too few men with observed BMD in the {label} arm to fit the imputation model")
+        model6 = _NormalRegressionPosterior(base[obs6], y6[obs6]) if need6.any() else None
+        # Men in obs12 have an observed month 6 when use6, so this fit is fixed.
+        x12 = np.column_stack([base, y6]) if use6 else base
+        model12 = _NormalRegressionPosterior(x12[obs12], y12[obs12])
         for j in range(n_imputations):
             z6 = y6.copy()
-            if need6.any():
-                z6[need6] = _draw_normal_regression(base[obs6], y6[obs6], base[need6], gen)
+            if model6 is not None:
+                z6[need6] = model6.draw(base[need6], gen)
             design = np.column_stack([base, z6]) if use6 else base
-            draw = _draw_normal_regression(design[obs12], y12[obs12], design[mis12], gen)
+            draw = model12.draw(design[mis12], gen)
             if label == delta_arm:
                 draw = draw + shift[mis12]
             completed[j, mis12] = draw

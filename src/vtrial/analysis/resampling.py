@@ -17,6 +17,10 @@ the statistic is the difference in mean 12-month change; CIs by
 smallest alpha at which the CI excludes 0: for the percentile interval
 ``2 * min(1 + #{T* <= 0}, 1 + #{T* >= 0}) / (B + 1)``; for BCa, the same
 inversion through the BCa quantile map with scipy's ``z0`` and acceleration.
+Both intervals are somewhat anti-conservative in small trials: with about 32
+analysed men per arm they cover roughly 93.5-94.5% at a nominal 95% (the
+bootstrap uses the plug-in variance and normal-theory quantiles); at 60 per
+arm coverage is nominal (tests/test_analysis_null.py).
 """
 
 from __future__ import annotations
@@ -239,8 +243,8 @@ def bca_p_value(boot: np.ndarray, estimate: float, a_hat: float, null_value: flo
     Examples
     --------
     >>> boot = np.random.default_rng(0).normal(1.0, 0.5, 9999)
-    >>> round(bca_p_value(boot, 1.0, 0.0), 2)
-    0.05
+    >>> 0.03 < bca_p_value(boot, 1.0, 0.0) < 0.06  # about 2 * P(Z > 2) = 0.046
+    True
     """
     b = len(boot)
     # scipy's "mean" percentile-of-score, kept inside (0, 1) so the inversion is finite.
