@@ -585,6 +585,42 @@ def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarra
     raise ValueError(f"strategy {missing!r} is not vectorised")
 
 
+def outcome_from_bmd(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """Analysed 12-month change computed from BMD values, in the reference's operations.
+
+    BMD at month ``v`` is ``B0 (1 + Y_v / 100)`` (as in
+    :func:`vtrial.trial.simulate_arrays`) and the change is ``100 (B_v - B0) /
+    B0`` (or ``B_v - B0``), exactly as :func:`vtrial.analysis.missing.change`
+    computes it, so values are bitwise those of the reference. This matters for
+    statistics that are not smooth in the data (R's ``uniroot`` on the
+    Wilcoxon step function amplifies 1e-14 differences to 1e-4).
+
+    Returns
+    -------
+    y : ndarray (n_max, reps)
+        Change (% or g/cm2); arbitrary where not included.
+    w : ndarray of bool (n_max, reps)
+        Men included.
+    """
+    b0 = block.b0(arm)
+    comp = block.complete[arm]
+
+    def change(pct):
+        bt = b0 * (1 + pct / 100)
+        return 100.0 * (bt - b0) / b0 if scale == "pct" else bt - b0
+
+    y12 = change(block.y12(arm))
+    if missing == "complete_case":
+        return y12, comp
+    act = block.active(arm)
+    w = np.ones_like(comp) if act is None else act
+    if missing == "bocf":
+        return np.where(comp, y12, 0.0), w
+    if missing == "locf":
+        return np.where(comp, y12, np.where(block.seen6[arm], change(block.y6(arm)), 0.0)), w
+    raise ValueError(f"strategy {missing!r} is not vectorised")
+
+
 def arm_stats(block: Block, missing: str, scale: str) -> ArmStats:
     """Sufficient statistics per arm from a per-man block.
 
@@ -793,83 +829,264 @@ def t_methods(stats: ArmStats, method: str, alpha: float) -> Replicates:
 
 
 def mann_whitney_vec(block: Block, missing: str, scale: str, alpha: float) -> Replicates:
-    """Wilcoxon rank-sum test for every replicate (normal approximation).
+    """Wilcoxon rank-sum test with Hodges-Lehmann shift and CI for every replicate.
 
-    The statistic ``W`` is the rank sum of the anastrozole arm minus
-    ``n1 (n1 + 1) / 2``; the p-value uses the normal approximation with the
-    tie-corrected variance and a continuity correction of 1/2 (R
-    ``wilcox.test(exact = FALSE, correct = TRUE)``). The estimate is the
-    Hodges-Lehmann shift, the median of all ``n0 n1`` anastrozole minus
-    placebo differences, and the CI the matching asymptotic interval from the
-    order statistics of those differences.
+    Reproduces R ``wilcox.test(x, y, conf.int = TRUE)`` (x anastrozole, y
+    placebo; :func:`vtrial.analysis.nonparametric.hodges_lehmann`) branch for
+    branch, with the replicates as arrays:
+
+    * exact branch (both arms under 50 men, no ties): p-value from the exact
+      null distribution of W, estimate the median of the ``nx ny`` pairwise
+      differences and CI their order statistics at ``qwilcox(alpha / 2)``;
+    * normal branch (ties, or 50 or more men in an arm): tie-corrected normal
+      approximation with continuity correction for the p-value; estimate and
+      CI ends are roots of the standardized statistic as a function of the
+      shift, found by Brent's zeroin (R's ``R_zeroin2``, ``tol = 1e-4``) run in
+      lockstep on all replicates, so they agree with R to rounding.
+
+    W at a shift ``d`` is computed from all pairs, ``#(x_i - d > y_j) + #(x_i -
+    d == y_j) / 2``, in the same floating-point operations as the ranks of
+    ``(x - d, y)``; the tie term adds ``3 (t_x + t_y)`` for every tied pair
+    across the arms. Pairwise arrays are ``(reps, nx, ny)``, processed in
+    groups of replicates to bound memory.
     """
-    ys, ws = [], []
-    for a in (0, 1):
-        dev, shift, w = outcome(block, a, missing, scale)
-        ys.append(np.where(w, dev + shift, np.inf))
-        ws.append(w)
-    n0 = ws[0].sum(0).astype(float)
-    n1 = ws[1].sum(0).astype(float)
-    allv = np.concatenate(ys, axis=0)
+    xs, ys = [], []
+    for a, out in ((1, xs), (0, ys)):
+        y, w = outcome_from_bmd(block, a, missing, scale)
+        out.append(np.where(w, y, np.nan).T.copy())
+    x, y = xs[0], ys[0]  # (reps, n_max) with NaN padding
+    reps = block.reps
+    pairs = max(1, x.shape[1] * y.shape[1])
+    group = max(1, min(reps, 3_000_000 // pairs))
+    cols = ("estimate", "p_value", "ci_low", "ci_high", "nx", "ny")
+    res = {k: np.empty(reps) for k in cols}
+    for g0 in range(0, reps, group):
+        part = _mw_group(x[g0 : g0 + group], y[g0 : g0 + group], alpha)
+        for k in cols:
+            res[k][g0 : g0 + group] = part[k]
+    nan = np.full(reps, np.nan)
+    return Replicates(
+        res["estimate"], nan, res["p_value"], nan.copy(), res["ny"], res["nx"], alpha,
+        res["ci_low"], res["ci_high"],
+    )  # fmt: skip
+
+
+def _tie_counts(v: np.ndarray) -> np.ndarray:
+    """Per element, how many values of its row equal it (NaN rows entries: 0)."""
     from scipy.stats import rankdata
 
-    rmin = rankdata(allv, method="min", axis=0)
-    rmax = rankdata(allv, method="max", axis=0)
-    ranks = (rmin + rmax) / 2.0
-    wall = np.concatenate(ws, axis=0)
-    k0 = ys[0].shape[0]
-    r1 = np.where(wall[k0:], ranks[k0:], 0.0).sum(0)
-    tsize = rmax - rmin + 1.0
-    ties = np.where(wall, tsize * tsize - 1.0, 0.0).sum(0)
-    nn = n0 + n1
-    u = r1 - n1 * (n1 + 1.0) / 2.0
-    z_num = u - n0 * n1 / 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = np.sqrt(n0 * n1 / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
-        corr = 0.5 * np.sign(z_num)
-        z = (z_num - corr) / sigma
-        p = 2.0 * np.minimum(special.ndtr(z), special.ndtr(-z))
-    p = np.minimum(p, 1.0)
-    est, lo, hi = _hodges_lehmann(ys, ws, n0, n1, sigma, alpha)
-    ok = (n0 >= 1) & (n1 >= 1) & (sigma > 0)
-    nan = np.full(block.reps, np.nan)
-    return Replicates(
-        np.where(ok, est, np.nan),
-        nan,
-        np.where(ok, p, np.nan),
-        nan.copy(),
-        n0,
-        n1,
-        alpha,
-        np.where(ok, lo, np.nan),
-        np.where(ok, hi, np.nan),
-    )
+    filled = np.where(np.isnan(v), np.inf, v)
+    t = rankdata(filled, method="max", axis=1) - rankdata(filled, method="min", axis=1) + 1.0
+    return np.where(np.isnan(v), 0.0, t)
 
 
-def _hodges_lehmann(ys, ws, n0, n1, sigma, alpha):
-    """Median of pairwise differences and its asymptotic CI by order statistics."""
-    reps = n0.shape[0]
-    # Differences anastrozole minus placebo, inf where either man is not analysed.
-    with np.errstate(invalid="ignore"):
-        d = ys[1].T[:, :, None] - ys[0].T[:, None, :]
-    valid = ws[1].T[:, :, None] & ws[0].T[:, None, :]
-    d = np.where(valid, d, np.inf).reshape(reps, -1)
-    d.sort(axis=1)
-    d = d.T
-    m = (n0 * n1).astype(np.int64)
-    cols = np.arange(reps)
-    lo_i = np.maximum((m - 1) // 2, 0)
-    hi_i = np.maximum(m // 2, 0)
-    est = 0.5 * (d[np.minimum(lo_i, d.shape[0] - 1), cols] + d[np.minimum(hi_i, d.shape[0] - 1), cols])
+@lru_cache(maxsize=512)
+def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
+    """Cumulative exact null law of W (``P(W <= q)``) and R's ``qwilcox(alpha / 2)``."""
+    from vtrial.analysis.nonparametric import wilcox_counts
+
+    counts = wilcox_counts(m, n)
+    total = math.comb(m + n, n)
+    if counts.dtype == object:
+        prob = np.array([float(c) / total for c in counts])
+    else:
+        prob = counts / float(total)
+    eps = np.finfo(float).eps
+    x = alpha / 2
+    acc, q = 0.0, 0
+    if x <= 0.5:
+        x = x - 10 * eps
+        while True:
+            acc += prob[q]
+            if acc >= x:
+                break
+            q += 1
+    else:  # pragma: no cover - alpha < 1 always gives x <= 0.5
+        raise ValueError(alpha)
+    return prob, q
+
+
+def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float) -> dict:
     from scipy.stats import norm
 
-    zq = norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore"):
-        k = np.floor(m / 2.0 - zq * sigma)
-    k = np.clip(np.nan_to_num(k, nan=0.0), 0, np.maximum(m - 1, 0)).astype(np.int64)
-    lo = d[np.minimum(k, d.shape[0] - 1), cols]
-    hi = d[np.clip(m - 1 - k, 0, d.shape[0] - 1), cols]
-    return est, lo, hi
+    reps = x.shape[0]
+    nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
+    ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
+    out = {k: np.full(reps, np.nan) for k in ("estimate", "p_value", "ci_low", "ci_high")}
+    out["nx"], out["ny"] = nx, ny
+    tx, ty = _tie_counts(x), _tie_counts(y)
+    weight = 3.0 * (tx[:, :, None] + ty[:, None, :])
+    big_n = nx + ny
+    mn = nx * ny
+    base_ties = (tx * tx - 1.0).clip(min=0).sum(1) + (ty * ty - 1.0).clip(min=0).sum(1)
+
+    def w_stat(d: np.ndarray, idx: np.ndarray, with_ties: bool = False):
+        """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
+        xd = x[idx] - d[:, None]
+        lhs = xd[:, :, None]
+        rhs = y[idx][:, None, :]
+        gt = np.count_nonzero(lhs > rhs, axis=(1, 2))
+        eq = lhs == rhs
+        n_eq = np.count_nonzero(eq, axis=(1, 2))
+        ties = base_ties[idx].copy()
+        if n_eq.any():
+            ties += np.where(eq, weight[idx], 0.0).sum((1, 2))
+        dz = gt + 0.5 * n_eq - mn[idx] / 2.0
+        nn = big_n[idx]
+        sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
+        if with_ties:
+            return dz, sigma, ties
+        return dz, sigma
+
+    ok = (nx >= 2) & (ny >= 2)
+    all_idx = np.flatnonzero(ok)
+    if not len(all_idx):
+        return out
+    dz0, sigma0, ties0 = w_stat(np.zeros(len(all_idx)), all_idx, with_ties=True)
+    ties_any = np.zeros(reps, dtype=bool)
+    ties_any[all_idx] = ties0 > 0  # any tie within or across the arms
+    exact = ok & (nx < 50) & (ny < 50) & ~ties_any
+    # --- exact branch
+    stat = np.full(reps, np.nan)
+    stat[all_idx] = dz0 + mn[all_idx] / 2.0
+    diffs = None
+    if exact.any():
+        ex = np.flatnonzero(exact)
+        diffs = np.sort((x[ex][:, :, None] - y[ex][:, None, :]).reshape(len(ex), -1), axis=1)
+        for (m_, n_), rows in _group_pairs(nx[ex], ny[ex]):
+            prob, qu = _wilcox_law(m_, n_, float(alpha))
+            cum = np.cumsum(prob)
+            r = ex[rows]
+            w = stat[r]
+            mnv = m_ * n_
+            q_lo = np.floor(w + 1e-7).astype(np.int64)
+            cdf = np.where(q_lo < 0, 0.0, np.where(q_lo >= mnv, 1.0, cum[np.clip(q_lo, 0, mnv)]))
+            q_hi = np.floor(w - 1 + 1e-7).astype(np.int64)
+            sf = np.where(q_hi < 0, 1.0, np.where(q_hi >= mnv, 0.0, 1.0 - cum[np.clip(q_hi, 0, mnv)]))
+            # P(W > q) summed from the upper tail for accuracy, as R does
+            tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
+            sf = np.where((q_hi >= 0) & (q_hi < mnv), tail[np.clip(q_hi + 1, 0, mnv)], sf)
+            p = np.where(w > mnv / 2.0, sf, cdf)
+            out["p_value"][r] = np.minimum(2.0 * p, 1.0)
+            dd = diffs[rows]
+            k = max(qu, 1)
+            out["ci_low"][r] = dd[:, k - 1]
+            out["ci_high"][r] = dd[:, mnv - k]
+            out["estimate"][r] = np.median(dd[:, :mnv], axis=1)
+    # --- normal branch
+    normal = ok & ~exact
+    if normal.any():
+        nr = np.flatnonzero(normal)
+        pos = np.searchsorted(all_idx, nr)
+        z = dz0[pos]
+        sigma = sigma0[pos]
+        fine = sigma > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zc = (z - np.sign(z) * 0.5) / sigma
+            p = 2.0 * np.minimum(special.ndtr(zc), special.ndtr(-zc))
+        out["p_value"][nr] = np.where(fine, p, np.nan)
+        nr = nr[fine]
+        if len(nr):
+            mumin = np.nanmin(x[nr], 1) - np.nanmax(y[nr], 1)
+            mumax = np.nanmax(x[nr], 1) - np.nanmin(y[nr], 1)
+
+            def f_of(correct: bool, zq: float):
+                def f(d, idx):
+                    dz, s = w_stat(d, idx)
+                    corr = np.sign(dz) * 0.5 if correct else 0.0
+                    return (dz - corr) / s - zq
+
+                return f
+
+            for key, zq, correct in (
+                ("ci_low", norm.isf(alpha / 2), True),
+                ("ci_high", norm.ppf(alpha / 2), True),
+                ("estimate", 0.0, False),
+            ):
+                f = f_of(correct, zq)
+                fa = f(mumin, nr)
+                fb = f(mumax, nr)
+                root = _zeroin_lockstep(f, nr, mumin.copy(), mumax.copy(), fa.copy(), fb.copy(), 1e-4)
+                if correct:
+                    root = np.where(fa <= 0, mumin, np.where(fb >= 0, mumax, root))
+                out[key][nr] = root
+    return out
+
+
+def _group_pairs(nx: np.ndarray, ny: np.ndarray):
+    keys = nx.astype(np.int64) * 1_000_003 + ny.astype(np.int64)
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        yield (int(nx[rows[0]]), int(ny[rows[0]])), rows
+
+
+def _zeroin_lockstep(f, idx, a, b, fa, fb, tol, maxit: int = 1000):
+    """R's ``R_zeroin2`` (Brent) on many independent problems at once.
+
+    ``f(points, idx_subset)`` evaluates the functions of the problems
+    ``idx_subset`` at ``points``. Every problem follows exactly the steps the
+    scalar algorithm would take.
+    """
+    eps = np.finfo(float).eps
+    n = len(idx)
+    c, fc = a.copy(), fa.copy()
+    result = np.full(n, np.nan)
+    done = np.zeros(n, dtype=bool)
+    z = fa == 0.0
+    result[z], done[z] = a[z], True
+    z = ~done & (fb == 0.0)
+    result[z], done[z] = b[z], True
+    for _ in range(maxit + 1):
+        act = np.flatnonzero(~done)
+        if not len(act):
+            break
+        A, B, C = a[act], b[act], c[act]
+        FA, FB, FC = fa[act], fb[act], fc[act]
+        prev = B - A
+        swap = np.abs(FC) < np.abs(FB)
+        A, B, C = np.where(swap, B, A), np.where(swap, C, B), np.where(swap, B, C)
+        FA, FB, FC = np.where(swap, FB, FA), np.where(swap, FC, FB), np.where(swap, FB, FC)
+        tol_act = 2 * eps * np.abs(B) + tol / 2
+        new = (C - B) / 2
+        fin = (np.abs(new) <= tol_act) | (FB == 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interp = (np.abs(prev) >= tol_act) & (np.abs(FA) > np.abs(FB))
+            cb = C - B
+            sec = A == C
+            t1s = FB / FA
+            ps = cb * t1s
+            qs = 1.0 - t1s
+            q_ = FA / FC
+            t1 = FB / FC
+            t2 = FB / FA
+            pi = t2 * (cb * q_ * (q_ - t1) - (B - A) * (t1 - 1.0))
+            qi = (q_ - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            P = np.where(sec, ps, pi)
+            Q = np.where(sec, qs, qi)
+            Q = np.where(P > 0, -Q, Q)
+            P = np.where(P > 0, P, -P)
+            take = interp & (P < (0.75 * cb * Q - np.abs(tol_act * Q) / 2)) & (P < np.abs(prev * Q / 2))
+            new = np.where(take, P / Q, new)
+        new = np.where(np.abs(new) < tol_act, np.where(new > 0, tol_act, -tol_act), new)
+        # finished problems keep B as the root
+        fin_idx = act[fin]
+        result[fin_idx] = B[fin]
+        done[fin_idx] = True
+        go = ~fin
+        act, A, B, C, FA, FB, FC, new = (v[go] for v in (act, A, B, C, FA, FB, FC, new))
+        if not len(act):
+            break
+        A, FA = B, FB
+        B = B + new
+        FB = f(B, idx[act])
+        same = ((FB > 0) & (FC > 0)) | ((FB < 0) & (FC < 0))
+        C = np.where(same, A, C)
+        FC = np.where(same, FA, FC)
+        a[act], b[act], c[act] = A, B, C
+        fa[act], fb[act], fc[act] = FA, FB, FC
+    left = ~done
+    result[left] = b[left]
+    return result
 
 
 # --------------------------------------------------------------------------- engine choice
