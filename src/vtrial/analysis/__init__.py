@@ -19,6 +19,7 @@ mmrm              complete_case (the likelihood uses all observed visits; MAR)
 mann_whitney      complete_case, bocf, locf
 permutation       complete_case, bocf, locf
 bootstrap         complete_case, bocf, locf
+bootstrap_pct...  complete_case, bocf, locf  (``bootstrap_percentile``)
 ================  ======================================================
 
 Rubin's rules need an estimate with a standard error and a reference t
