@@ -365,8 +365,28 @@ def test_type_one_error_at_difference_zero(shortcut):
     )
     table = power.run_power(cfg, reps=20000)
     for _, row in table.iterrows():
-        se = math.sqrt(0.05 * 0.95 / 20000)
-        assert abs(row["power"] - 0.05) < 3 * se, (row["method"], row["power"])
+        # The exact Wilcoxon test (under 50 per arm, no ties) is discrete: its
+        # size is below alpha; compare with its exact size, mixed over arm sizes.
+        target = _exact_wilcoxon_size(cfg) if row["method"] == "mann_whitney" else 0.05
+        se = math.sqrt(target * (1 - target) / 20000)
+        assert abs(row["power"] - target) < 3 * se, (row["method"], row["power"], target)
+
+
+def _exact_wilcoxon_size(cfg, alpha=0.05):
+    """P(p < alpha) of the exact two-sided Wilcoxon test under H0, over the completer law."""
+    from vtrial.analysis.nonparametric import wilcox_counts
+
+    size = 0.0
+    for n0, n1, pr in power._completer_law(cfg):
+        if n0 < 2 or n1 < 2:
+            continue
+        prob = wilcox_counts(n1, n0) / float(math.comb(n0 + n1, n0))
+        w = np.arange(n0 * n1 + 1)
+        lower = np.cumsum(prob)  # P(W <= w)
+        upper = np.cumsum(prob[::-1])[::-1]  # P(W >= w)
+        p = np.minimum(2 * np.where(w > n0 * n1 / 2, upper, lower), 1.0)
+        size += pr * prob[p < alpha].sum()
+    return size
 
 
 @pytest.mark.slow
