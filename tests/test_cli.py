@@ -122,3 +122,15 @@ def test_analyze_rejects_a_file_without_bmd_column(tmp_path, capsys):
     assert main(["analyze", str(trial), "--out", str(out)]) == 2
     assert "bmd_g_cm2" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_analyze_skips_config_methods_that_cannot_use_the_strategy(tmp_path, capsys):
+    trial, out = tmp_path / "trial.csv", tmp_path / "res.csv"
+    assert main(["simulate", "--out", str(trial)]) == 0
+    assert main(["analyze", str(trial), "--missing", "locf", "--out", str(out)]) == 0
+    assert "mmrm" in capsys.readouterr().err
+    res = pd.read_csv(out)
+    assert "mmrm" not in set(res["method"]) and "ancova" in set(res["method"])
+    assert (res["missing"] == "locf").all()
+    # naming an incompatible method explicitly is an error
+    assert main(["analyze", str(trial), "--missing", "locf", "--method", "mmrm"]) == 2

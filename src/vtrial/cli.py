@@ -95,12 +95,26 @@ def cmd_analyze(args) -> None:
 
     cfg = _load(args)
     a = cfg["analysis"]
+    missing = args.missing or a["missing"]
     methods = args.method or a["methods"]
+    if not args.method:
+        # Methods from the config that cannot take this strategy are skipped,
+        # not an error: the user did not name them.
+        from vtrial.analysis import ALLOWED_MISSING
+
+        skipped = [m for m in methods if missing not in ALLOWED_MISSING.get(m, (missing,))]
+        methods = [m for m in methods if m not in skipped]
+        if skipped:
+            print(
+                f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped", file=sys.stderr
+            )
+        if not methods:
+            raise InputError(f"--missing {missing}: none of the methods {a['methods']} allows it")
     data = read_trial_csv(args.data)
     table = run_methods(
         data,
         methods,
-        missing=args.missing or a["missing"],
+        missing=missing,
         alpha=a["alpha"],
         scale=args.scale or a["scale"],
         rng=rng_for(cfg["seed"], scenario_id(cfg), 0),
