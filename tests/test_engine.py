@@ -283,6 +283,7 @@ def test_engine_choice():
     cfg = load_config()
     assert engine.method_engine(cfg, "ancova") == "exact"
     assert engine.method_engine(cfg, "mann_whitney") == "per_man"
+    assert engine.method_engine(cfg, "mmrm") == "per_man"
     never = load_config(overrides=["simulation.exact_shortcut=never"])
     assert engine.method_engine(never, "welch_t") == "per_man"
     mnar = load_config(overrides=["dropout.mechanism=MNAR"])
@@ -331,3 +332,33 @@ def test_reference_path_runs_permutation():
 def test_block_sizes():
     assert engine.block_sizes(1) == [1]
     assert engine.block_sizes(engine.BLOCK * 2) == [engine.BLOCK] * 2
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["dropout.mechanism=MNAR"],
+        ["dropout.mechanism=MAR"],
+        NO_DROPOUT_MMRM := ["dropout.anastrozole=0", "dropout.placebo=0"],
+        ["analysis.scale=absolute"],
+    ],
+)
+def test_mmrm_equals_reference(overrides):
+    """Closed-form REML MMRM vs the reference optimiser: estimate and SE to 1e-10,
+    df (the reference uses a numerical Hessian) and p-value to 1e-7."""
+    cfg = load_config(overrides=overrides)
+    block = engine.per_man_block(cfg, 15, np.random.SeedSequence([9, len(overrides)]), need_y6=True)
+    opt = engine.analysis_options(cfg)
+    rep = engine.mmrm_vec(block, opt["scale"], 0.05)
+    ta = engine.block_to_arrays(block)
+    for r in range(15):
+        res = METHODS["mmrm"][0](trial.to_long(ta, r), scale=opt["scale"])
+        assert rep.estimate[r] == pytest.approx(res.estimate, rel=1e-10, abs=1e-12)
+        assert rep.se[r] == pytest.approx(res.se, rel=1e-10)
+        assert rep.df[r] == pytest.approx(res.df, rel=1e-7)
+        assert rep.p_value[r] == pytest.approx(res.p_value, rel=1e-7, abs=1e-12)
+        assert rep.ci_low[r] == pytest.approx(res.ci_low, rel=1e-7)
+        assert (rep.n_placebo[r], rep.n_anastrozole[r]) == (res.n_placebo, res.n_anastrozole)
+    if overrides == NO_DROPOUT_MMRM:
+        assert np.allclose(rep.df, rep.n_placebo + rep.n_anastrozole - 3)
