@@ -366,10 +366,14 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
     for arm in (0, 1):
         base = 10 + 4 * arm
         n_arm = int(n_max[arm])
-        z = _child(ss, base).standard_normal((n_arm, 2, reps))
-        db = z[:, 0] * chol[0, 0]
-        dy = z[:, 0] * chol[1, 0]
-        dy += chol[1, 1] * z[:, 1]
+        # Two contiguous man-major streams (baseline, change): a larger trial
+        # extends a smaller one man by man.
+        z0 = _child(ss, base).standard_normal((n_arm, reps))
+        dy = _child(ss, 30 + arm).standard_normal((n_arm, reps))
+        db = z0 * chol[0, 0]
+        dy *= chol[1, 1]
+        z0 *= chol[1, 0]
+        dy += z0
         d6 = None
         if draw_y6:
             d6 = _child(ss, base + 3).standard_normal((n_arm, reps))
@@ -684,9 +688,14 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         nf = n.astype(float)
         z = rng.standard_normal((2, reps)) / np.sqrt(np.maximum(nf, 1.0))
         k = np.maximum(nf - 1, 0.0)
-        t11 = np.sqrt(rng.chisquare(np.maximum(k, 1.0)) * (k >= 1))
-        t22 = np.sqrt(rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2))
-        t21 = rng.standard_normal(reps) * (k >= 2)
+        if np.all(k == k[0]) and k[0] >= 2:  # fixed arm size: scalar df is faster
+            t11 = np.sqrt(rng.chisquare(k[0], reps))
+            t22 = np.sqrt(rng.chisquare(k[0] - 1, reps))
+            t21 = rng.standard_normal(reps)
+        else:
+            t11 = np.sqrt(rng.chisquare(np.maximum(k, 1.0)) * (k >= 1))
+            t22 = np.sqrt(rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2))
+            t21 = rng.standard_normal(reps) * (k >= 2)
         lb = chol[0, 0] * t11
         ly = chol[1, 0] * t11 + chol[1, 1] * t21
         lz = chol[1, 1] * t22
@@ -748,6 +757,11 @@ class Replicates:
         """Boolean per replicate: the CI contains ``value`` (False where the fit failed)."""
         if self.lo is not None:
             return (self.lo <= value) & (value <= self.hi)
+        finite = self.df[np.isfinite(self.df)]
+        if finite.size and np.all(finite == np.round(finite)):
+            # few distinct integer df: one t quantile each
+            self._ci()
+            return (self.lo <= value) & (value <= self.hi)
         with np.errstate(invalid="ignore"):
             t = np.abs(self.estimate - value) / self.se
             return 2.0 * special.stdtr(self.df, -t) >= self.alpha
@@ -765,10 +779,13 @@ def _t_quantile(df: np.ndarray, q: float) -> np.ndarray:
 
 
 def _t_results(est, se, df, stats: ArmStats, alpha, ok) -> Replicates:
-    n = np.where(ok, stats.n, stats.size)
-    est = np.where(ok, est, np.nan)
-    se = np.where(ok, se, np.nan)
-    df = np.where(ok, df, np.nan)
+    if np.all(ok):
+        n = stats.n
+    else:
+        n = np.where(ok, stats.n, stats.size)
+        est = np.where(ok, est, np.nan)
+        se = np.where(ok, se, np.nan)
+        df = np.where(ok, df, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = est / se
         p = 2.0 * special.stdtr(df, -np.abs(t))

@@ -82,22 +82,24 @@ def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.nd
     """Reduce one block of one method to the sums the power table needs."""
     est = rep.estimate
     valid = np.isfinite(est)
-    d = est[valid] - true_value
-    se = rep.se[valid]
+    all_valid = bool(valid.all())
+    d = (est if all_valid else est[valid]) - true_value
+    se = rep.se if all_valid else rep.se[valid]
     se_ok = np.isfinite(se)
     with np.errstate(invalid="ignore"):
         rej = np.count_nonzero(rep.p_value < alpha)
         cover = np.count_nonzero(rep.covers(true_value))
+    n_an = rep.n_placebo + rep.n_anastrozole
     out = np.zeros(_NSUMS)
     out[_REPS] = len(est)
     out[_REJ] = rej
     out[_VALID] = np.count_nonzero(valid)
     out[_SD] = d.sum()
     out[_SD2] = (d * d).sum()
-    out[_SSE] = se[se_ok].sum()
+    out[_SSE] = se.sum() if se_ok.all() else se[se_ok].sum()
     out[_NSE] = np.count_nonzero(se_ok)
     out[_COVER] = cover
-    out[_NAN] = (rep.n_placebo + rep.n_anastrozole)[valid].sum()
+    out[_NAN] = n_an.sum() if all_valid else n_an[valid].sum()
     return out
 
 
