@@ -99,8 +99,9 @@ def statsmodels_loop(reps_per_total: int) -> tuple[float, dict[int, float]]:
         t0 = time.perf_counter()
         rej = 0
         for r in range(reps_per_total):
-            y = np.concatenate([block.y12(0)[:, r], block.y12(1)[:, r]])
-            b = np.concatenate([block.b0(0)[:, r], block.b0(1)[:, r]])
+            k0, k1 = block.size[:, r]
+            y = np.concatenate([block.y12(0)[:k0, r], block.y12(1)[:k1, r]])
+            b = np.concatenate([block.b0(0)[:k0, r], block.b0(1)[:k1, r]])
             t = np.r_[np.zeros(block.size[0, r]), np.ones(block.size[1, r])]
             fit = sm.OLS(y, np.column_stack([np.ones_like(y), t, b])).fit()
             rej += fit.pvalues[1] < 0.05

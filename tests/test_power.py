@@ -360,7 +360,7 @@ def test_type_one_error_at_difference_zero(shortcut):
         overrides=[
             "effects.difference_pct=0",
             f"simulation.exact_shortcut={shortcut}",
-            "analysis.methods=[student_t, welch_t, ancova, mann_whitney]",
+            "analysis.methods=[student_t, welch_t, ancova, mann_whitney, mmrm]",
         ]
     )
     table = power.run_power(cfg, reps=20000)

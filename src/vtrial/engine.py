@@ -44,9 +44,10 @@ Three simulators feed the same analyses:
     stratified randomization, extra ANCOVA covariates).
 
 Vectorised analyses: ``student_t``, ``welch_t``, ``ancova`` (from per-arm
-sums), ``mann_whitney`` (ranks, normal approximation) and ``mmrm`` (REML by
-Fisher scoring on all replicates at once), each with ``complete_case``,
-``bocf`` and ``locf`` (MMRM: observed visits). Any other method or strategy
+sums), ``mann_whitney`` (as R ``wilcox.test``: exact branch, or normal
+approximation with Brent's root finder run in lockstep on all replicates) and
+``mmrm`` (REML in closed form under monotone dropout, see :func:`mmrm_vec`),
+each with ``complete_case``, ``bocf`` and ``locf`` (MMRM: all observed visits). Any other method or strategy
 runs per replicate through the reference implementation in
 :mod:`vtrial.analysis` (``engine = "reference"``).
 """
