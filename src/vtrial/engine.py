@@ -1344,6 +1344,8 @@ def reference_replicates(block: Block, cfg: dict, method: str, ss: np.random.See
             )
         except InputError:  # e.g. nobody reached month 12: not analysable
             continue
+        except Exception:  # noqa: BLE001 - as run_methods: a failed fit is NaN, not a crash
+            continue
         rows[r] = [res.estimate, res.se, res.ci_low, res.ci_high, res.p_value, res.df,
                    res.n_placebo, res.n_anastrozole]  # fmt: skip
     est, se, lo, hi, p, df, n0, n1 = rows.T
