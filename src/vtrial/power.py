@@ -236,7 +236,7 @@ def wilson(successes: float, n: float, level: float = 0.95) -> tuple[float, floa
 
     Examples
     --------
-    >>> [round(x, 4) for x in wilson(80, 100)]
+    >>> [round(float(x), 4) for x in wilson(80, 100)]
     [0.7112, 0.8666]
     """
     if n <= 0:
@@ -384,7 +384,7 @@ def run_power(
     >>> from vtrial.config import load_config
     >>> cfg = load_config(overrides=["analysis.methods=[ancova]"])
     >>> t = run_power(cfg, reps=2000)
-    >>> t.loc[0, "engine"], bool(0.6 < t.loc[0, "power"] < 0.9)
+    >>> t.loc[0, "engine"], bool(0.88 < t.loc[0, "power"] < 0.95)
     ('exact', True)
     """
     methods = _methods(cfg, methods)
@@ -550,8 +550,8 @@ def analytic_power(cfg: dict, method: str) -> float:
     --------
     >>> from vtrial.config import load_config
     >>> cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0"])
-    >>> round(analytic_power(cfg, "student_t"), 4)
-    0.9898
+    >>> round(analytic_power(cfg, "student_t"), 4)  # R: power.t.test(n=44, delta=2.46, sd=3)
+    0.9673
     """
     if _analytic_reason(cfg, method):
         return float("nan")
