@@ -146,34 +146,6 @@ def sensitivity_reps(cfg: dict) -> int:
     return int(cfg["sensitivity"]["reps"] or cfg["simulation"]["reps"])
 
 
-def method_options(cfg: dict, methods: Sequence[str] | None = None) -> dict:
-    """Options of :func:`vtrial.analysis.run_methods` from the ``analysis`` section.
-
-    Only options that one of ``methods`` (default: every registered method)
-    accepts are returned, since ``run_methods`` rejects the others.
-    """
-    import inspect
-
-    from vtrial.analysis import METHODS
-
-    a = cfg["analysis"]
-    flat = {
-        "covariates": list(a["covariates"]),
-        "robust": "HC3" if a["robust_se"] else None,
-        "n_imputations": int(a["imputations"]),
-        "delta": float(a["delta_pct"]),
-        "delta_arm": a["delta_arm"],
-        "n_permutations": int(a["permutations"]),
-        "permutations": int(a["permutations"]),
-        "n_resamples": int(a["bootstrap_resamples"]),
-        "resamples": int(a["bootstrap_resamples"]),
-    }
-    accepted: set[str] = set()
-    for name in methods or list(METHODS):
-        accepted |= set(inspect.signature(METHODS[name][0]).parameters)
-    return {k: v for k, v in flat.items() if k in accepted}
-
-
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -199,36 +171,58 @@ def _unique(scenarios: list[Scenario]) -> list[Scenario]:
     return out
 
 
-def batch_count(scenarios: Sequence[Scenario], jobs: int) -> int:
-    """Number of power jobs: ``pipeline.power_jobs``, at most one per scenario."""
-    return max(1, min(int(jobs), len(scenarios)))
+def _curve_key(scenario: Scenario) -> str:
+    """Short stable hash of a scenario's grid values other than ``trial.n_per_arm``."""
+    import hashlib
+    import json
+
+    other = [[k, v] for k, v in scenario.grid_values if k != "trial.n_per_arm"]
+    return hashlib.sha256(json.dumps(other, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
-def batch_of(scenario_id: str, n_batches: int) -> int:
-    """Job index of a scenario: its id modulo the number of jobs.
+def batches(scenarios: Sequence[Scenario], jobs: int) -> dict[str, list[Scenario]]:
+    """Power scenarios grouped into about ``jobs`` jobs, keyed by a stable job name.
 
-    Depends on the scenario alone, so adding or changing one grid value moves no
-    other scenario to another job, and only the jobs holding changed scenarios rerun.
-    """
-    return int(scenario_id, 16) % n_batches
+    A *curve* is the set of scenarios that differ only in ``trial.n_per_arm``.
+    With fewer curves than ``jobs``, each curve is split into
+    ``ceil(jobs / curves)`` jobs, largest n first to the least loaded job, so
+    the jobs cost about the same; with more curves than jobs, whole curves are
+    assigned to ``jobs`` jobs by their hash. Job names derive from the curve's
+    grid values, so changing one value of a grid key (other than n) reruns only
+    the jobs of the curves holding it; changing the n values reruns them all.
 
-
-def batches(scenarios: Sequence[Scenario], jobs: int) -> list[list[Scenario]]:
-    """Scenarios grouped into jobs (see :func:`batch_of`); some may be empty.
+    Returns
+    -------
+    dict
+        Job name (``"<curve hash>-<k>"`` or ``"h<k>"``) -> scenarios; no job is empty.
 
     Examples
     --------
     >>> from vtrial.config import load_config
     >>> cfg = check_config(load_config())
-    >>> groups = batches(power_scenarios(cfg), 4)
-    >>> len(groups), sum(len(g) for g in groups) == len(power_scenarios(cfg))
+    >>> jobs = batches(power_scenarios(cfg), 4)
+    >>> len(jobs), sum(len(g) for g in jobs.values()) == len(power_scenarios(cfg))
     (4, True)
     """
-    n = batch_count(scenarios, jobs)
-    out: list[list[Scenario]] = [[] for _ in range(n)]
+    jobs = max(1, int(jobs))
+    curves: dict[str, list[Scenario]] = {}
     for s in scenarios:
-        out[batch_of(s.id, n)].append(s)
-    return out
+        curves.setdefault(_curve_key(s), []).append(s)
+    out: dict[str, list[Scenario]] = {}
+    if len(curves) >= jobs:
+        for key, members in curves.items():
+            out.setdefault(f"h{int(key, 16) % jobs}", []).extend(members)
+        return dict(sorted(out.items()))
+    splits = -(-jobs // len(curves))
+    for key, members in curves.items():
+        size = {s.id: int(s.config["trial"]["n_per_arm"]) for s in members}
+        ordered = sorted(members, key=lambda s: (-size[s.id], s.id))
+        load = [0] * min(splits, len(ordered))
+        for s in ordered:  # largest first, to the least loaded job (cost ~ n)
+            k = load.index(min(load))
+            load[k] += size[s.id]
+            out.setdefault(f"{key}-{k}", []).append(s)
+    return dict(sorted(out.items()))
 
 
 #: Workflow-only sections, left out of the configs a job receives so that
@@ -326,7 +320,7 @@ def run_power_scenarios(
         c = copy.deepcopy(item["config"])
         c["analysis"]["methods"] = list(methods)
         c["grid"] = {}
-        df = power.run_power(c, reps=reps, workers=workers)
+        df = power.run_power(c, reps=reps, workers=workers, methods=list(methods))
         for key, value in item["grid"]:
             df[key] = value if not isinstance(value, list) else str(value)
         df["scenario_id"] = item["id"]
@@ -376,11 +370,9 @@ def sample_size_table(
         c["analysis"]["methods"] = list(methods)
         c["grid"] = {}
         for target in targets:
-            df = power.sample_size(c, float(target), methods=list(methods))
-            df["target_power"] = float(target)
+            df = power.sample_size(c, float(target), methods=list(methods), reps=int(reps))
             for key, value in item["grid"]:
                 df[key] = value
-            df["scenario_id"] = item["id"]
             frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
@@ -401,7 +393,9 @@ def tornado_table(cfg: dict) -> pd.DataFrame:
         c = stage_config(c)
         c["analysis"]["methods"] = [s["method"]]
         c["simulation"]["reps"] = sensitivity_reps(cfg)
-        df = power.sample_size(c, float(s["tornado_power"]), methods=[s["method"]])
+        df = power.sample_size(
+            c, float(s["tornado_power"]), methods=[s["method"]], reps=c["simulation"]["reps"]
+        )
         r = df.iloc[0]
         rows.append({
             "key": key, "side": side, "value": value, "n_per_arm": r["n_per_arm"],
@@ -417,7 +411,7 @@ def example_analysis(data: pd.DataFrame, cfg: dict, methods: Sequence[str] = ())
     """
     from vtrial.analysis import METHODS, run_methods
     from vtrial.analysis.missing import STRATEGIES
-    from vtrial.config import scenario_id
+    from vtrial.config import method_options, scenario_id
     from vtrial.streams import seed_sequence
 
     a = cfg["analysis"]

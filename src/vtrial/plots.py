@@ -202,7 +202,9 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
     colors = dict(zip(methods, sns.color_palette("tab10", len(methods)), strict=True))
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol, 4.0 * nrow), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(max(8.0, 5.2 * ncol), 4.2 * nrow + 0.8), squeeze=False, sharey=True
+    )
     for ax, panel in zip(axes.flat, panels, strict=False):
         sub = p[p["panel"] == panel]
         for m in methods:
@@ -227,11 +229,11 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
     handles, labels = axes.flat[0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], color="0.3", ls="--"))
     labels.append("analytic")
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=9)
     reps = int(p["reps"].max()) if "reps" in p else 0
-    fig.suptitle(f"Power by sample size ({reps:,} replicates per point; bands: 95% Monte Carlo CI)",
-                 x=0.01, ha="left")  # fmt: skip
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.suptitle(f"Power by n per arm ({reps:,} reps per point; band: 95% CI; dashed: analytic)",
+                 x=0.01, ha="left", fontsize=11)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     return save(fig, stem)
 
 
@@ -300,11 +302,16 @@ def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float =
     for side, color in (("low", "#4C72B0"), ("high", "#DD8452")):
         n = r[f"n_{side}"].to_numpy()
         ax.barh(yy, n - base, left=base, color=color, height=0.6, label=f"{side} value")
-        for yi, ni, v in zip(yy, n, r[side], strict=True):
-            if np.isfinite(ni):
-                ax.annotate(f"{v} → {ni:.0f}", (ni, yi), xytext=(4 if ni >= base else -4, 0),
-                            textcoords="offset points", ha="left" if ni >= base else "right",
-                            va="center", fontsize=8)  # fmt: skip
+    for yi, row in zip(yy, r.itertuples(), strict=True):
+        left = np.nanmin([row.n_low, row.n_high, base])
+        right = np.nanmax([row.n_low, row.n_high, base])
+        lo_first = not row.n_low > row.n_high
+        texts = (f"{row.low} → {row.n_low:.0f}", f"{row.high} → {row.n_high:.0f}")
+        left_text, right_text = texts if lo_first else texts[::-1]
+        ax.annotate(left_text, (left, yi), xytext=(-4, 0), textcoords="offset points",
+                    ha="right", va="center", fontsize=8)  # fmt: skip
+        ax.annotate(right_text, (right, yi), xytext=(4, 0), textcoords="offset points",
+                    ha="left", va="center", fontsize=8)  # fmt: skip
     ax.axvline(base, color="black", lw=1.2)
     ax.set_yticks(yy, r["key"])
     ax.set_xlabel(f"men per arm for {100 * target_power:.0f}% power (base case {base:.0f})")

@@ -27,14 +27,12 @@ SAMPLE_SIZE_SCENARIOS = vp.sample_size_scenarios(VT)
 
 
 def power_batch_params(wildcards):
-    """Scenarios (id, grid values, full config) computed by one power job."""
-    return vp.scenario_payload(POWER_BATCHES[int(wildcards.batch)])
+    """Scenarios (id, grid values, config) computed by one power job."""
+    return vp.scenario_payload(POWER_BATCHES[wildcards.batch])
 
 
 def power_batch_files(wildcards):
-    return expand(
-        "results/power/batches/batch_{batch}.csv", batch=range(len(POWER_BATCHES))
-    )
+    return expand("results/power/batches/{batch}.csv", batch=sorted(POWER_BATCHES))
 
 
 def sensitivity_payload(kind):

@@ -4,16 +4,16 @@
 
 rule power_batch:
     output:
-        "results/power/batches/batch_{batch}.csv",
+        "results/power/batches/{batch}.csv",
     params:
         scenarios=power_batch_params,
         reps=VT["simulation"]["reps"],
         methods=vp.power_methods(VT),
         workers=VT["simulation"]["workers"],
     log:
-        "results/logs/power/batch_{batch}.log",
+        "results/logs/power/{batch}.log",
     wildcard_constraints:
-        batch=r"\d+",
+        batch=r"[0-9a-z-]+",
     threads: 1
     resources:
         mem_mb=2000,
