@@ -287,7 +287,18 @@ def test_engine_choice():
     never = load_config(overrides=["simulation.exact_shortcut=never"])
     assert engine.method_engine(never, "welch_t") == "per_man"
     mnar = load_config(overrides=["dropout.mechanism=MNAR"])
-    assert engine.method_engine(mnar, "welch_t") == "per_man"
+    assert engine.method_engine(mnar, "welch_t") == "per_man_y"
+    assert engine.method_engine(mnar, "welch_t", ["welch_t", "ancova"]) == "per_man_y"
+    assert engine.method_engine(mnar, "welch_t", ["welch_t", "mann_whitney"]) == "per_man"
+    assert engine.method_engine(mnar, "mann_whitney", ["welch_t", "mann_whitney"]) == "per_man"
+    mnar_never = load_config(overrides=["dropout.mechanism=MNAR", "simulation.exact_shortcut=never"])
+    assert engine.method_engine(mnar_never, "welch_t") == "per_man"
+    mar = load_config(overrides=["dropout.mechanism=MAR"])
+    assert engine.method_engine(mar, "ancova") == "per_man_y"
+    for extra in (["analysis.missing=locf"], ["analysis.scale=absolute"], ["analysis.robust_se=true"]):
+        assert engine.method_engine(load_config(overrides=["dropout.mechanism=MNAR", *extra]), "ancova") != (
+            "per_man_y"
+        )
     med = load_config(overrides=["effects.mode=estradiol_mediated"])
     assert engine.method_engine(med, "welch_t") == "full"
     mi = load_config(overrides=["analysis.missing=multiple_imputation"])

@@ -231,7 +231,7 @@ def test_sample_size_welch_matches_r(target, r_power):
 def test_sample_size_per_man_mnar_brackets_target():
     cfg = load_config(overrides=["dropout.mechanism=MNAR", "analysis.methods=[ancova]"])
     got = power.sample_size(cfg, 0.8, reps=2000).iloc[0]
-    assert got["engine"] == "per_man"
+    assert got["engine"] == "per_man_y"
     assert got["power"] >= 0.8 > got["power_below"]
     assert math.isnan(got["analytic_n_per_arm"])
 

@@ -324,17 +324,57 @@ class Block:
         return np.arange(n_max)[:, None] < self.size[arm][None, :]
 
 
+def _arm_rows(trial_cfg: dict) -> tuple[int, int]:
+    """Rows (largest possible arm size) of the placebo and anastrozole arrays of a block."""
+    law = arm_size_law(trial_cfg)
+    support = np.flatnonzero(law > 0)
+    n_total = len(law) - 1
+    return int(n_total - support.min()), int(support.max())
+
+
+def _mechanism(cfg: dict) -> str:
+    d = cfg["dropout"]
+    return d["mechanism"] if d["strength"] > 0 else "MCAR"
+
+
+def _completers(cfg: dict, arm: int, dev: np.ndarray | None, sd: float, rng, shape) -> np.ndarray:
+    """Boolean ``shape``: the man attends month 12 (dropout as :func:`vtrial.trial.draw_dropout`).
+
+    ``dev`` is the driving % change minus its arm mean (Y12 under MNAR, Y6 under
+    MAR; None under MCAR) and ``sd`` its model SD; one uniform per man from ``rng``.
+    Dropout has probability ``expit(a - g dev / sd)``, the intercept ``a`` from
+    :func:`vtrial.trial.dropout_intercept`.
+    """
+    d = cfg["dropout"]
+    p = d["anastrozole"] if arm else d["placebo"]
+    if p <= 0:
+        return np.ones(shape, dtype=bool)
+    u = rng.random(shape)
+    if dev is None:
+        return u >= p
+    g = d["strength"]
+    x = np.multiply(dev, g / sd)
+    x -= trial_mod.dropout_intercept(p, g)
+    # u >= expit(-x)  <=>  u (1 + exp(x)) >= 1 (numpy's SIMD exp is fast).
+    np.exp(x, out=x)
+    x += 1.0
+    x *= u
+    return x >= 1.0
+
+
 def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: bool) -> Block:
     """Simulate one block with the per-man sampler (direct mode, no stratification).
 
-    Per arm and man: ``(B0, Y12)`` from two standard normals through the
-    Cholesky factor of their covariance (:func:`moments`); ``Y6`` (when needed)
-    from its exact conditional normal given ``(B0, Y12)`` with a third normal
-    from its own stream; dropout as :func:`vtrial.trial.draw_dropout` (MCAR,
-    MAR on ``Y6``, MNAR on ``Y12``, same intercepts and standardization).
-    Arm sizes as :func:`draw_arm_sizes`. Each quantity has its own child
-    stream of ``ss``, so adding a method that needs ``Y6`` does not change the
-    other methods' replicates.
+    Per arm and man: ``Y12`` from one standard normal (its own stream), then
+    ``B0`` from its exact conditional normal given ``Y12`` with a second normal
+    (:func:`moments`); ``Y6`` (when needed) from its exact conditional normal
+    given ``(B0, Y12)`` with a third normal from its own stream; dropout as
+    :func:`vtrial.trial.draw_dropout` (MCAR, MAR on ``Y6``, MNAR on ``Y12``,
+    same intercepts and standardization). Arm sizes as :func:`draw_arm_sizes`.
+    Each quantity has its own child stream of ``ss``, so adding a method that
+    needs ``Y6`` does not change the other methods' replicates, and the
+    ``Y12`` values and completers are those of :func:`per_man_y_stats` under
+    MCAR and MNAR (so Welch and Student t agree bitwise between the two).
 
     Parameters
     ----------
@@ -353,54 +393,35 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
     """
     mo = moments(cfg)
     d = cfg["dropout"]
-    mech = d["mechanism"] if d["strength"] > 0 else "MCAR"
+    mech = _mechanism(cfg)
     draw_y6 = need_y6 or mech == "MAR"
     size = draw_arm_sizes(cfg["trial"], reps, rng=_child(ss, _S_RANDOMIZE))
-    law = arm_size_law(cfg["trial"])
-    support = np.flatnonzero(law > 0)
-    n_total = len(law) - 1
-    n_max = (n_total - support.min(), support.max())
-    chol = mo.chol2
+    n_max = _arm_rows(cfg["trial"])
+    s = mo.cov
+    sd12 = math.sqrt(s[1, 1])
+    slope_b = s[0, 1] / s[1, 1]
+    sd_b = math.sqrt(max(s[0, 0] - s[0, 1] ** 2 / s[1, 1], 0.0))
     coef6, sd6_resid = mo.y6_given
     cum = np.cumsum(d["visit_probs"])
     out = {"db": [], "dy12": [], "dy6": [], "complete": [], "seen6": []}
     for arm in (0, 1):
         base = 10 + 4 * arm
         n_arm = int(n_max[arm])
-        # Two contiguous man-major streams (baseline, change): a larger trial
+        # Two contiguous man-major streams (change, baseline): a larger trial
         # extends a smaller one man by man.
-        z0 = _child(ss, base).standard_normal((n_arm, reps))
-        dy = _child(ss, 30 + arm).standard_normal((n_arm, reps))
-        db = z0 * chol[0, 0]
-        dy *= chol[1, 1]
-        z0 *= chol[1, 0]
-        dy += z0
+        dy = _y12_dev(ss, arm, n_arm, reps, sd12)
+        db = _child(ss, base).standard_normal((n_arm, reps))
+        db *= sd_b
+        db += slope_b * dy
         d6 = None
         if draw_y6:
             d6 = _child(ss, base + 3).standard_normal((n_arm, reps))
             d6 *= sd6_resid
             d6 += coef6[0] * db
             d6 += coef6[1] * dy
-        p = d["anastrozole"] if arm else d["placebo"]
-        if p <= 0:
-            complete = np.ones((n_arm, reps), dtype=bool)
-        else:
-            u = _child(ss, base + 1).random((n_arm, reps))
-            if mech == "MCAR":
-                complete = u >= p
-            else:
-                g = d["strength"]
-                a = trial_mod.dropout_intercept(p, g)
-                if mech == "MNAR":
-                    x = dy * (g / cfg["effects"]["sd_pct_change"])
-                else:
-                    x = d6 * (g / math.sqrt(mo.cov[2, 2]))
-                x -= a
-                # u >= expit(-x)  <=>  u (1 + exp(x)) >= 1 (numpy's SIMD exp is fast).
-                np.exp(x, out=x)
-                x += 1.0
-                x *= u
-                complete = x >= 1.0
+        drv = {"MCAR": None, "MNAR": dy, "MAR": d6}[mech]
+        sd_drv = sd12 if mech == "MNAR" else math.sqrt(s[2, 2])
+        complete = _completers(cfg, arm, drv, sd_drv, _child(ss, base + 1), (n_arm, reps))
         if mech == "MAR":
             seen6 = np.ones((n_arm, reps), dtype=bool)
         elif need_y6:
@@ -430,6 +451,13 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
         mo.mean_pct,
         mo.month6_fraction * mo.mean_pct,
     )
+
+
+def _y12_dev(ss: np.random.SeedSequence, arm: int, n_arm: int, reps: int, sd12: float) -> np.ndarray:
+    """Man-major ``Y12 - mu12[arm]`` of one arm (shared by the two per-man samplers)."""
+    dy = _child(ss, 30 + arm).standard_normal((n_arm, reps))
+    dy *= sd12
+    return dy
 
 
 def block_from_arrays(ta: trial_mod.TrialArrays, cfg: dict, engine: str = "full") -> Block:
@@ -706,6 +734,108 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         out["sbb"][a] = lb * lb
         out["sby"][a] = lb * ly
         out["syy"][a] = ly * ly + lz * lz
+    return ArmStats(**out, size=size.astype(float))
+
+
+def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStats:
+    """Per-arm complete-case sums with per-man outcomes and drawn baseline sums (``per_man_y``).
+
+    Draws for each man only the variable that drives dropout -- ``Y12`` under
+    MCAR and MNAR, ``Y6`` under MAR -- and the dropout uniform, exactly as
+    :func:`per_man_block` does (same streams: under MCAR and MNAR the ``Y12``
+    values and completers are identical to it). The remaining variables enter
+    complete-case t-tests and ANCOVA only through per-arm sums over completers,
+    which are drawn from their exact conditional law given the drawn values.
+
+    Let ``v`` be the drawn variable of the ``k`` completers of an arm, ``vbar``
+    their mean, ``Svv`` their centred sum of squares, and ``W`` the other
+    variables (``B0`` under MNAR/MCAR; ``(B0, Y12)`` under MAR). Within an arm
+    ``W = c v + E`` with ``E`` i.i.d. ``N(0, S)`` (the normal regression
+    residual, ``c`` and ``S`` from :func:`moments`), independent of ``v`` and
+    hence of dropout, which depends on ``v`` only. Rotating the ``k``
+    completers by an orthonormal basis whose first two vectors are ``1 /
+    sqrt(k)`` and ``(v - vbar) / sqrt(Svv)`` gives i.i.d. ``N(0, S)`` rows, so
+
+    * ``Wbar = c vbar + w1 / sqrt(k)``,
+    * centred SSCP of ``W`` ``= h h' + Wishart(k - 2, S)`` with
+      ``h = c sqrt(Svv) + w2``, and
+    * centred cross-products ``sum (W - Wbar)(v - vbar) = h sqrt(Svv)``,
+
+    with ``w1, w2 ~ N(0, S)`` and the Wishart mutually independent. Under MNAR
+    and MCAR ``S`` is the scalar ``s^2`` and the Wishart is ``s^2
+    chi2(k - 2)``: two normals and one chi-square per arm and replicate instead
+    of ``k`` baseline normals. Under MAR the Wishart is drawn by the Bartlett
+    decomposition (a singular one when ``k < 4``). Arms with fewer than two
+    completers give zero sums (the analyses report NaN, as the reference does).
+
+    Valid where :func:`per_man_y_valid` holds (complete case, % scale,
+    direct mode). Baseline means are deviations from the population mean BMD;
+    the baseline sums come from the child streams ``40 + arm``.
+    """
+    mo = moments(cfg)
+    mech = _mechanism(cfg)
+    size = draw_arm_sizes(cfg["trial"], reps, rng=_child(ss, _S_RANDOMIZE))
+    n_max = _arm_rows(cfg["trial"])
+    s = mo.cov
+    # order of the drawn variable v and of the others W in the covariance
+    v_idx, w_idx = (2, [0, 1]) if mech == "MAR" else (1, [0])
+    sd_v = math.sqrt(s[v_idx, v_idx])
+    c = s[w_idx, v_idx] / s[v_idx, v_idx]
+    cond = s[np.ix_(w_idx, w_idx)] - np.outer(s[w_idx, v_idx], s[w_idx, v_idx]) / s[v_idx, v_idx]
+    out = {k: np.empty((2, reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
+    for arm in (0, 1):
+        base = 10 + 4 * arm
+        n_arm = n_max[arm]
+        if mech == "MAR":
+            dv = _child(ss, base + 3).standard_normal((n_arm, reps))
+            dv *= sd_v
+        else:
+            dv = _y12_dev(ss, arm, n_arm, reps, sd_v)
+        complete = _completers(
+            cfg, arm, None if mech == "MCAR" else dv, sd_v, _child(ss, base + 1), (n_arm, reps)
+        )
+        if not (size[arm] == n_arm).all():
+            complete &= np.arange(n_arm)[:, None] < size[arm][None, :]
+        # the same operations as arm_stats: identical Welch / Student results
+        n = np.count_nonzero(complete, axis=0).astype(float)
+        safe = np.maximum(n, 1.0)
+        wv = np.where(complete, dv, 0.0)
+        mv = wv.sum(0) / safe
+        svv = np.einsum("ij,ij->j", wv, wv) - n * mv * mv
+        root = np.sqrt(np.maximum(svv, 0.0))
+        rng = _child(ss, 40 + arm)
+        two = n >= 2
+        df = np.where(two, n - 2.0, 0.0)
+        out["n"][arm] = n
+        if mech != "MAR":
+            sd_b = math.sqrt(max(cond[0, 0], 0.0))
+            z = rng.standard_normal((2, reps))
+            chi = 2.0 * rng.standard_gamma(df / 2.0)
+            h = c[0] * root + sd_b * z[1]
+            out["ybar"][arm] = mv + mo.mean_pct[arm]
+            out["syy"][arm] = svv
+            out["bbar"][arm] = c[0] * mv + sd_b * z[0] / np.sqrt(safe)
+            out["sbb"][arm] = np.where(two, h * h + cond[0, 0] * chi, 0.0)
+            out["sby"][arm] = np.where(two, h * root, 0.0)
+        else:
+            lc = np.linalg.cholesky(cond)  # (B0, Y12) given Y6
+            z = rng.standard_normal((5, reps))
+            t11 = np.sqrt(2.0 * rng.standard_gamma(df / 2.0))
+            t22 = np.sqrt(2.0 * rng.standard_gamma(np.maximum(df - 1.0, 0.0) / 2.0))
+            t21 = z[4] * (df >= 1)
+            w1 = lc @ z[0:2]
+            w2 = lc @ z[2:4]
+            hb = c[0] * root + w2[0]
+            hy = c[1] * root + w2[1]
+            # Bartlett: Wishart(df, cond) = (L T)(L T)' with T = [[t11, 0], [t21, t22]]
+            lb = lc[0, 0] * t11
+            ly = lc[1, 0] * t11 + lc[1, 1] * t21
+            lz = lc[1, 1] * t22
+            out["bbar"][arm] = c[0] * mv + w1[0] / np.sqrt(safe)
+            out["ybar"][arm] = mo.mean_pct[arm] + c[1] * mv + w1[1] / np.sqrt(safe)
+            out["sbb"][arm] = np.where(two, hb * hb + lb * lb, 0.0)
+            out["sby"][arm] = np.where(two, hb * hy + lb * ly, 0.0)
+            out["syy"][arm] = np.where(two, hy * hy + ly * ly + lz * lz, 0.0)
     return ArmStats(**out, size=size.astype(float))
 
 
@@ -1281,11 +1411,49 @@ def per_man_valid(cfg: dict) -> bool:
     )
 
 
-def method_engine(cfg: dict, method: str) -> str:
-    """Which engine computes ``method``: ``exact``, ``per_man``, ``full`` or ``reference``.
+def per_man_y_valid(cfg: dict, method: str) -> bool:
+    """Whether ``method`` can use :func:`per_man_y_stats` (per-man outcome, drawn baseline sums).
+
+    Direct mode without stratification (as the per-man sampler), complete-case
+    analysis on the % scale, ``student_t``, ``welch_t`` or ``ancova`` without
+    covariates or robust SEs, and ``simulation.exact_shortcut: auto``. Any
+    dropout mechanism.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> per_man_y_valid(load_config(overrides=["dropout.mechanism=MNAR"]), "ancova")
+    True
+    >>> per_man_y_valid(load_config(overrides=["analysis.missing=locf"]), "ancova")
+    False
+    """
+    opt = analysis_options(cfg)
+    return (
+        cfg["simulation"].get("exact_shortcut", "auto") == "auto"
+        and per_man_valid(cfg)
+        and method in EXACT_METHODS
+        and opt["missing"] == "complete_case"
+        and opt["scale"] == "pct"
+        and not opt["robust_se"]
+    )
+
+
+def method_engine(cfg: dict, method: str, methods=None) -> str:
+    """Which engine computes ``method``: ``exact``, ``per_man_y``, ``per_man``, ``full`` or ``reference``.
 
     ``reference`` means data from the per-man (or full) simulator analysed one
-    replicate at a time by the reference implementation.
+    replicate at a time by the reference implementation. ``per_man_y``
+    (:func:`per_man_y_stats`) is used when every method simulated with it in
+    the block (``methods``, default ``[method]``) can use it; a method that
+    needs individual baseline values (Mann-Whitney, MMRM, a reference method)
+    puts the whole block on ``per_man``.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["dropout.mechanism=MNAR"])
+    >>> method_engine(cfg, "ancova"), method_engine(cfg, "ancova", ["ancova", "mmrm"])
+    ('per_man_y', 'per_man')
     """
     opt = analysis_options(cfg)
     if exact_valid(cfg, method)[0]:
@@ -1297,7 +1465,12 @@ def method_engine(cfg: dict, method: str) -> str:
         vectorised = False
     if not vectorised:
         return "reference"
-    return "per_man" if per_man_valid(cfg) else "full"
+    if not per_man_valid(cfg):
+        return "full"
+    group = [method] if methods is None else list(methods)
+    if per_man_y_valid(cfg, method) and all(per_man_y_valid(cfg, m) or exact_valid(cfg, m)[0] for m in group):
+        return "per_man_y"
+    return "per_man"
 
 
 # --------------------------------------------------------------------------- running blocks
@@ -1386,14 +1559,15 @@ def run_block(cfg: dict, scenario: str, index: int, reps: int, methods) -> dict[
     """
     ss = seed_sequence(cfg["seed"], scenario, index)
     opt = analysis_options(cfg)
-    engines = {m: method_engine(cfg, m) for m in methods}
+    engines = {m: method_engine(cfg, m, methods) for m in methods}
     out: dict[str, Replicates] = {}
-    if any(e == "exact" for e in engines.values()):
-        st = exact_arm_stats(cfg, reps, ss)
-        for m, e in engines.items():
-            if e == "exact":
-                out[m] = t_methods(st, m, opt["alpha"])
-    rest = [m for m in methods if engines[m] != "exact"]
+    for kind, draw in (("exact", exact_arm_stats), ("per_man_y", per_man_y_stats)):
+        if any(e == kind for e in engines.values()):
+            st = draw(cfg, reps, ss)
+            for m, e in engines.items():
+                if e == kind:
+                    out[m] = t_methods(st, m, opt["alpha"])
+    rest = [m for m in methods if engines[m] not in ("exact", "per_man_y")]
     if not rest:
         return out
     if per_man_valid(cfg):

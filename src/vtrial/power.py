@@ -376,7 +376,7 @@ def run_power(
     pandas.DataFrame
         One row per scenario and method: the contract columns
         (:data:`POWER_COLUMNS`), one column per grid key, then ``engine``
-        (``exact``, ``per_man``, ``full`` or ``reference``), ``missing`` and
+        (``exact``, ``per_man_y``, ``per_man``, ``full`` or ``reference``), ``missing`` and
         ``valid_reps`` (replicates whose analysis could be fitted).
 
     Examples
@@ -420,7 +420,7 @@ def run_power(
                     "alpha": float(scfg["analysis"]["alpha"]),
                     "true_difference_pct": float(trial_mod.implied_effects(scfg).difference_pct),
                     "analytic_power": analytic_power(scfg, m),
-                    "engine": engine.method_engine(scfg, m),
+                    "engine": engine.method_engine(scfg, m, methods),
                     "missing": scfg["analysis"]["missing"],
                     **s,
                 }
@@ -745,7 +745,7 @@ def sample_size(
                 if hi is None:
                     row.update(n_per_arm=float("nan"), power=float("nan"), power_se=float("nan"),
                                power_below=float("nan"), power_below_se=float("nan"))  # fmt: skip
-                    eng = engine.method_engine(base, m)
+                    eng = engine.method_engine(base, m, methods)
                     ap = float("nan")
                 else:
                     p1 = power_at(hi, m)
@@ -758,7 +758,7 @@ def sample_size(
                         power_below_se=math.sqrt(p0 * (1 - p0) / reps) if p0 == p0 else float("nan"),
                     )
                     c = config_mod.set_key(base, "trial.n_per_arm", int(hi))
-                    eng = engine.method_engine(c, m)
+                    eng = engine.method_engine(c, m, methods)
                     ap = analytic_power(c, m)
                 row.update(analytic_n_per_arm=an, analytic_power=ap, reps=reps, engine=eng)
                 for key, value in sc.grid_values:
@@ -878,7 +878,7 @@ def mde(
                     "power_se": math.sqrt(p1 * (1 - p1) / reps) if hi is not None else float("nan"),
                     "analytic_mde_pct": an,
                     "reps": reps,
-                    "engine": engine.method_engine(base, m),
+                    "engine": engine.method_engine(base, m, methods),
                 }
                 for key, value in sc.grid_values:
                     row[key] = value
