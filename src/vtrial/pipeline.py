@@ -357,12 +357,36 @@ def gather_tables(paths: Sequence[str | Path], sort_by: Sequence[str] = ()) -> p
     return table
 
 
-def sample_size_table(
-    payload: Sequence[Mapping], *, targets: Sequence[float], methods: Sequence[str], reps: int
-) -> pd.DataFrame:
-    """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`)."""
-    from vtrial import power
+def _search_sample_size(cfg: dict, target: float, methods: Sequence[str], reps: int, n_max: int):
+    """:func:`vtrial.power.sample_size`, or NaN rows when the true difference is 0.
 
+    Under no effect power never reaches a target above alpha, and the search
+    would run to ``n_max``; the table then says so at once.
+    """
+    from vtrial import power
+    from vtrial.trial import implied_effects
+
+    if implied_effects(cfg).difference_pct == 0:
+        return pd.DataFrame({
+            "scenario_id": "", "method": list(methods), "target_power": float(target),
+            "n_per_arm": float("nan"), "power": float("nan"), "power_se": float("nan"),
+            "reps": int(reps), "note": "no true difference: no n reaches the target",
+        })  # fmt: skip
+    return power.sample_size(cfg, float(target), methods=list(methods), reps=int(reps), n_max=int(n_max))
+
+
+def sample_size_table(
+    payload: Sequence[Mapping],
+    *,
+    targets: Sequence[float],
+    methods: Sequence[str],
+    reps: int,
+    n_max: int = 1000,
+) -> pd.DataFrame:
+    """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`).
+
+    ``n_per_arm`` is NaN where the target is not reached by ``n_max`` men per arm.
+    """
     frames = []
     for item in payload:
         c = copy.deepcopy(item["config"])
@@ -370,7 +394,7 @@ def sample_size_table(
         c["analysis"]["methods"] = list(methods)
         c["grid"] = {}
         for target in targets:
-            df = power.sample_size(c, float(target), methods=list(methods), reps=int(reps))
+            df = _search_sample_size(c, target, methods, reps, n_max)
             for key, value in item["grid"]:
                 df[key] = value
             frames.append(df)
@@ -385,17 +409,13 @@ def tornado_table(cfg: dict) -> pd.DataFrame:
     pandas.DataFrame
         ``key, side, value, n_per_arm, power, power_se`` (``key == "base"`` for the base case).
     """
-    from vtrial import power
-
     s = cfg["sensitivity"]
     rows = []
     for key, side, value, c in tornado_scenarios(cfg):
         c = stage_config(c)
         c["analysis"]["methods"] = [s["method"]]
-        c["simulation"]["reps"] = sensitivity_reps(cfg)
-        df = power.sample_size(
-            c, float(s["tornado_power"]), methods=[s["method"]], reps=c["simulation"]["reps"]
-        )
+        reps = sensitivity_reps(cfg)
+        df = _search_sample_size(c, s["tornado_power"], [s["method"]], reps, s["max_n_per_arm"])
         r = df.iloc[0]
         rows.append({
             "key": key, "side": side, "value": value, "n_per_arm": r["n_per_arm"],

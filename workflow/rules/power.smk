@@ -71,6 +71,7 @@ rule sample_size:
         targets=VT["sensitivity"]["target_power"],
         methods=vp.power_methods(VT),
         reps=VT["simulation"]["reps"],
+        n_max=VT["sensitivity"]["max_n_per_arm"],
         grid_keys=[k for k in VT["grid"] if k != "trial.n_per_arm"],
     log:
         "results/logs/sample_size.log",

@@ -9,7 +9,11 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         from vtrial.pipeline import sample_size_table
     with timer.phase("simulate"):
         table = sample_size_table(
-            sm.params.scenarios, targets=sm.params.targets, methods=sm.params.methods, reps=sm.params.reps
+            sm.params.scenarios,
+            targets=sm.params.targets,
+            methods=sm.params.methods,
+            reps=sm.params.reps,
+            n_max=sm.params.n_max,
         )
         table.to_csv(sm.output.csv, index=False, lineterminator="\n")
     with timer.phase("plot"):
