@@ -373,3 +373,125 @@ def test_mmrm_equals_reference(overrides):
         assert (rep.n_placebo[r], rep.n_anastrozole[r]) == (res.n_placebo, res.n_anastrozole)
     if overrides == NO_DROPOUT_MMRM:
         assert np.allclose(rep.df, rep.n_placebo + rep.n_anastrozole - 3)
+
+
+# --------------------------------------------------------------------------- per_man_y: drawn baseline sums
+
+
+def _replicates(stats_list, method):
+    reps = [engine.t_methods(s, method, 0.05) for s in stats_list]
+    return {f: np.concatenate([getattr(r, f) for r in reps]) for f in ("estimate", "se", "p_value")}
+
+
+def _agree(a, b, label):
+    """KS on t-values, power, mean estimate and mean SE within 3 Monte Carlo SEs."""
+    ok_a, ok_b = np.isfinite(a["estimate"]), np.isfinite(b["estimate"])
+    na, nb = ok_a.sum(), ok_b.sum()
+    # failed fits (too few completers) at the same rate
+    fa, fb = 1 - na / len(ok_a), 1 - nb / len(ok_b)
+    assert abs(fa - fb) <= 3 * np.sqrt((fa + fb) / 2 * (1 / len(ok_a) + 1 / len(ok_b))) + 1e-12, label
+    ta = a["estimate"][ok_a] / a["se"][ok_a]
+    tb = b["estimate"][ok_b] / b["se"][ok_b]
+    assert stats.ks_2samp(ta, tb).pvalue > 0.001, label
+    pa, pb = np.mean(a["p_value"] < 0.05), np.mean(b["p_value"] < 0.05)
+    assert abs(pa - pb) < 3 * np.sqrt(pa * (1 - pa) / len(ok_a) + pb * (1 - pb) / len(ok_b)), (label, pa, pb)
+    for f in ("estimate", "se"):
+        xa, xb = a[f][ok_a], b[f][ok_b]
+        se = np.sqrt(xa.var() / na + xb.var() / nb)
+        assert abs(xa.mean() - xb.mean()) < 3 * se, (label, f, xa.mean(), xb.mean(), se)
+
+
+PER_MAN_Y_CASES = {
+    # strong baseline correlation: the baseline sums depend much on the completers' outcomes
+    "mnar": ["dropout.mechanism=MNAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8"],
+    "mnar_simple_ratio": [
+        "dropout.mechanism=MNAR", "trial.randomization=simple", "trial.allocation_ratio=1.5",
+        "trial.n_per_arm=16",
+    ],
+    "mar": ["dropout.mechanism=MAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8"],
+    # few completers: chi2 / Wishart on 0, 1, 2 df and failed fits
+    "mar_heavy_small": [
+        "dropout.mechanism=MAR", "trial.randomization=simple", "trial.n_per_arm=5",
+        "dropout.anastrozole=0.5", "dropout.placebo=0.5",
+    ],
+    "mnar_heavy_small": [
+        "dropout.mechanism=MNAR", "trial.n_per_arm=4", "dropout.anastrozole=0.5", "dropout.placebo=0.5",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PER_MAN_Y_CASES))
+def test_per_man_y_matches_per_man_engine(name):
+    """Drawn baseline sums vs every man's values: same law of the Welch, Student and ANCOVA results
+    (KS on 20,000 t-values; power, mean estimate and mean SE within 3 MC SEs)."""
+    cfg = load_config(overrides=PER_MAN_Y_CASES[name])
+    assert engine.method_engine(cfg, "ancova", ["ancova", "welch_t"]) == "per_man_y"
+    opt = engine.analysis_options(cfg)
+    blocks = 20
+    new = [engine.per_man_y_stats(cfg, 1000, np.random.SeedSequence([20, k])) for k in range(blocks)]
+    old = [
+        engine.arm_stats(
+            engine.per_man_block(cfg, 1000, np.random.SeedSequence([21, k]), need_y6=False),
+            opt["missing"],
+            opt["scale"],
+        )
+        for k in range(blocks)
+    ]
+    for m in ("welch_t", "student_t", "ancova"):
+        _agree(_replicates(new, m), _replicates(old, m), (name, m))
+    # men analysed per arm: same mean
+    for a in (0, 1):
+        n1 = np.concatenate([s.n[a] for s in new])
+        n2 = np.concatenate([s.n[a] for s in old])
+        assert abs(n1.mean() - n2.mean()) < 3 * np.sqrt(n1.var() / len(n1) + n2.var() / len(n2))
+
+
+def test_per_man_y_under_mcar_matches_exact_shortcut_and_analytic_power():
+    from vtrial import power
+
+    cfg = load_config(overrides=["trial.randomization=simple", "trial.n_per_arm=22"])
+    assert engine.exact_valid(cfg, "ancova")[0]
+    blocks = 20
+    new = [engine.per_man_y_stats(cfg, 1000, np.random.SeedSequence([22, k])) for k in range(blocks)]
+    ex = [engine.exact_arm_stats(cfg, 1000, np.random.SeedSequence([23, k])) for k in range(blocks)]
+    for m in ("welch_t", "student_t", "ancova"):
+        a = _replicates(new, m)
+        _agree(a, _replicates(ex, m), m)
+        pw = np.mean(a["p_value"] < 0.05)
+        ref = power.analytic_power(cfg, m)
+        assert abs(pw - ref) < 3 * np.sqrt(ref * (1 - ref) / len(a["p_value"])), (m, pw, ref)
+
+
+def test_per_man_y_shares_outcomes_with_per_man_block():
+    """Under MNAR the Y12 values and completers are those of the per-man block: Welch and Student
+    results are bitwise equal, so adding Mann-Whitney (which needs per-man values) changes no t-test."""
+    cfg = load_config(overrides=["dropout.mechanism=MNAR", "trial.randomization=simple"])
+    ss = np.random.SeedSequence(31)
+    st = engine.per_man_y_stats(cfg, 300, ss)
+    ref = engine.arm_stats(engine.per_man_block(cfg, 300, ss, need_y6=False), "complete_case", "pct")
+    for f in ("n", "ybar", "syy", "size"):
+        assert np.array_equal(getattr(st, f), getattr(ref, f)), f
+    a = engine.run_block(cfg, "0123456789", 0, 500, ["welch_t"])["welch_t"]
+    b = engine.run_block(cfg, "0123456789", 0, 500, ["mann_whitney", "welch_t"])["welch_t"]
+    assert np.array_equal(a.p_value, b.p_value, equal_nan=True)
+
+
+def test_per_man_y_output_identical_for_any_chunking_and_workers():
+    from vtrial import power
+
+    cfg = load_config(
+        overrides=[
+            "analysis.methods=[ancova, welch_t]",
+            "dropout.mechanism=MNAR",
+            "grid.dropout.mechanism=[MNAR, MAR]",
+        ]
+    )
+    a = power.run_power(cfg, reps=3500, chunk_size=1000)
+    assert set(a["engine"]) == {"per_man_y"}
+    for kw in (
+        {"chunk_size": 3000},
+        {"chunk_size": 100000, "workers": 2},
+        {"chunk_size": 1000, "workers": 2},
+    ):
+        b = power.run_power(cfg, reps=3500, **kw)
+        assert a.to_csv(index=False) == b.to_csv(index=False), kw
