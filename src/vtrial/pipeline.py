@@ -558,7 +558,8 @@ def rubin_pool_many(q: np.ndarray, u: np.ndarray, dfcom: np.ndarray):
     lam = np.maximum((1.0 + 1.0 / m) * b / t, 1e-4)
     df_old = (m - 1) / lam**2
     dfcom = np.asarray(dfcom, dtype=float)
-    df_obs = (dfcom + 1.0) / (dfcom + 3.0) * dfcom * (1.0 - lam)
+    finite = np.where(np.isinf(dfcom), 1.0, dfcom)
+    df_obs = (finite + 1.0) / (finite + 3.0) * finite * (1.0 - lam)
     df = np.where(np.isinf(dfcom), df_old, df_old * df_obs / (df_old + df_obs))
     return qbar, t, df
 

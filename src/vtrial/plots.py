@@ -69,7 +69,7 @@ def plot_bmd_trajectories(trial: pd.DataFrame, stem: str | Path) -> list[Path]:
         )  # fmt: skip
         sns.lineplot(
             data=sub, x="visit_month", y="pct_change", color="black", lw=2.5,
-            errorbar=("ci", 95), marker="o", ax=ax, label="mean (95% CI)",
+            errorbar=("ci", 95), seed=0, marker="o", ax=ax, label="mean (95% CI)",
         )  # fmt: skip
         n12 = sub[sub["visit_month"] == 12]["subject_id"].nunique()
         n0 = sub["subject_id"].nunique()
@@ -99,7 +99,7 @@ def plot_hormones(trial: pd.DataFrame, stem: str | Path) -> list[Path]:
         )  # fmt: skip
         sns.lineplot(
             data=sub, x="visit_month", y=col, hue="arm", palette=ARM_COLORS, lw=2.5, marker="o",
-            errorbar=("ci", 95), ax=ax,
+            errorbar=("ci", 95), seed=0, ax=ax,
         )  # fmt: skip
         ax.set_xticks([0, 3, 6, 12])
         ax.set_xlabel("month")
