@@ -112,17 +112,43 @@ def statsmodels_loop(reps_per_total: int) -> tuple[float, dict[int, float]]:
     return total_time / trials, pw
 
 
-def per_man_rate(mechanism: str, methods: list[str], blocks: int = 20) -> float:
-    """Trials per second of one process: simulate 88 men (MNAR dropout) and analyse."""
-    cfg = load_config(overrides=[f"dropout.mechanism={mechanism}", "simulation.exact_shortcut=never"])
+def per_man_rate(
+    mechanism: str, methods: list[str], blocks: int = 20, shortcut: str = "never", repeats: int = 3
+) -> float:
+    """Trials per second of one process: simulate 88 men and analyse.
+
+    ``shortcut="never"`` forces the per-man engine (every man's values);
+    ``"auto"`` lets the engine pick (``per_man_y`` for complete-case t-tests
+    and ANCOVA under MAR/MNAR dropout).
+    """
+    cfg = load_config(overrides=[f"dropout.mechanism={mechanism}", f"simulation.exact_shortcut={shortcut}"])
     sid = scenario_id(cfg)
 
     def run():
         for k in range(blocks):
             engine.run_block(cfg, sid, k, engine.BLOCK, methods)
 
-    t, _ = median_time(run, 3)
+    t, _ = median_time(run, repeats)
     return blocks * engine.BLOCK / t
+
+
+def per_man_table(repeats: int) -> dict:
+    """Per-man engines side by side (88 men, ANCOVA + Welch), with the load average around."""
+    out: dict = {"loadavg_before": os.getloadavg()}
+    methods = ["ancova", "welch_t"]
+    for mech in ("MNAR", "MAR"):
+        for shortcut in ("auto", "never"):
+            eng = engine.method_engine(
+                load_config(overrides=[f"dropout.mechanism={mech}", f"simulation.exact_shortcut={shortcut}"]),
+                "ancova",
+                methods,
+            )
+            out[f"{mech}_{eng}"] = per_man_rate(mech, methods, shortcut=shortcut, repeats=repeats)
+    out["MCAR_per_man"] = per_man_rate("MCAR", methods, repeats=repeats)
+    out["MNAR_ratio_per_man_y_to_per_man"] = out["MNAR_per_man_y"] / out["MNAR_per_man"]
+    out["MAR_ratio_per_man_y_to_per_man"] = out["MAR_per_man_y"] / out["MAR_per_man"]
+    out["loadavg_after"] = os.getloadavg()
+    return out
 
 
 def reference_rate(method: str, trials: int = 40) -> float:
@@ -134,12 +160,13 @@ def reference_rate(method: str, trials: int = 40) -> float:
 
 
 def million(workers: int) -> dict:
-    cfg = load_config(overrides=["dropout.mechanism=MNAR", "simulation.exact_shortcut=never"])
+    cfg = load_config(overrides=["dropout.mechanism=MNAR"])  # engine per_man_y
     t0 = time.perf_counter()
     table = power.run_power(
         cfg, reps=1_000_000, methods=["ancova", "welch_t"], workers=workers, chunk_size=20_000
     )
     elapsed = time.perf_counter() - t0
+    assert set(table["engine"]) == {"per_man_y"}
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {
@@ -164,7 +191,12 @@ def main() -> None:
         t, times = median_time(lambda: mcpower_search(args.mcpower_child), args.repeats)
         print(json.dumps({"median_s": t, "times": times, "power": mcpower_search(args.mcpower_child)}))
         return
-    res: dict = {
+    res: dict = {}
+    if args.only and os.path.exists(args.out):
+        # a partial run updates the previous results instead of discarding them
+        with open(args.out) as fh:
+            res = json.load(fh)
+    res |= {
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
@@ -172,6 +204,7 @@ def main() -> None:
             "cores": os.cpu_count(),
             "numpy": np.__version__,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "loadavg_start": os.getloadavg(),
         }
     }
     want = set(args.only or ["search", "mcpower", "statsmodels", "perman", "mmrm", "million"])
@@ -225,9 +258,9 @@ def main() -> None:
         }
         print(f"statsmodels {per_trial * 1e3:.2f} ms/trial", file=sys.stderr)
     if "perman" in want:
-        res["per_man_mnar_ancova_welch_trials_per_s"] = per_man_rate("MNAR", ["ancova", "welch_t"])
-        res["per_man_mcar_ancova_welch_trials_per_s"] = per_man_rate("MCAR", ["ancova", "welch_t"])
-        print(f"per-man {res['per_man_mnar_ancova_welch_trials_per_s']:.0f}/s", file=sys.stderr)
+        tab = per_man_table(max(3, args.repeats))
+        res["per_man_ancova_welch_trials_per_s"] = tab
+        print(f"per-man {json.dumps(tab)}", file=sys.stderr)
     if "mmrm" in want:
         res["mmrm_vectorised_trials_per_s"] = per_man_rate("MNAR", ["mmrm"])
         res["mmrm_reference_trials_per_s"] = reference_rate("mmrm")
@@ -235,6 +268,7 @@ def main() -> None:
     if "million" in want:
         res["million_1_worker"] = million(1)
         print(res["million_1_worker"], file=sys.stderr)
+    res["machine"]["loadavg_end"] = os.getloadavg()
     with open(args.out, "w") as fh:
         json.dump(res, fh, indent=1, default=float)
     print(json.dumps(res, indent=1, default=float))

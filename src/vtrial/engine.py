@@ -7,7 +7,7 @@ whatever the chunk size or the number of worker processes, so output files are
 byte-identical however the work is split. ``simulation.chunk_size`` only groups
 blocks into the tasks handed to a worker.
 
-Three simulators feed the same analyses:
+Four simulators feed the same analyses:
 
 ``exact``
     Draws, per arm and replicate, the sufficient statistics of (measured
@@ -30,10 +30,27 @@ Three simulators feed the same analyses:
     * the method is ``student_t``, ``welch_t`` or ``ancova`` without extra
       covariates or robust SEs.
 
+``per_man_y``
+    For complete-case ``student_t``, ``welch_t`` and ``ancova`` (no extra
+    covariates or robust SEs) on the % scale in direct mode without
+    ``stratified_blocks``, under *any* dropout mechanism: draws per man only
+    the variable dropout depends on (the 12-month change under MNAR and MCAR,
+    the 6-month change under MAR) and the dropout uniform, then the completers'
+    remaining sums (baseline BMD; under MAR also the 12-month change) from
+    their exact conditional normal / chi-square / Wishart law given the drawn
+    values (:func:`per_man_y_stats`). One normal per man instead of two (three
+    under MAR), about 1.7 times as fast (``benchmarks/RESULTS.md``). Chosen automatically (``simulation.exact_shortcut:
+    auto``) when every method of the block can use it (a method that needs
+    individual values, e.g. Mann-Whitney or MMRM, puts the block on
+    ``per_man``). Under MCAR and MNAR the 12-month changes and completers are
+    exactly those ``per_man`` draws from the same streams, so Welch and
+    Student results are the same whichever of the two simulates the block.
+
 ``per_man``
     Draws each man's (measured baseline BMD, 12-month change[, 6-month
     change]) from their exact joint normal distribution given arm (two or three
-    normals per man, against five in :func:`vtrial.trial.simulate_arrays`),
+    normals per man, against five in :func:`vtrial.trial.simulate_arrays`;
+    the 12-month change first, then the baseline given it),
     then dropout with every mechanism. Valid in direct mode without
     ``stratified_blocks``. Men are drawn man-major and per arm, so a trial with
     one more man per arm contains the smaller trial (common random numbers
