@@ -878,10 +878,12 @@ class JobTimer:
 
         self._stream = stream
         self.phases: dict[str, float] = {}
+        self.started = time.time()
         try:
             import psutil
 
-            self.phases["startup"] = max(0.0, time.time() - psutil.Process().create_time())
+            self.started = psutil.Process().create_time()
+            self.phases["startup"] = max(0.0, time.time() - self.started)
         except Exception:  # pragma: no cover - psutil comes with snakemake
             pass
         self._t0 = time.perf_counter()
@@ -932,7 +934,9 @@ def job_log(path: str | Path):
                     raise
                 finally:
                     timer.phases["script"] = time.perf_counter() - t0
-                    fh.write("TIMING " + json.dumps({k: round(v, 4) for k, v in timer.phases.items()}) + "\n")
+                    record = {k: round(v, 4) for k, v in timer.phases.items()}
+                    record["started"], record["ended"] = round(timer.started, 3), round(time.time(), 3)
+                    fh.write("TIMING " + json.dumps(record) + "\n")
             sys.stderr.flush()
 
     return ctx()

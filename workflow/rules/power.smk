@@ -10,6 +10,7 @@ rule power_batch:
         reps=VT["simulation"]["reps"],
         methods=vp.power_methods(VT),
         workers=VT["simulation"]["workers"],
+    priority: 10
     log:
         "results/logs/power/{batch}.log",
     wildcard_constraints:
@@ -73,6 +74,7 @@ rule sample_size:
         reps=VT["simulation"]["reps"],
         n_max=VT["sensitivity"]["max_n_per_arm"],
         grid_keys=[k for k in VT["grid"] if k != "trial.n_per_arm"],
+    priority: 10
     log:
         "results/logs/sample_size.log",
     threads: 1

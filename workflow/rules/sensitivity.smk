@@ -16,6 +16,7 @@ rule heatmap_effect_sd:
         reps=vp.sensitivity_reps(VT),
         method=VT["sensitivity"]["method"],
         n_per_arm=BASE["trial"]["n_per_arm"],
+    priority: 5
     log:
         "results/logs/heatmap_effect_sd.log",
     resources:
@@ -67,6 +68,7 @@ rule tornado:
         svg="results/sensitivity/tornado.svg",
     params:
         cfg=SENS,
+    priority: 10
     log:
         "results/logs/tornado.log",
     resources:
