@@ -403,12 +403,16 @@ def _agree(a, b, label):
 
 PER_MAN_Y_CASES = {
     # strong baseline correlation: the baseline sums depend much on the completers' outcomes
-    "mnar": ["dropout.mechanism=MNAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8"],
+    "mnar": [
+        "dropout.mechanism=MNAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8",
+    ],
     "mnar_simple_ratio": [
         "dropout.mechanism=MNAR", "trial.randomization=simple", "trial.allocation_ratio=1.5",
         "trial.n_per_arm=16",
     ],
-    "mar": ["dropout.mechanism=MAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8"],
+    "mar": [
+        "dropout.mechanism=MAR", "dropout.strength=2", "trial.n_per_arm=20", "effects.baseline_corr=-0.8",
+    ],
     # few completers: chi2 / Wishart on 0, 1, 2 df and failed fits
     "mar_heavy_small": [
         "dropout.mechanism=MAR", "trial.randomization=simple", "trial.n_per_arm=5",

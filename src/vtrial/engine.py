@@ -39,8 +39,9 @@ Four simulators feed the same analyses:
     remaining sums (baseline BMD; under MAR also the 12-month change) from
     their exact conditional normal / chi-square / Wishart law given the drawn
     values (:func:`per_man_y_stats`). One normal per man instead of two (three
-    under MAR), about 1.7 times as fast (``benchmarks/RESULTS.md``). Chosen automatically (``simulation.exact_shortcut:
-    auto``) when every method of the block can use it (a method that needs
+    under MAR): about twice as fast (``benchmarks/RESULTS.md``). Chosen
+    automatically (``simulation.exact_shortcut: auto``, the default) when
+    every method of the block can use it (a method that needs
     individual values, e.g. Mann-Whitney or MMRM, puts the block on
     ``per_man``). Under MCAR and MNAR the 12-month changes and completers are
     exactly those ``per_man`` draws from the same streams, so Welch and
@@ -459,13 +460,14 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
         dy = _y12_dev(ss, arm, n_arm, reps, sd12)
         db = _child(ss, base).standard_normal((n_arm, reps))
         db *= sd_b
-        db += slope_b * dy
+        tmp = _scratch("t", db.shape)
+        db += np.multiply(dy, slope_b, out=tmp)
         d6 = None
         if draw_y6:
             d6 = _child(ss, base + 3).standard_normal((n_arm, reps))
             d6 *= sd6_resid
-            d6 += coef6[0] * db
-            d6 += coef6[1] * dy
+            d6 += np.multiply(db, coef6[0], out=tmp)
+            d6 += np.multiply(dy, coef6[1], out=tmp)
         drv = {"MCAR": None, "MNAR": dy, "MAR": d6}[mech]
         sd_drv = sd12 if mech == "MNAR" else math.sqrt(s[2, 2])
         complete = _completers(cfg, arm, drv, sd_drv, _child(ss, base + 1), (n_arm, reps))
