@@ -698,6 +698,10 @@ def tipping_points(grid: pd.DataFrame, column: str, threshold: float = 0.5) -> p
 # --------------------------------------------------------------------------- summary
 
 
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
 def _fmt_n(x) -> str:
     return "not reached" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
 
@@ -749,6 +753,7 @@ def summary_markdown(
     lines.append("## Sample size")
     lines.append("")
     ss = _base_rows(sample_size, cfg)
+    max_n = s.get("max_n_per_arm", "the search limit")
     for target in s["target_power"]:
         rows = ss[np.isclose(ss["target_power"], target)]
         if rows.empty:
@@ -756,10 +761,16 @@ def summary_markdown(
         main = rows[rows["method"] == method]
         if not main.empty:
             r = main.iloc[0]
-            lines.append(
-                f"- For {100 * target:.0f}% power with {method}, {_fmt_n(r['n_per_arm'])} men per arm "
-                f"need to be randomized (simulated power at that n: {_fmt_power(r)})."
-            )
+            if _missing(r["n_per_arm"]):
+                lines.append(
+                    f"- {100 * target:.0f}% power with {method} is not reached with up to {max_n} men "
+                    "per arm (or there is no true difference to detect)."
+                )
+            else:
+                lines.append(
+                    f"- For {100 * target:.0f}% power with {method}, {_fmt_n(r['n_per_arm'])} men per "
+                    f"arm need to be randomized (simulated power at that n: {_fmt_power(r)})."
+                )
         others = rows[rows["method"] != method]
         if not others.empty:
             parts = ", ".join(
@@ -771,7 +782,7 @@ def summary_markdown(
     lines.append("")
     tor = tornado[tornado["key"] != "base"].copy()
     base_n = tornado.loc[tornado["key"] == "base", "n_per_arm"]
-    if len(base_n):
+    if len(base_n) and not _missing(base_n.iloc[0]):
         lines.append(
             f"At the base case, {_fmt_n(base_n.iloc[0])} men per arm give "
             f"{100 * s['tornado_power']:.0f}% power with {method}. Moving one assumption at a time:"
@@ -786,38 +797,63 @@ def summary_markdown(
                 f"- `{key}` from {lo['value']} to {hi['value']}: {_fmt_n(lo['n_per_arm'])} to "
                 f"{_fmt_n(hi['n_per_arm'])} men per arm."
             )
-    if tipping_design_table is not None and len(tipping_design_table):
-        tp = tipping_points(tipping_design_table, "power", 0.5)
-        lines.append("")
+    elif len(base_n):
         lines.append(
-            "Tipping point of the planned design (delta-adjusted multiple imputation, "
-            f"{int(tipping_design_table['reps'].iloc[0])} simulated trials): the conclusion is lost "
-            "in most trials (power below 50%) when the imputed 12-month changes of dropouts are "
-            "shifted by "
-            + "; ".join(
-                f"{r.tipping_delta:+g} points in the {r.arm} arm"
-                for r in tp.itertuples()
-                if not math.isnan(r.tipping_delta)
-            )
-            + " (other arm unshifted)."
-            if tp["tipping_delta"].notna().any()
-            else "Tipping point of the planned design: no shift in the grid "
-            f"({min(s['tipping_delta_pct']):g} to {max(s['tipping_delta_pct']):g} points) "
-            "drops power below 50%."
+            f"At the base case, {100 * s['tornado_power']:.0f}% power with {method} is not reached "
+            f"with up to {max_n} men per arm, so there is no sample size to be fragile."
         )
-    if tipping_example is not None and len(tipping_example):
-        tp = tipping_points(tipping_example, "holds", 0.5)
-        found = tp[tp["tipping_delta"].notna()]
+    if tipping_design_table is not None and len(tipping_design_table):
+        reps = int(tipping_design_table["reps"].iloc[0])
+        zero = tipping_design_table[
+            (tipping_design_table["delta_anastrozole"] == 0) & (tipping_design_table["delta_placebo"] == 0)
+        ]
+        p0 = float(zero["power"].iloc[0]) if len(zero) else float("nan")
         lines.append("")
-        if len(found):
+        if p0 < 0.5:
             lines.append(
-                "In the simulated example trial, the result stops being significant when imputed "
-                "values are shifted by "
-                + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
-                + "."
+                f"Tipping point of the planned design ({reps} simulated trials): even with dropouts "
+                f"missing at random, only {100 * p0:.0f}% of trials reach a significant result in "
+                "the assumed direction, so there is no conclusion to tip."
             )
         else:
-            lines.append("In the simulated example trial, no shift in the grid changes the conclusion.")
+            tp = tipping_points(tipping_design_table, "power", 0.5)
+            found = tp[tp["tipping_delta"].notna()]
+            if len(found):
+                lines.append(
+                    "Tipping point of the planned design (delta-adjusted multiple imputation, "
+                    f"{reps} simulated trials; {100 * p0:.0f}% significant under MAR): the "
+                    "conclusion is lost in most trials when the imputed 12-month changes of dropouts "
+                    "are shifted by "
+                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
+                    + " (the other arm unshifted)."
+                )
+            else:
+                lines.append(
+                    f"Tipping point of the planned design ({reps} simulated trials): no shift in the "
+                    f"grid ({min(s['tipping_delta_pct']):g} to {max(s['tipping_delta_pct']):g} points) "
+                    "takes the share of significant trials below one half."
+                )
+    if tipping_example is not None and len(tipping_example):
+        zero = tipping_example[
+            (tipping_example["delta_anastrozole"] == 0) & (tipping_example["delta_placebo"] == 0)
+        ]
+        lines.append("")
+        if len(zero) and not bool(zero["holds"].iloc[0]):
+            lines.append(
+                f"The simulated example trial is not significant under MAR (P = {float(zero['p_value'].iloc[0]):.2g})."
+            )
+        else:
+            tp = tipping_points(tipping_example, "holds", 0.5)
+            found = tp[tp["tipping_delta"].notna()]
+            if len(found):
+                lines.append(
+                    "In the simulated example trial, the result stops being significant when imputed "
+                    "values are shifted by "
+                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
+                    + "."
+                )
+            else:
+                lines.append("In the simulated example trial, no shift in the grid changes the conclusion.")
     if replication is not None and len(replication):
         frac = float((replication["p_value"] <= PUBLISHED_P).mean())
         sig = float((replication["p_value"] < a["alpha"]).mean())
@@ -825,7 +861,8 @@ def summary_markdown(
         lines.append("## The 2009 trial as one draw")
         lines.append("")
         lines.append(
-            f"Over {len(replication)} simulated replications of the published design, "
+            f"Over {len(replication)} simulated replications of the base design (the published one "
+            "with the default config), "
             f"{100 * sig:.1f}% reached P < {a['alpha']:g} and {100 * frac:.1f}% reached "
             f"P <= {PUBLISHED_P} (the published value); median P {replication['p_value'].median():.2g}."
         )

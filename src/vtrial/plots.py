@@ -288,6 +288,14 @@ def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float =
     """
     _theme()
     base = float(table.loc[table["key"] == "base", "n_per_arm"].iloc[0])
+    if not np.isfinite(table["n_per_arm"].astype(float)).any():
+        fig, ax = plt.subplots(figsize=(8.5, 2.5))
+        ax.axis("off")
+        ax.text(0.02, 0.5, f"No design in the tornado reaches {100 * target_power:.0f}% power\n"
+                "(no true difference, or beyond sensitivity.max_n_per_arm).", va="center")  # fmt: skip
+        return save(fig, stem)
+    if not np.isfinite(base):  # base case beyond the search: anchor bars at the largest n found
+        base = float(np.nanmax(table["n_per_arm"].astype(float)))
     t = table[table["key"] != "base"]
     rows = []
     for key, d in t.groupby("key", sort=False):
@@ -312,15 +320,16 @@ def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float =
                     ha="right", va="center", fontsize=8)  # fmt: skip
         ax.annotate(right_text, (right, yi), xytext=(4, 0), textcoords="offset points",
                     ha="left", va="center", fontsize=8)  # fmt: skip
-    ax.axvline(base, color="black", lw=1.2)
+    if np.isfinite(base):
+        ax.axvline(base, color="black", lw=1.2)
     ax.set_yticks(yy, r["key"])
     ax.set_xlabel(f"men per arm for {100 * target_power:.0f}% power (base case {base:.0f})")
     ax.set_title("Which assumption moves the sample size most", loc="left")
     ax.legend(fontsize=8, loc="lower right")
-    lo_x = np.nanmin(r[["n_low", "n_high"]].to_numpy())
-    hi_x = np.nanmax(r[["n_low", "n_high"]].to_numpy())
+    finite = np.array([*r[["n_low", "n_high"]].to_numpy().ravel(), base], dtype=float)
+    lo_x, hi_x = np.nanmin(finite), np.nanmax(finite)
     pad = 0.25 * max(hi_x - lo_x, 10)
-    ax.set_xlim(min(lo_x, base) - pad, max(hi_x, base) + pad)
+    ax.set_xlim(lo_x - pad, hi_x + pad)
     fig.tight_layout()
     return save(fig, stem)
 
