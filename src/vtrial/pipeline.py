@@ -357,7 +357,9 @@ def gather_tables(paths: Sequence[str | Path], sort_by: Sequence[str] = ()) -> p
     return table
 
 
-def _search_sample_size(cfg: dict, target: float, methods: Sequence[str], reps: int, n_max: int):
+def _search_sample_size(
+    cfg: dict, target: float, methods: Sequence[str], reps: int, n_max: int, workers: int = 1
+):
     """:func:`vtrial.power.sample_size`, or NaN rows when the true difference is 0.
 
     Under no effect power never reaches a target above alpha, and the search
@@ -372,7 +374,9 @@ def _search_sample_size(cfg: dict, target: float, methods: Sequence[str], reps: 
             "n_per_arm": float("nan"), "power": float("nan"), "power_se": float("nan"),
             "reps": int(reps), "note": "no true difference: no n reaches the target",
         })  # fmt: skip
-    return power.sample_size(cfg, float(target), methods=list(methods), reps=int(reps), n_max=int(n_max))
+    return power.sample_size(
+        cfg, float(target), methods=list(methods), reps=int(reps), n_max=int(n_max), workers=int(workers)
+    )
 
 
 def sample_size_table(
@@ -382,6 +386,7 @@ def sample_size_table(
     methods: Sequence[str],
     reps: int,
     n_max: int = 1000,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`).
 
@@ -394,7 +399,7 @@ def sample_size_table(
         c["analysis"]["methods"] = list(methods)
         c["grid"] = {}
         for target in targets:
-            df = _search_sample_size(c, target, methods, reps, n_max)
+            df = _search_sample_size(c, target, methods, reps, n_max, workers)
             for key, value in item["grid"]:
                 df[key] = value
             frames.append(df)

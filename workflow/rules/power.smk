@@ -15,7 +15,7 @@ rule power_batch:
         "results/logs/power/{batch}.log",
     wildcard_constraints:
         batch=r"[0-9a-z-]+",
-    threads: 1
+    threads: VT["simulation"]["workers"]
     resources:
         mem_mb=2000,
         runtime=60,
@@ -73,11 +73,12 @@ rule sample_size:
         methods=vp.power_methods(VT),
         reps=VT["simulation"]["reps"],
         n_max=VT["sensitivity"]["max_n_per_arm"],
+        workers=VT["simulation"]["workers"],
         grid_keys=[k for k in VT["grid"] if k != "trial.n_per_arm"],
     priority: 10
     log:
         "results/logs/sample_size.log",
-    threads: 1
+    threads: VT["simulation"]["workers"]
     resources:
         mem_mb=2000,
         runtime=60,

@@ -14,6 +14,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
             methods=sm.params.methods,
             reps=sm.params.reps,
             n_max=sm.params.n_max,
+            workers=sm.params.workers,
         )
         table.to_csv(sm.output.csv, index=False, lineterminator="\n")
     with timer.phase("plot"):
