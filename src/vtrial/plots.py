@@ -167,7 +167,7 @@ def plot_replication(reps: pd.DataFrame, stem: str | Path, *, published_p: float
     if published_estimate is not None:
         ax.axvline(published_estimate, color="tab:red", lw=2, label=f"published {published_estimate:+.2f}")
         ax.legend(fontsize=8)
-    ax.set_xlabel("estimated difference, 12-month % change (percentage points)")
+    ax.set_xlabel("estimated difference, 12-month % change (points)")
     ax.set_title(f"{len(r)} replications of the published design", loc="left")
     fig.tight_layout()
     return save(fig, stem)
@@ -253,8 +253,9 @@ def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequen
             ax.bar_label(cont, fmt="%.0f", fontsize=8, padding=2)
     g.set_axis_labels("men per arm (placebo)", "")
     g.set_titles("{col_name}")
+    sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 0.0), ncol=t["target"].nunique(), title=None)
     g.figure.suptitle("Sample size for the target power", x=0.01, ha="left")
-    g.figure.tight_layout()
+    g.figure.tight_layout(rect=(0, 0.08, 1, 1))
     return save(g.figure, stem)
 
 
@@ -267,6 +268,8 @@ def plot_heatmap(table: pd.DataFrame, stem: str | Path, *, x: str, y: str, value
     """Heatmap of ``value`` over two columns of ``table`` (annotated cells)."""
     _theme()
     grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean", sort=True)
+    if not pd.api.types.is_numeric_dtype(table[x]):  # categories keep their order in the table
+        grid = grid[list(dict.fromkeys(table[x]))]
     fig, ax = plt.subplots(figsize=(1.0 * grid.shape[1] + 2.5, 0.55 * grid.shape[0] + 1.8))
     sns.heatmap(grid, annot=True, fmt=fmt, cmap=cmap, vmin=0, vmax=1, ax=ax, cbar_kws={"label": value})
     ax.invert_yaxis()

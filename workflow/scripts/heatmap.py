@@ -22,7 +22,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         else:
             plots.plot_heatmap(
                 table, sm.output.png[: -len(".png")], x=keys[1], y=keys[0],
-                xlabel="dropout mechanism", ylabel="probability of not completing month 12 (both arms)",
+                xlabel="dropout mechanism", ylabel="dropout probability (both arms)",
                 title=f"Power of {sm.params.method} at {n} men per arm",
             )  # fmt: skip
     timer.log(f"{len(sm.params.scenarios)} scenarios, {sm.params.reps} reps")
