@@ -499,3 +499,17 @@ def test_per_man_y_output_identical_for_any_chunking_and_workers():
     ):
         b = power.run_power(cfg, reps=3500, **kw)
         assert a.to_csv(index=False) == b.to_csv(index=False), kw
+
+
+def test_mann_whitney_p_only_keeps_the_p_values():
+    # The sample-size search asks only for p-values; they must be the very
+    # p-values of the full computation, in both of R's branches.
+    from vtrial.config import load_config
+    from vtrial.engine import run_block
+
+    for n in (20, 60):
+        cfg = load_config(overrides=[f"trial.n_per_arm={n}", "analysis.methods=[mann_whitney]"])
+        full = run_block(cfg, "0123456789", 0, 300, ["mann_whitney"])["mann_whitney"]
+        quick = run_block(cfg, "0123456789", 0, 300, ["mann_whitney"], p_only=True)["mann_whitney"]
+        assert np.array_equal(full.p_value, quick.p_value, equal_nan=True)
+        assert np.isnan(quick.ci_low).all() and np.isfinite(full.ci_low).any()

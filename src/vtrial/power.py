@@ -103,13 +103,13 @@ def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.nd
     return out
 
 
-def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha):
+def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha, p_only=False):
     import json
 
     cfg = json.loads(cfg_json)
     out = []
     for index, size in blocks:
-        res = engine.run_block(cfg, scenario, index, size, methods)
+        res = engine.run_block(cfg, scenario, index, size, methods, p_only)
         out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
     return out
 
@@ -154,6 +154,7 @@ def simulate_sums(
     progress: bool = False,
     label: str = "",
     pool=None,
+    p_only: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run ``reps`` replicates of one scenario and return per-method sums.
 
@@ -175,6 +176,9 @@ def simulate_sums(
         Index of the first block (to extend an earlier run).
     progress : bool
         Progress line on stderr for runs longer than two seconds.
+    p_only : bool
+        Only rejection counts are needed (sample-size and MDE searches); the
+        other sums may then be NaN (see :func:`vtrial.engine.run_block`).
 
     Returns
     -------
@@ -200,13 +204,13 @@ def simulate_sums(
     results = []
     if workers <= 1 or len(tasks) == 1:
         for t in tasks:
-            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha))
+            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha, p_only))
             bar.step(len(t))
     else:
         own = pool is None
         ex = pool or _pool(workers)
         try:
-            futs = [ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha) for t in tasks]
+            futs = [ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only) for t in tasks]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
                 bar.step(len(t))
@@ -706,7 +710,7 @@ def sample_size(
                         return 0.0
                     cache[n] = simulate_sums(
                         c, sid, reps, methods, workers=workers, progress=progress,
-                        label=f"n per arm {n}", pool=pool,
+                        label=f"n per arm {n}", pool=pool, p_only=True,
                     )  # fmt: skip
                 if cache[n] is None:
                     return 0.0
@@ -846,7 +850,7 @@ def mde(
             def pw(d: float, m: str, sid=sid, cache=cache, at=at) -> float:
                 if d not in cache:
                     cache[d] = simulate_sums(at(d), sid, reps, methods, workers=workers,
-                                             progress=progress, pool=pool)  # fmt: skip
+                                             progress=progress, pool=pool, p_only=True)  # fmt: skip
                 s = cache[d][m]
                 return s[_REJ] / s[_REPS]
 
