@@ -428,3 +428,50 @@ def test_power_matches_analytic_with_mcar_dropout_and_random_arms():
             row["power"],
             row["analytic_power"],
         )
+
+
+def test_checkpoints_resume_without_redoing_finished_scenarios(tmp_path, monkeypatch):
+    # A run interrupted after its first scenario resumes from the saved sums:
+    # the finished scenario is not simulated again, and the table is identical.
+    from vtrial import power as power_mod
+    from vtrial.config import load_config
+
+    cfg = load_config(overrides=["analysis.methods=[ancova, welch_t]", "grid.trial.n_per_arm=[20, 30]"])
+    whole = power_mod.run_power(cfg, reps=2000)
+    parts = tmp_path / "parts"
+    real = power_mod.simulate_sums
+    calls = []
+
+    def interrupted(cfg_, scenario, *a, **k):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(scenario)
+        return real(cfg_, scenario, *a, **k)
+
+    monkeypatch.setattr(power_mod, "simulate_sums", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        power_mod.run_power(cfg, reps=2000, checkpoint_dir=parts)
+    assert len(list(parts.glob("*.npz"))) == 1
+
+    seen = []
+
+    def counting(cfg_, scenario, *a, **k):
+        seen.append(scenario)
+        return real(cfg_, scenario, *a, **k)
+
+    monkeypatch.setattr(power_mod, "simulate_sums", counting)
+    resumed = power_mod.run_power(cfg, reps=2000, checkpoint_dir=parts)
+    assert seen == [whole["scenario_id"].iloc[-1]]
+    pd.testing.assert_frame_equal(resumed, whole)
+    # a changed setting does not reuse the saved sums
+    seen.clear()
+    power_mod.run_power(cfg, reps=3000, checkpoint_dir=parts)
+    assert len(seen) == 2
+
+
+def test_power_command_leaves_no_checkpoints(tmp_path):
+    from vtrial.cli import main
+
+    out = tmp_path / "p.csv"
+    assert main(["power", "--reps", "1000", "--method", "ancova", "--quiet", "--out", str(out)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]

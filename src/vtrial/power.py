@@ -351,6 +351,7 @@ def run_power(
     progress: bool = False,
     methods=None,
     chunk_size: int | None = None,
+    checkpoint_dir=None,
 ) -> pd.DataFrame:
     """Monte Carlo power and diagnostics for every scenario of the grid and method.
 
@@ -374,6 +375,9 @@ def run_power(
     chunk_size : int, optional
         Replicates per task (default ``simulation.chunk_size``; results do not
         depend on it).
+    checkpoint_dir : str or Path, optional
+        Folder keeping each finished scenario's sums, so that a run that was
+        interrupted resumes without redoing them (see :func:`_checkpointed`).
 
     Returns
     -------
@@ -410,10 +414,14 @@ def run_power(
             scfg = sc.config
             label = f"scenario {k + 1}/{len(scenarios)} ({sc.id})"
             kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, label=label, pool=pool)
-            if target_se is not None:
-                _, sums = reps_for_target_se(scfg, sc.id, methods, target_se, **kw)
-            else:
-                sums = simulate_sums(scfg, sc.id, reps, methods, **kw)
+
+            def simulate(scfg=scfg, sc=sc, kw=kw):
+                if target_se is not None:
+                    return reps_for_target_se(scfg, sc.id, methods, target_se, **kw)[1]
+                return simulate_sums(scfg, sc.id, reps, methods, **kw)
+
+            key = {"config": scfg, "methods": list(methods), "reps": reps, "target_se": target_se}
+            sums = _checkpointed(checkpoint_dir, sc.id, key, simulate)
             tv = truth(scfg)
             for m in methods:
                 s = summarise(sums[m], tv)
@@ -435,6 +443,34 @@ def run_power(
         if pool is not None:
             pool.shutdown()
     return pd.DataFrame(rows, columns=POWER_COLUMNS + grid_keys + EXTRA_COLUMNS)
+
+
+def _checkpointed(folder, scenario: str, key: dict, simulate) -> dict[str, np.ndarray]:
+    """Per-method sums of one scenario, read from ``folder`` if an earlier run saved them.
+
+    The file name holds a hash of everything the sums depend on (the scenario's
+    config, methods, replicates, target SE), so a changed setting never reuses
+    stale sums; files are written whole or not at all (rename).
+    """
+    if folder is None:
+        return simulate()
+    import hashlib
+    import json
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    path = folder / f"{scenario}-{digest}.npz"
+    if path.exists():
+        with np.load(path) as saved:
+            return {m: saved[m] for m in key["methods"]}
+    sums = simulate()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **sums)
+    os.replace(tmp, path)
+    return sums
 
 
 def write_table(table: pd.DataFrame, path) -> None:

@@ -103,6 +103,14 @@ def cmd_power(args) -> None:
     if args.target_se is not None:
         target_se = _float_arg(args.target_se, "--target-se", 0.0, 0.5, high_open=False)
     cfg = _config(args, args.grid)
+    # Finished scenarios are kept beside the output until it is written, so an
+    # interrupted run picks up where it stopped.
+    parts = None
+    if args.out:
+        from pathlib import Path
+
+        out = Path(args.out)
+        parts = out.with_name(f".{out.name}.parts")
     table = run_power(
         cfg,
         reps=reps,
@@ -110,8 +118,13 @@ def cmd_power(args) -> None:
         workers=workers or cfg["simulation"]["workers"],
         progress=not args.quiet,
         methods=args.method,
+        checkpoint_dir=parts,
     )
     _write(table, args.out)
+    if parts is not None and parts.exists():
+        import shutil
+
+        shutil.rmtree(parts)
     print(
         f"wrote {args.out}: {len(table)} rows ({table['scenario_id'].nunique()} scenarios x "
         f"{table['method'].nunique()} methods), engines {', '.join(sorted(set(table['engine'])))}",
