@@ -378,9 +378,20 @@ def draw_dropout(
 # --------------------------------------------------------------------------- the trial
 
 
+def draw_baseline_scan(cfg: dict, baseline_true: np.ndarray, *, rng) -> np.ndarray:
+    """DXA error of the month-0 scan, ``e_0`` (% of the mean BMD), one per man.
+
+    Drawn before randomization: the measured baseline ``B0 = b + bmd_mean * e_0 /
+    100`` is known when men are allocated (stratification may use it).
+    """
+    rng = np.random.default_rng(rng)
+    return rng.standard_normal(baseline_true.shape) * cfg["measurement"]["bmd_cv_pct"]
+
+
 def draw_bmd(
     cfg: dict,
     baseline_true: np.ndarray,
+    baseline_error: np.ndarray,
     anastrozole: np.ndarray,
     *,
     rng,
@@ -394,6 +405,8 @@ def draw_bmd(
         Validated config.
     baseline_true : ndarray, (reps, n)
         True baseline BMD (g/cm2).
+    baseline_error : ndarray, (reps, n)
+        DXA error of the month-0 scan (%, from :func:`draw_baseline_scan`).
     anastrozole : ndarray of bool, (reps, n)
     rng : numpy.random.Generator or seed
     estradiol_change : ndarray, (reps, n), optional
@@ -417,13 +430,14 @@ def draw_bmd(
     arm = anastrozole.astype(np.intp)
     z_b = (baseline_true - c["bmd_mean_g_cm2"]) / c["bmd_sd_g_cm2"]
     u = rng.standard_normal(baseline_true.shape)
-    e = rng.standard_normal((3, *baseline_true.shape)) * cv
+    e6, e12 = rng.standard_normal((2, *baseline_true.shape)) * cv
+    e0 = baseline_error
     mean = eff.mean_pct[arm]
     if eff.estradiol_slope:
         mean = mean + eff.estradiol_slope * estradiol_change
     true12 = mean + eff.sd_true_pct[arm] * (rho * z_b + np.sqrt(1 - rho**2) * u)
-    bmd0 = baseline_true + c["bmd_mean_g_cm2"] * e[0] / 100
-    pct = np.stack([f6 * true12 + e[1] - e[0], true12 + e[2] - e[0]], axis=-1)
+    bmd0 = baseline_true + c["bmd_mean_g_cm2"] * e0 / 100
+    pct = np.stack([f6 * true12 + e6 - e0, true12 + e12 - e0], axis=-1)
     return bmd0, pct, true12
 
 
@@ -489,7 +503,7 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         men = None
         base_true = c["bmd_mean_g_cm2"] + c["bmd_sd_g_cm2"] * rng.standard_normal((reps, n))
 
-    # Month-0 hormone draws happen before randomization (stratification may use them).
+    # Month-0 hormones and BMD scan come before randomization (strata may use them).
     nan4 = np.full((reps, n, 4), np.nan)
     testo, estra = nan4.copy(), nan4.copy()
     if men is not None:
@@ -497,27 +511,16 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
             men.log_testosterone, c["testosterone_visit_log_sd"], rng
         )
         estra[..., 0] = cohort_mod.hormone_visit_draw(men.log_estradiol, c["estradiol_visit_log_sd"], rng)
-    bmd_noise_rng = rng.spawn(1)[0]
-    # Strata use measured baseline values; BMD's baseline scan is drawn inside draw_bmd,
-    # so for BMD strata we pre-draw it from a child stream that draw_bmd then reuses.
+    baseline_error = draw_baseline_scan(cfg, base_true, rng=rng)
     strata_values = None
-    if stratified:
+    if stratified:  # strata use values measured at month 0
         strata_values = {
             "age_years": None if men is None else men.age_years,
             "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
             "testosterone_ng_dl": testo[..., 0],
             "estradiol_pg_ml": estra[..., 0],
-            "bmd_g_cm2": None,
+            "bmd_g_cm2": base_true + c["bmd_mean_g_cm2"] * baseline_error / 100,
         }[strat_var]
-    bmd_state = bmd_noise_rng.bit_generator.state
-    if stratified and strat_var == "bmd_g_cm2":
-        strata_values, _, _ = draw_bmd(
-            cfg,
-            base_true,
-            np.zeros_like(base_true, dtype=bool),
-            rng=bmd_noise_rng,
-            estradiol_change=np.zeros_like(base_true) if mediated else None,
-        )
     anastrozole = randomize(cfg["trial"], reps, strata_values, rng=rng)
 
     e2_change = None
@@ -539,8 +542,9 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         if mediated:
             e2_change = np.where(anastrozole, _estradiol_change(men.log_estradiol, h, rng, resp_e), 0.0)
 
-    bmd_noise_rng.bit_generator.state = bmd_state  # same baseline scan as used for strata
-    bmd0, pct, true12 = draw_bmd(cfg, base_true, anastrozole, rng=bmd_noise_rng, estradiol_change=e2_change)
+    bmd0, pct, true12 = draw_bmd(
+        cfg, base_true, baseline_error, anastrozole, rng=rng, estradiol_change=e2_change
+    )
     last = draw_dropout(cfg, anastrozole, dropout_driver(cfg, anastrozole, pct), rng=rng)
 
     bmd = np.stack([bmd0, bmd0 * (1 + pct[..., 0] / 100), bmd0 * (1 + pct[..., 1] / 100)], axis=-1)
