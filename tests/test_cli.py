@@ -134,3 +134,13 @@ def test_analyze_skips_config_methods_that_cannot_use_the_strategy(tmp_path, cap
     assert (res["missing"] == "locf").all()
     # naming an incompatible method explicitly is an error
     assert main(["analyze", str(trial), "--missing", "locf", "--method", "mmrm"]) == 2
+
+
+def test_simulate_reports_the_implied_difference_in_mediated_mode(tmp_path, capsys):
+    from vtrial.config import load_config
+    from vtrial.trial import implied_effects
+
+    out = tmp_path / "t.csv"
+    assert main(["simulate", "--out", str(out), "--set", "effects.mode=estradiol_mediated"]) == 0
+    expected = implied_effects(load_config(overrides=["effects.mode=estradiol_mediated"])).difference_pct
+    assert f"implied difference {expected:.2f}" in capsys.readouterr().err

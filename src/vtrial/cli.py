@@ -60,6 +60,11 @@ def cmd_simulate(args) -> None:
         write_trial_csv(df, tmp)
     n = df["subject_id"].nunique()
     print(f"wrote {args.out}: {n} men, {len(df)} rows", file=sys.stderr)
+    if cfg["effects"]["mode"] == "estradiol_mediated":
+        from vtrial.trial import implied_effects
+
+        diff = implied_effects(cfg).difference_pct
+        print(f"estradiol-mediated effect: implied difference {diff:.2f} percentage points", file=sys.stderr)
 
 
 def cmd_calibrate(args) -> None:
