@@ -1573,30 +1573,13 @@ def method_engine(cfg: dict, method: str, methods=None) -> str:
 # --------------------------------------------------------------------------- running blocks
 
 
-def _reference_options(cfg: dict, method: str) -> dict:
-    a = cfg["analysis"]
-    opts: dict = {}
-    if method == "ancova":
-        opts["covariates"] = list(a.get("covariates") or [])
-        opts["robust"] = "HC3" if a.get("robust_se") else None
-    if a["missing"] in ("multiple_imputation", "delta_mnar"):
-        opts.update(n_imputations=a["imputations"], delta=a["delta_pct"], delta_arm=a["delta_arm"])
-    if method == "permutation":
-        opts["n_permutations"] = a["permutations"]
-    if method.startswith("bootstrap"):
-        opts["n_resamples"] = a["bootstrap_resamples"]
-    return opts
-
-
 def reference_replicates(block: Block, cfg: dict, method: str, ss: np.random.SeedSequence) -> Replicates:
     """Analyse each replicate of a block with the reference implementation (slow path)."""
-    import inspect
-
     from vtrial.analysis import METHODS
+    from vtrial.config import method_options
 
     fn = METHODS[method][0]
-    accepted = set(inspect.signature(fn).parameters)
-    opts = {k: v for k, v in _reference_options(cfg, method).items() if k in accepted}
+    opts = method_options(cfg, [method])[method]
     opt = analysis_options(cfg)
     ta = block.arrays if block.arrays is not None else block_to_arrays(block)
     rng = _child(ss, _S_REFERENCE)
