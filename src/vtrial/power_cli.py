@@ -80,6 +80,13 @@ def _config(args, grid_items=None) -> dict:
     return cfg
 
 
+def _reps_workers(args) -> tuple[int | None, int | None]:
+    """``--reps`` and ``--workers`` checked (None where not given)."""
+    reps = None if args.reps is None else _int_arg(args.reps, "--reps", 1)
+    workers = None if args.workers is None else _int_arg(args.workers, "--workers", 1)
+    return reps, workers
+
+
 def _write(table, out) -> None:
     from vtrial.cli import atomic_path
     from vtrial.power import write_table
@@ -97,8 +104,7 @@ def _write(table, out) -> None:
 def cmd_power(args) -> None:
     from vtrial.power import run_power
 
-    reps = None if args.reps is None else _int_arg(args.reps, "--reps", 1)
-    workers = _int_arg(args.workers, "--workers", 1) if args.workers is not None else None
+    reps, workers = _reps_workers(args)
     target_se = None
     if args.target_se is not None:
         target_se = _float_arg(args.target_se, "--target-se", 0.0, 0.5, high_open=False)
@@ -136,8 +142,7 @@ def cmd_sample_size(args) -> None:
     from vtrial.power import sample_size
 
     target = _float_arg(args.target_power, "--target-power", 0.0, 1.0)
-    reps = None if args.reps is None else _int_arg(args.reps, "--reps", 1)
-    workers = _int_arg(args.workers, "--workers", 1) if args.workers is not None else None
+    reps, workers = _reps_workers(args)
     cfg = _config(args)
     table = sample_size(
         cfg,
@@ -157,8 +162,7 @@ def cmd_mde(args) -> None:
 
     target = _float_arg(args.target_power, "--target-power", 0.0, 1.0)
     n = _int_arg(args.n_per_arm, "--n-per-arm", 2)
-    reps = None if args.reps is None else _int_arg(args.reps, "--reps", 1)
-    workers = _int_arg(args.workers, "--workers", 1) if args.workers is not None else None
+    reps, workers = _reps_workers(args)
     cfg = _config(args)
     table = mde(
         cfg,
