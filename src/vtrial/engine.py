@@ -1138,7 +1138,7 @@ def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) 
         weight = 3.0 * (tx[:, :, None] + ty[:, None, :])
         base_ties = (tx * tx - 1.0).clip(min=0).sum(1) + (ty * ty - 1.0).clip(min=0).sum(1)
 
-    def w_stat(d: np.ndarray, idx: np.ndarray, with_ties: bool = False):
+    def w_stat(d: np.ndarray, idx: np.ndarray):
         """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
         xd = x[idx] - d[:, None]
         lhs = xd[:, :, None]
@@ -1152,8 +1152,6 @@ def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) 
         dz = gt + 0.5 * n_eq - mn[idx] / 2.0
         nn = big_n[idx]
         sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
-        if with_ties:
-            return dz, sigma, ties
         return dz, sigma
 
     ok = (nx >= 2) & (ny >= 2)
@@ -1248,7 +1246,7 @@ def _rank_sum_at_zero(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     pad = np.isnan(pooled)
     filled = np.where(pad, np.inf, pooled)
     rank = rankdata(filled, method="average", axis=1)
-    t = rankdata(filled, method="max", axis=1) - rankdata(filled, method="min", axis=1) + 1.0
+    t = _tie_counts(pooled)  # 0 on padding
     ties = np.where(pad, 0.0, t * t - 1.0).sum(axis=1)
     nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
     ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
