@@ -374,7 +374,7 @@ def group_sequential_design(
         c = None if futility is not None and binding else _efficacy_bounds(t, spent_alpha, sided, sp.GRID_R)
     design = Design(t, s, alpha, sided, efficacy, gamma, c, futility, futility_gamma, binding, None, beta, np.nan)
     if futility is None:
-        return replace(design, drift=_drift_for_power(design))
+        return replace(design, drift=float(_drift_for_power(design)))
     spent_beta = spending(futility, beta, s, futility_gamma)
 
     def bounds(drift: float) -> tuple[np.ndarray, np.ndarray]:
@@ -387,4 +387,336 @@ def group_sequential_design(
     drift = optimize.brentq(gap, 0.0, 4.0 * (ndtri(1 - alpha) + ndtri(1 - beta)), xtol=_XTOL)
     ce, fu = bounds(drift)
     fu[-1] = ce[-1]
-    return replace(design, z_efficacy=ce, z_futility=fu, drift=drift)
+    design = replace(design, z_efficacy=ce, z_futility=fu, drift=float(drift))
+    spent = np.cumsum(type_one_error(design))
+    if np.abs(spent - spending(efficacy, alpha, s, gamma)).max() > 1e-8:
+        raise InputError(
+            f"sequential.futility: binding {futility} futility leaves too few paths to spend alpha "
+            f"{alpha} as {efficacy}; use a less aggressive futility rule"
+        )
+    return design
+
+
+def type_one_error(design: Design) -> np.ndarray:
+    """Stage-wise type I error: H0 probability of rejecting first at each look.
+
+    Non-binding futility bounds are ignored, binding ones count; two-sided
+    designs add both tails.
+
+    Examples
+    --------
+    >>> d = group_sequential_design([0.5, 1.0], efficacy="pocock")
+    >>> float(type_one_error(d).sum().round(10))
+    0.025
+    """
+    up, low = sp.exit_table(
+        design.information_fractions, 0.0, design.lower(for_type_one_error=True), design.z_efficacy
+    )
+    return up + low if design.sided == 2 else up
+
+
+def fixed_drift(alpha: float, beta: float, sided: int = 1) -> float:
+    """Drift of the single-look design with power ``1 - beta``: ``z_{1-alpha/sided} + z_{1-beta}``."""
+    return float(ndtri(1.0 - alpha / sided) + ndtri(1.0 - beta))
+
+
+def inflation_factor(design: Design) -> float:
+    """Maximum over fixed-design information for the same power (rpact ``inflationFactor``).
+
+    Examples
+    --------
+    >>> round(inflation_factor(group_sequential_design([1 / 3, 2 / 3, 1], efficacy="pocock")), 4)
+    1.1664
+    """
+    return float((design.drift / fixed_drift(design.alpha, design.beta, design.sided)) ** 2)
+
+
+def expected_fraction(design: Design, drift: float) -> float:
+    """Expected information at stopping over the maximum information, at a drift.
+
+    ``E[I] / I_max = 1 - sum_{k<K} P(stop at k) (1 - t_k)``, counting efficacy
+    and futility stops.
+    """
+    up, low = exit_probabilities(design, drift)
+    t = design.information_fractions
+    return float(1.0 - np.sum((up + low)[:-1] * (1.0 - t[:-1])))
+
+
+@dataclass(frozen=True)
+class SampleSize:
+    """Sample size of a two-arm comparison of means (total over both arms).
+
+    Attributes
+    ----------
+    n_fixed : float
+        Total of the single-look design with the same alpha and power.
+    n_max : float
+        Maximum total of the group-sequential design (``n_fixed`` times the inflation factor).
+    expected_n_h0, expected_n_h01, expected_n_h1 : float
+        Expected total at stopping under no difference, half the difference and the difference.
+    per_look : numpy.ndarray
+        Cumulative total at each look.
+    """
+
+    n_fixed: float
+    n_max: float
+    expected_n_h0: float
+    expected_n_h01: float
+    expected_n_h1: float
+    per_look: np.ndarray
+
+
+def _drift_per_sqrt_n(difference: float, sd: float, allocation_ratio: float) -> float:
+    """``theta sqrt(I) / sqrt(N)``: the mean of Z per square root of the total N.
+
+    With ``n1 = r N / (1 + r)`` and ``n2 = N / (1 + r)`` the standard error of
+    the difference is ``sd (1 + r) / sqrt(r N)``.
+    """
+    return difference * np.sqrt(allocation_ratio) / ((1.0 + allocation_ratio) * sd)
+
+
+def _fixed_n_t(difference, sd, alpha, beta, sided, allocation_ratio) -> float:
+    """Total N of the fixed design from the noncentral t (equal SDs, df = N - 2)."""
+    per_sqrt_n = _drift_per_sqrt_n(abs(difference), sd, allocation_ratio)
+
+    def excess(n: float) -> float:
+        df = n - 2.0
+        return stats.nct.cdf(stats.t.ppf(1.0 - alpha / sided, df), df, per_sqrt_n * np.sqrt(n)) - beta
+
+    n_normal = (fixed_drift(alpha, beta, sided) / per_sqrt_n) ** 2
+    return optimize.brentq(excess, 2.001, 4.0 * n_normal + 20.0, xtol=1e-10)
+
+
+def sample_size_means(
+    design: Design,
+    difference: float,
+    sd: float,
+    allocation_ratio: float = 1.0,
+    normal_approximation: bool = False,
+) -> SampleSize:
+    """Maximum and expected total sample size for two means (rpact ``getSampleSizeMeans``).
+
+    Parameters
+    ----------
+    design : Design
+    difference : float
+        Difference in means under the alternative (outcome units).
+    sd : float
+        Common standard deviation (outcome units).
+    allocation_ratio : float
+        ``n1 / n2``.
+    normal_approximation : bool
+        False (rpact's default): the fixed-design N solves the noncentral-t
+        power equation with ``N - 2`` df, and the group-sequential N is that
+        times the inflation factor. True: ``N_fixed = (1 + r)**2 / r
+        (z_{1-alpha/s} + z_{1-beta})**2 sd**2 / difference**2``.
+
+    Returns
+    -------
+    SampleSize
+
+    Examples
+    --------
+    >>> d = group_sequential_design([0.5, 1.0])
+    >>> round(sample_size_means(d, 2.46, 3.0, normal_approximation=True).n_max, 3)
+    46.866
+    """
+    per_sqrt_n = _drift_per_sqrt_n(abs(difference), sd, allocation_ratio)
+    if normal_approximation:
+        n_fixed = (fixed_drift(design.alpha, design.beta, design.sided) / per_sqrt_n) ** 2
+    else:
+        n_fixed = _fixed_n_t(difference, sd, design.alpha, design.beta, design.sided, allocation_ratio)
+    n_max = n_fixed * inflation_factor(design)
+    return SampleSize(
+        n_fixed=float(n_fixed),
+        n_max=float(n_max),
+        expected_n_h0=float(n_max * expected_fraction(design, 0.0)),
+        expected_n_h01=float(n_max * expected_fraction(design, design.drift / 2.0)),
+        expected_n_h1=float(n_max * expected_fraction(design, design.drift)),
+        per_look=n_max * design.information_fractions,
+    )
+
+
+def power_means(
+    design: Design,
+    n_max: float,
+    difference: float,
+    sd: float,
+    allocation_ratio: float = 1.0,
+    normal_approximation: bool = False,
+) -> pd.DataFrame:
+    """Per-look rejection and futility-stop probabilities for two means (rpact ``getPowerMeans``).
+
+    The drift is ``difference sqrt(r N) / ((1 + r) sd)``. With
+    ``normal_approximation=False`` (rpact's default) it is replaced by the
+    drift whose normal power at a single look equals the noncentral-t power
+    with ``N - 2`` df: ``z_{1-alpha/s} - Phi^{-1}(F_t(t_{1-alpha/s}; N - 2,
+    drift))``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per look: ``look``, ``n`` (cumulative total), ``reject``,
+        ``futility_stop``, ``cumulative_power``; ``attrs`` holds ``power``,
+        ``expected_n`` and ``drift``.
+
+    Examples
+    --------
+    >>> d = group_sequential_design([0.5, 1.0])
+    >>> round(power_means(d, 40, 2.46, 3.0, normal_approximation=True).attrs["power"], 4)
+    0.735
+    """
+    drift = _drift_per_sqrt_n(difference, sd, allocation_ratio) * np.sqrt(n_max)
+    if not normal_approximation:
+        df = n_max - 2.0
+        crit_t = stats.t.ppf(1.0 - design.alpha / design.sided, df)
+        drift = ndtri(1.0 - design.alpha / design.sided) - ndtri(stats.nct.cdf(crit_t, df, drift))
+    up, low = exit_probabilities(design, drift)
+    frame = pd.DataFrame(
+        {
+            "look": np.arange(1, up.size + 1),
+            "n": n_max * design.information_fractions,
+            "reject": up,
+            "futility_stop": low,
+            "cumulative_power": np.cumsum(up),
+        }
+    )
+    frame.attrs.update(
+        power=float(up.sum()), expected_n=float(n_max * expected_fraction(design, drift)), drift=float(drift)
+    )
+    return frame
+
+
+def observed_design(observed_information, planned_max_information: float, design: Design, final: bool = True) -> Design:
+    """Bounds recomputed at the information actually observed (spending at observed fractions).
+
+    The spending functions of ``design`` are evaluated at
+    ``min(I_k / I_planned, 1)``; at the final analysis (``final=True``) the
+    whole alpha (and beta) is spent, whether information under- or overran.
+    The correlation of the z statistics uses the observed ``I_k / I_last``.
+    Futility bounds are re-solved at the planned effect: the drift becomes
+    ``design.drift * sqrt(I_last / I_planned)``; at the final look ``f_K = c_K``.
+
+    Parameters
+    ----------
+    observed_information : array_like
+        Information (or sample size, for a fixed SD) at the looks done so far.
+    planned_max_information : float
+        Maximum information of the plan, in the same units.
+    design : Design
+        The planned design (alpha-spending efficacy rule).
+    final : bool
+        Whether the last observed look is the final analysis.
+
+    Returns
+    -------
+    Design
+
+    Examples
+    --------
+    A look at 42 % instead of 50 % of the planned 100, then the final at 95:
+
+    >>> plan = group_sequential_design([0.5, 1.0])
+    >>> observed_design([42, 95], 100, plan).z_efficacy.round(4)
+    array([3.2672, 1.9628])
+    """
+    if design.efficacy not in SPENDING:
+        raise InputError(
+            f"sequential.efficacy.type: {design.efficacy!r} has no spending function; observed-information "
+            f"boundaries need one of {', '.join(SPENDING)}"
+        )
+    info = np.asarray(observed_information, dtype=float)
+    t = _check_fractions(info / info[-1])
+    s = np.minimum(info / planned_max_information, 1.0)
+    if final:
+        s[-1] = 1.0
+    spent_alpha = spending(design.efficacy, design.alpha, s, design.efficacy_gamma, design.sided)
+    drift = float(design.drift * np.sqrt(info[-1] / planned_max_information))
+    base = replace(design, information_fractions=t, spending_fractions=s, drift=drift)
+    if design.futility is None:
+        return replace(base, z_efficacy=_efficacy_bounds(t, spent_alpha, design.sided, sp.GRID_R))
+    spent_beta = spending(design.futility, design.beta, s, design.futility_gamma)
+    if final:
+        spent_beta[-1] = design.beta
+    efficacy = None if design.binding else _efficacy_bounds(t, spent_alpha, 1, sp.GRID_R)
+    c, f = _beta_spending_bounds(t, spent_beta, drift, efficacy, spent_alpha if design.binding else None)
+    if final:
+        f[-1] = c[-1]
+    return replace(base, z_efficacy=c, z_futility=f)
+
+
+def boundaries_frame(design: Design) -> pd.DataFrame:
+    """One row per look: bounds, error spent and exit probabilities under H1.
+
+    Columns: ``look``, ``information_fraction``, ``z_efficacy`` (one-sided z
+    scale; two-sided designs reject when ``|Z| >= z_efficacy``),
+    ``cumulative_alpha`` (type I error spent by the look), ``z_futility``
+    (futility designs; at the last look it equals ``z_efficacy``),
+    ``spending_fraction`` (when it differs from the information fraction),
+    ``nominal_p`` (one-sided ``1 - Phi(z_efficacy)``), ``stage_alpha``,
+    ``reject_h1`` and ``futility_h1`` (probabilities of stopping at the look
+    for efficacy / futility at the design drift; for two-sided designs
+    ``futility_h1`` is the probability of crossing the lower bound),
+    ``cumulative_power`` and ``cumulative_beta`` (futility designs). ``attrs``
+    holds ``drift`` and ``inflation_factor``.
+
+    Examples
+    --------
+    >>> frame = boundaries_frame(group_sequential_design([0.5, 1.0]))
+    >>> frame[["look", "z_efficacy", "cumulative_alpha"]].round(4).to_string(index=False)
+    ' look  z_efficacy  cumulative_alpha\\n    1      2.9626            0.0015\\n    2      1.9686            0.0250'
+    """
+    stage_alpha = type_one_error(design)
+    up, low = exit_probabilities(design, design.drift)
+    columns = {
+        "look": np.arange(1, design.z_efficacy.size + 1),
+        "information_fraction": design.information_fractions,
+        "z_efficacy": design.z_efficacy,
+        "cumulative_alpha": np.cumsum(stage_alpha),
+    }
+    if design.z_futility is not None:
+        columns["z_futility"] = design.z_futility
+    if not np.allclose(design.spending_fractions, design.information_fractions, rtol=0, atol=1e-12):
+        columns["spending_fraction"] = design.spending_fractions
+    columns |= {
+        "nominal_p": ndtr(-design.z_efficacy),
+        "stage_alpha": stage_alpha,
+        "reject_h1": up,
+        "futility_h1": low,
+        "cumulative_power": np.cumsum(up),
+    }
+    if design.z_futility is not None:
+        columns["cumulative_beta"] = np.cumsum(low)
+    frame = pd.DataFrame(columns)
+    frame.attrs.update(drift=float(design.drift), inflation_factor=inflation_factor(design))
+    return frame
+
+
+def boundaries_table(section: dict) -> pd.DataFrame:
+    """Boundaries of the config section ``sequential`` (see :mod:`vtrial.sequential_config`).
+
+    Examples
+    --------
+    >>> section = {"information_fractions": [0.5, 1], "alpha": 0.025,
+    ...            "efficacy": {"type": "as_obrien_fleming"},
+    ...            "futility": {"type": "as_hsd", "gamma": -2, "binding": False, "beta": 0.2}}
+    >>> boundaries_table(section)[["z_efficacy", "z_futility"]].round(4).values.tolist()
+    [[2.9626, 0.4078], [1.9686, 1.9686]]
+    """
+    from vtrial.sequential_config import validate_sequential
+
+    cfg = validate_sequential(section)
+    futility = cfg["futility"] or {}
+    return boundaries_frame(
+        group_sequential_design(
+            cfg["information_fractions"],
+            alpha=cfg["alpha"],
+            efficacy=cfg["efficacy"]["type"],
+            gamma=cfg["efficacy"]["gamma"],
+            sided=cfg["sided"],
+            futility=futility.get("type"),
+            futility_gamma=futility.get("gamma"),
+            beta=futility.get("beta", cfg["beta"]),
+            binding=futility.get("binding", False),
+        )
+    )
