@@ -367,12 +367,16 @@ def group_sequential_design(
         raise InputError("sequential.futility: futility bounds are available for one-sided designs only")
     if efficacy in CLASSICAL:
         if futility is not None and binding:
-            raise InputError("sequential.futility.binding: binding futility needs an alpha-spending efficacy rule")
+            raise InputError(
+                "sequential.futility.binding: binding futility needs an alpha-spending efficacy rule"
+            )
         c = _classical_bounds(t, alpha, sided, CLASSICAL[efficacy])
     else:
         spent_alpha = spending(efficacy, alpha, s, gamma, sided)
         c = None if futility is not None and binding else _efficacy_bounds(t, spent_alpha, sided, sp.GRID_R)
-    design = Design(t, s, alpha, sided, efficacy, gamma, c, futility, futility_gamma, binding, None, beta, np.nan)
+    design = Design(
+        t, s, alpha, sided, efficacy, gamma, c, futility, futility_gamma, binding, None, beta, np.nan
+    )
     if futility is None:
         return replace(design, drift=float(_drift_for_power(design)))
     spent_beta = spending(futility, beta, s, futility_gamma)
@@ -587,7 +591,9 @@ def power_means(
     return frame
 
 
-def observed_design(observed_information, planned_max_information: float, design: Design, final: bool = True) -> Design:
+def observed_design(
+    observed_information, planned_max_information: float, design: Design, final: bool = True
+) -> Design:
     """Bounds recomputed at the information actually observed (spending at observed fractions).
 
     The spending functions of ``design`` are evaluated at

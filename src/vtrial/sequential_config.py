@@ -64,7 +64,9 @@ def _gamma(rule: dict, key: str) -> float | None:
     if rule["type"] not in NEEDS_GAMMA:
         return None
     if rule.get("gamma") is None:
-        raise InputError(f"{key}.gamma: missing; {rule['type']} needs a number (gamma of as_hsd, rho of as_kim_demets)")
+        raise InputError(
+            f"{key}.gamma: missing; {rule['type']} needs a number (gamma of as_hsd, rho of as_kim_demets)"
+        )
     gamma = _number(rule["gamma"], f"{key}.gamma")
     if rule["type"] == "as_kim_demets" and gamma <= 0:
         raise InputError(f"{key}.gamma: {gamma} must be > 0 for as_kim_demets")
@@ -120,7 +122,9 @@ def validate_sequential(section) -> dict:
     efficacy = dict(_mapping(section.get("efficacy", {}), "sequential.efficacy", _EFFICACY_KEYS))
     efficacy.setdefault("type", "as_obrien_fleming")
     if efficacy["type"] not in EFFICACY_TYPES:
-        raise InputError(f"sequential.efficacy.type: {efficacy['type']!r} is not one of {', '.join(EFFICACY_TYPES)}")
+        raise InputError(
+            f"sequential.efficacy.type: {efficacy['type']!r} is not one of {', '.join(EFFICACY_TYPES)}"
+        )
     out["efficacy"] = {"type": efficacy["type"], "gamma": _gamma(efficacy, "sequential.efficacy")}
 
     out["futility"] = None
@@ -131,12 +135,16 @@ def validate_sequential(section) -> dict:
                 f"sequential.futility.type: {futility.get('type')!r} is not one of {', '.join(SPENDING)}"
             )
         if futility.get("beta") is None:
-            raise InputError("sequential.futility.beta: missing; futility bounds need a power target 1 - beta")
+            raise InputError(
+                "sequential.futility.beta: missing; futility bounds need a power target 1 - beta"
+            )
         binding = futility.get("binding", False)
         if not isinstance(binding, bool):
             raise InputError(f"sequential.futility.binding: {binding!r} must be true or false")
         if out["sided"] == 2:
-            raise InputError("sequential.futility: futility bounds are available for one-sided designs (sided: 1) only")
+            raise InputError(
+                "sequential.futility: futility bounds are available for one-sided designs (sided: 1) only"
+            )
         if binding and efficacy["type"] in CLASSICAL:
             raise InputError(
                 f"sequential.futility.binding: binding futility needs an alpha-spending efficacy type, not {efficacy['type']}"

@@ -87,7 +87,9 @@ def _increment_mean(density: Density, t: float, drift: float) -> tuple[np.ndarra
     return density.z * np.sqrt(density.t) + drift * dt, np.sqrt(dt)
 
 
-def exit_probabilities(density: Density, t: float, drift: float, lower: float, upper: float) -> tuple[float, float]:
+def exit_probabilities(
+    density: Density, t: float, drift: float, lower: float, upper: float
+) -> tuple[float, float]:
     """Probabilities of ``Z > upper`` and of ``Z < lower`` at the next look.
 
     Parameters
@@ -197,9 +199,7 @@ def advance(density: Density, t: float, drift: float, lower: float, upper: float
     return Density(float(t), z, w * (kernel @ density.mass))
 
 
-def exit_table(
-    fractions, drift: float, lower, upper, r: int = GRID_R
-) -> tuple[np.ndarray, np.ndarray]:
+def exit_table(fractions, drift: float, lower, upper, r: int = GRID_R) -> tuple[np.ndarray, np.ndarray]:
     """Per-look probabilities of stopping above ``upper`` and below ``lower``.
 
     Parameters

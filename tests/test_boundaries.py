@@ -1,0 +1,297 @@
+"""Group-sequential boundaries against rpact 3.3.4 and independent checks.
+
+Reference values: tests/fixtures/sequential/rpact_reference.json, made by
+make_rpact_fixtures.R beside it.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy import stats
+
+from vtrial import boundaries as gs
+from vtrial import sequential_probability as sp
+from vtrial.errors import InputError
+from vtrial.sequential_config import validate_sequential
+
+REF = json.loads((Path(__file__).parent / "fixtures/sequential/rpact_reference.json").read_text())
+RPACT_TYPES = {
+    "OF": "obrien_fleming",
+    "P": "pocock",
+    "asOF": "as_obrien_fleming",
+    "asP": "as_pocock",
+    "asHSD": "as_hsd",
+    "asKD": "as_kim_demets",
+    "bsOF": "as_obrien_fleming",
+    "bsP": "as_pocock",
+    "bsHSD": "as_hsd",
+    "bsKD": "as_kim_demets",
+}
+DESIGNS = {e["name"]: e for e in REF["designs"]}
+
+
+def design_from(entry):
+    a = entry["args"]
+    return gs.group_sequential_design(
+        entry["informationRates"],
+        alpha=a["alpha"],
+        efficacy=RPACT_TYPES[a["typeOfDesign"]],
+        gamma=a.get("gammaA"),
+        sided=a.get("sided", 1),
+        futility=RPACT_TYPES.get(a.get("typeBetaSpending")),
+        futility_gamma=a.get("gammaB"),
+        beta=a.get("beta", 0.2),
+        binding=a.get("bindingFutility", False),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(DESIGNS))
+def test_boundaries_match_rpact(name):
+    entry = DESIGNS[name]
+    design = design_from(entry)
+    frame = gs.boundaries_frame(design)
+    np.testing.assert_allclose(frame.z_efficacy, entry["criticalValues"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(frame.nominal_p, entry["stageLevels"], rtol=0, atol=1e-8)
+    # rpact reports the final cumulative alpha as alpha - 1e-8 (its solver tolerance).
+    np.testing.assert_allclose(frame.cumulative_alpha, entry["alphaSpent"], rtol=0, atol=1e-7)
+    if "futilityBounds" in entry:
+        np.testing.assert_allclose(frame.z_futility[:-1], np.atleast_1d(entry["futilityBounds"]), atol=1e-6)
+        np.testing.assert_allclose(frame.cumulative_beta, entry["betaSpent"], atol=1e-7)
+        np.testing.assert_allclose(frame.cumulative_power, entry["power"], atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in DESIGNS.items() if "characteristics" in e))
+def test_design_characteristics_match_rpact(name):
+    entry = DESIGNS[name]
+    ch = entry["characteristics"]
+    design = design_from(entry)
+    assert gs.inflation_factor(design) == pytest.approx(ch["inflationFactor"], rel=1e-6)
+    assert design.drift**2 == pytest.approx(ch["shift"], rel=1e-6)
+    up, low = gs.exit_probabilities(design, design.drift)
+    np.testing.assert_allclose(up, ch["rejectionProbabilities"], atol=1e-7)
+    if design.z_futility is not None:
+        np.testing.assert_allclose(low[:-1], np.atleast_1d(ch["futilityProbabilities"]), atol=1e-7)
+    inflation = gs.inflation_factor(design)
+    for drift, key in [
+        (0.0, "averageSampleNumber0"),
+        (design.drift / 2, "averageSampleNumber01"),
+        (design.drift, "averageSampleNumber1"),
+    ]:
+        assert inflation * gs.expected_fraction(design, drift) == pytest.approx(ch[key], rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "case", REF["sample_size"], ids=lambda c: f"{c['design']}-na{c['normalApproximation']}"
+)
+def test_sample_size_means_matches_rpact(case):
+    design = design_from(DESIGNS[case["design"]])
+    ss = gs.sample_size_means(
+        design, case["alternative"], case["stDev"], normal_approximation=case["normalApproximation"]
+    )
+    # rpact solves the noncentral-t fixed N to a tolerance of 1e-4: agreement is ~7e-7 relative.
+    for ours, key in [
+        (ss.n_fixed, "nFixed"),
+        (ss.n_max, "maxNumberOfSubjects"),
+        (ss.expected_n_h0, "expectedNumberOfSubjectsH0"),
+        (ss.expected_n_h01, "expectedNumberOfSubjectsH01"),
+        (ss.expected_n_h1, "expectedNumberOfSubjectsH1"),
+    ]:
+        assert ours == pytest.approx(case[key], rel=1e-5 if not case["normalApproximation"] else 1e-7)
+
+
+@pytest.mark.parametrize("case", REF["power"], ids=lambda c: f"{c['design']}-na{c['normalApproximation']}")
+def test_power_means_matches_rpact(case):
+    design = design_from(DESIGNS[case["design"]])
+    frame = gs.power_means(
+        design,
+        case["maxNumberOfSubjects"],
+        case["alternative"],
+        case["stDev"],
+        normal_approximation=case["normalApproximation"],
+    )
+    np.testing.assert_allclose(frame.reject, case["rejectPerStage"], atol=1e-7)
+    # rpact puts an implicit futility bound at -6 when there is none (stop probability ~1e-9).
+    np.testing.assert_allclose(frame.futility_stop[:-1], case["futilityPerStage"], atol=1e-8)
+    assert frame.attrs["power"] == pytest.approx(case["overallReject"], abs=1e-7)
+    assert frame.attrs["expected_n"] == pytest.approx(case["expectedNumberOfSubjects"], rel=1e-7)
+
+
+def test_observed_information_bounds_match_rpact_user_spending():
+    obs = REF["observed"]
+    plan = gs.group_sequential_design([0.5, 1.0], alpha=obs["alpha"])
+    design = gs.observed_design(obs["observedInformation"], obs["plannedMaxInformation"], plan)
+    np.testing.assert_allclose(design.z_efficacy, obs["criticalValues"], atol=1e-6)
+    np.testing.assert_allclose(np.cumsum(gs.type_one_error(design)), obs["alphaSpent"], atol=1e-7)
+
+
+def test_observed_information_at_plan_reproduces_the_design():
+    plan = gs.group_sequential_design([0.3, 0.7, 1.0], futility="as_obrien_fleming", beta=0.2)
+    again = gs.observed_design([30, 70, 100], 100, plan)
+    np.testing.assert_allclose(again.z_efficacy, plan.z_efficacy, atol=1e-9)
+    np.testing.assert_allclose(again.z_futility, plan.z_futility, atol=1e-7)
+
+
+def test_one_look_design_is_the_fixed_design():
+    for efficacy in ("as_obrien_fleming", "as_pocock", "obrien_fleming", "pocock"):
+        design = gs.group_sequential_design([1.0], alpha=0.025, efficacy=efficacy)
+        assert design.z_efficacy[0] == pytest.approx(stats.norm.ppf(0.975), abs=1e-9)
+        assert gs.inflation_factor(design) == pytest.approx(1.0, abs=1e-8)
+    two = gs.group_sequential_design([1.0], alpha=0.05, sided=2)
+    assert two.z_efficacy[0] == pytest.approx(stats.norm.ppf(0.975), abs=1e-9)
+
+
+def test_integration_converges_with_the_grid():
+    """Exit probabilities with r = 32 are within 1e-8 of r = 128 (error ~ r**-4)."""
+    args = ([0.3, 0.7, 1.0], 1.5, [-0.4, 1.2, -np.inf], [3.47, 2.45, 2.0])
+    fine = np.concatenate(sp.exit_table(*args, r=128))
+    assert np.abs(np.concatenate(sp.exit_table(*args, r=32)) - fine).max() < 1e-8
+    assert np.abs(np.concatenate(sp.exit_table(*args, r=8)) - fine).max() > 1e-8
+
+
+def test_two_look_probability_equals_bivariate_normal():
+    """P(Z_1 < a, Z_2 < b) from the recursion equals the bivariate normal CDF (corr sqrt(t1))."""
+    t1, a, b, drift = 0.4, 1.1, 1.7, 0.8
+    _, low = sp.exit_table([t1, 1.0], drift, [a, b], [np.inf, np.inf])
+    mean = drift * np.sqrt([t1, 1.0])
+    cov = [[1.0, np.sqrt(t1)], [np.sqrt(t1), 1.0]]
+    joint = stats.multivariate_normal(mean, cov).cdf([np.inf, b]) - stats.multivariate_normal(mean, cov).cdf(
+        [a, b]
+    )
+    assert low[1] == pytest.approx(joint, abs=1e-7)
+
+
+@pytest.mark.slow
+def test_crossing_probabilities_agree_with_monte_carlo():
+    design = gs.group_sequential_design(
+        [0.3, 0.7, 1.0], futility="as_hsd", futility_gamma=-2, beta=0.2, binding=True
+    )
+    t = design.information_fractions
+    rng = np.random.default_rng(20261129)
+    n = 400_000
+    for drift in (0.0, design.drift):
+        increments = rng.normal(
+            drift * np.diff(t, prepend=0.0), np.sqrt(np.diff(t, prepend=0.0)), (n, t.size)
+        )
+        z = np.cumsum(increments, axis=1) / np.sqrt(t)
+        up_mc, low_mc = np.zeros(t.size), np.zeros(t.size)
+        running = np.ones(n, dtype=bool)
+        for k in range(t.size):
+            up = running & (z[:, k] >= design.z_efficacy[k])
+            low = running & ~up & (z[:, k] <= design.z_futility[k])
+            up_mc[k], low_mc[k] = up.mean(), low.mean()
+            running &= ~(up | low)
+        up_num, low_num = gs.exit_probabilities(design, drift)
+        for mc, num in ((up_mc, up_num), (low_mc, low_num)):
+            se = np.sqrt(num * (1 - num) / n)
+            assert np.all(np.abs(mc - num) < 3 * se + 1e-12)
+
+
+def test_spending_functions_at_full_information_spend_the_total():
+    for family, gamma in [
+        ("as_obrien_fleming", None),
+        ("as_pocock", None),
+        ("as_hsd", -4.0),
+        ("as_hsd", 0.0),
+        ("as_kim_demets", 2.0),
+    ]:
+        assert gs.spending(family, 0.025, [1.0], gamma)[0] == pytest.approx(0.025, rel=1e-12)
+    # Lan-DeMets O'Brien-Fleming at t = 0.5: 2 (1 - Phi(z_0.9875 / sqrt(0.5))).
+    expected = 2 * stats.norm.sf(stats.norm.isf(0.0125) / np.sqrt(0.5))
+    assert gs.spending("as_obrien_fleming", 0.025, [0.5])[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_boundaries_table_has_the_contract_columns():
+    section = {
+        "information_fractions": [0.3, 0.7, 1],
+        "alpha": 0.025,
+        "efficacy": {"type": "as_obrien_fleming", "gamma": None},
+        "futility": {"type": "as_obrien_fleming", "gamma": None, "binding": False, "beta": 0.2},
+    }
+    frame = gs.boundaries_table(section)
+    entry = DESIGNS["asOF_bsOF_nonbinding"]
+    assert list(frame.columns[:5]) == [
+        "look",
+        "information_fraction",
+        "z_efficacy",
+        "cumulative_alpha",
+        "z_futility",
+    ]
+    np.testing.assert_allclose(frame.z_efficacy, entry["criticalValues"], atol=1e-6)
+    np.testing.assert_allclose(frame.z_futility[:2], entry["futilityBounds"], atol=1e-6)
+    no_futility = gs.boundaries_table({"information_fractions": [0.5, 1]})
+    assert "z_futility" not in no_futility.columns
+    np.testing.assert_allclose(no_futility.z_efficacy, DESIGNS["asOF_2"]["criticalValues"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ({"information_fractions": [0.7, 0.5, 1]}, "sequential.information_fractions"),
+        ({"information_fractions": [0.5, 0.9]}, "sequential.information_fractions"),
+        ({"information_fractions": [0, 1]}, "sequential.information_fractions"),
+        ({"information_fractions": [0.5, 1.2]}, "sequential.information_fractions"),
+        ({"information_fractions": []}, "sequential.information_fractions"),
+        ({"alpha": 0.025}, "sequential.information_fractions"),
+        ({"information_fractions": [1], "alpha": 0.5}, "sequential.alpha"),
+        ({"information_fractions": [1], "alpha": 0}, "sequential.alpha"),
+        ({"information_fractions": [1], "alpha": "0.025"}, "sequential.alpha"),
+        ({"information_fractions": [1], "efficacy": {"type": "haybittle"}}, "sequential.efficacy.type"),
+        ({"information_fractions": [1], "efficacy": {"type": "as_hsd"}}, "sequential.efficacy.gamma"),
+        (
+            {"information_fractions": [1], "efficacy": {"type": "as_kim_demets", "gamma": None}},
+            "sequential.efficacy.gamma",
+        ),
+        (
+            {"information_fractions": [1], "efficacy": {"type": "as_kim_demets", "gamma": -1}},
+            "sequential.efficacy.gamma",
+        ),
+        ({"information_fractions": [1], "futility": {"type": "as_pocock"}}, "sequential.futility.beta"),
+        (
+            {"information_fractions": [1], "futility": {"type": "pocock", "beta": 0.2}},
+            "sequential.futility.type",
+        ),
+        (
+            {"information_fractions": [1], "futility": {"type": "as_hsd", "beta": 0.2}},
+            "sequential.futility.gamma",
+        ),
+        (
+            {"information_fractions": [1], "futility": {"type": "as_pocock", "beta": 0.2, "binding": "no"}},
+            "sequential.futility.binding",
+        ),
+        (
+            {"information_fractions": [1], "sided": 2, "futility": {"type": "as_pocock", "beta": 0.2}},
+            "sequential.futility",
+        ),
+        ({"information_fractions": [1], "sided": 3}, "sequential.sided"),
+        ({"information_fractions": [1], "looks": 3}, "sequential.looks"),
+        ({"information_fractions": [1], "efficacy": {"type": "as_hsd", "rho": 1}}, "sequential.efficacy.rho"),
+    ],
+)
+def test_bad_sections_raise_one_line_naming_the_key(section, key):
+    with pytest.raises(InputError) as err:
+        validate_sequential(section)
+    message = str(err.value)
+    assert message.startswith(key + ":") or message.startswith(key + " ")
+    assert "\n" not in message
+
+
+def test_schema_fragment_describes_every_key():
+    schema = yaml.safe_load((Path(gs.__file__).parent / "data/sequential.schema.yaml").read_text())
+
+    def walk(node, path):
+        assert "description" in node, path
+        for name, child in node.get("properties", {}).items():
+            walk(child, f"{path}.{name}")
+
+    walk(schema["sequential"], "sequential")
+    assert set(schema["sequential"]["properties"]) == {
+        "information_fractions",
+        "alpha",
+        "sided",
+        "beta",
+        "efficacy",
+        "futility",
+    }
