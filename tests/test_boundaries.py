@@ -295,3 +295,40 @@ def test_schema_fragment_describes_every_key():
         "efficacy",
         "futility",
     }
+
+
+@pytest.mark.parametrize("case", REF["final_ci"], ids=lambda c: f"{c['design']}-look{c['finalStage']}")
+def test_stagewise_estimate_matches_rpact_final_confidence_interval(case):
+    design = design_from(DESIGNS[case["design"]])
+    est = gs.stagewise_estimate(design, case["finalStage"], case["z"])
+    # rpact's "general" scale is difference / SD: mu sqrt(1/n1 + 1/n2); rpact solves to 1e-6.
+    scale = np.sqrt(1 / case["overallSampleSize1"] + 1 / case["overallSampleSize2"])
+    assert est.median_unbiased * scale == pytest.approx(case["medianUnbiasedGeneral"], abs=1e-6)
+    np.testing.assert_allclose(
+        np.array([est.lower, est.upper]) * scale, case["finalConfidenceIntervalGeneral"], atol=1e-6
+    )
+    assert est.median_unbiased * scale * case["overallStDev"] == pytest.approx(
+        case["medianUnbiased"], abs=1e-5
+    )
+
+
+@pytest.mark.slow
+def test_stagewise_p_value_at_the_true_mean_is_uniform_by_monte_carlo():
+    """At the true mean the stage-wise p-value is U(0, 1), so the estimate is median unbiased."""
+    design = gs.group_sequential_design([0.3, 0.7, 1.0], efficacy="as_pocock")
+    t, c = design.information_fractions, design.z_efficacy
+    rng = np.random.default_rng(7)
+    drift, n = 2.0, 2000
+    steps = np.diff(t, prepend=0.0)
+    z = np.cumsum(rng.normal(drift * steps, np.sqrt(steps), (n, t.size)), axis=1) / np.sqrt(t)
+    crossed = z >= c
+    look = np.where(crossed.any(axis=1), crossed.argmax(axis=1), t.size - 1)
+    p = np.array(
+        [gs.stagewise_p_value(design, k + 1, z[i, k], drift * np.sqrt(t[k])) for i, k in enumerate(look)]
+    )
+    for q in (0.1, 0.5, 0.9):
+        assert abs(np.mean(p <= q) - q) < 3 * np.sqrt(q * (1 - q) / n)
+    # Median unbiased: the estimate is below the truth exactly when p >= 1/2.
+    k = look[0]
+    est = gs.stagewise_estimate(design, k + 1, z[0, k])
+    assert (est.median_unbiased <= drift * np.sqrt(t[k])) == (p[0] >= 0.5)

@@ -726,3 +726,102 @@ def boundaries_table(section: dict) -> pd.DataFrame:
             binding=futility.get("binding", False),
         )
     )
+
+
+@dataclass(frozen=True)
+class StagewiseEstimate:
+    """Stage-wise ordering inference at the stopping look, on the z scale.
+
+    The parameter is ``mu = theta sqrt(I_look)``, the mean of ``Z`` at the
+    stopping look. For a difference in means with cumulative arm sizes
+    ``n1, n2`` and SD ``sd`` the effect is ``mu * sd * sqrt(1/n1 + 1/n2)``.
+
+    Attributes
+    ----------
+    look : int
+        Stopping look (1-based).
+    p_value : float
+        Stage-wise ordering p-value, ``P_0(at least as extreme)``.
+    median_unbiased : float
+        ``mu`` at which the observed outcome is the median.
+    lower, upper : float
+        Confidence limits for ``mu`` (each tail ``alpha / sided``).
+    """
+
+    look: int
+    p_value: float
+    median_unbiased: float
+    lower: float
+    upper: float
+
+
+def stagewise_p_value(design: Design, look: int, z: float, mu: float = 0.0) -> float:
+    """Probability of an outcome at least as extreme in the stage-wise ordering.
+
+    ``sum_{j<k} P_mu(continue to j, Z_j >= c_j) + P_mu(continue to k, Z_k >= z)``
+    for a trial that stopped at look ``k`` with statistic ``z``, where ``mu``
+    is the mean of ``Z_k`` (0 gives the stage-wise ordering p-value). See
+    :func:`stagewise_estimate`.
+
+    Examples
+    --------
+    >>> round(stagewise_p_value(group_sequential_design([1.0]), 1, 1.96), 6)
+    0.024998
+    """
+    if design.sided != 1:
+        raise InputError("sequential.sided: stage-wise ordering is available for one-sided designs")
+    if not 1 <= look <= design.z_efficacy.size:
+        raise InputError(f"look: {look} must be between 1 and {design.z_efficacy.size}")
+    lower = design.lower(for_type_one_error=True)[:look].copy()
+    lower[-1] = -np.inf
+    upper = np.append(design.z_efficacy[: look - 1], z)
+    return float(sp.exit_table(design.information_fractions[:look], mu, lower, upper)[0].sum())
+
+
+def stagewise_estimate(design: Design, look: int, z: float, tail: float | None = None) -> StagewiseEstimate:
+    """Median-unbiased estimate and confidence interval after stopping (stage-wise ordering).
+
+    Outcomes are ordered by stopping look first (earlier efficacy stops are
+    more extreme) and by ``Z`` within a look (Jennison & Turnbull 2000,
+    section 8.4). For a trial that stopped at look ``k`` with statistic ``z``,
+
+        p(mu) = sum_{j<k} P_mu(continue to j, Z_j >= c_j) + P_mu(continue to k, Z_k >= z),
+
+    increasing in ``mu``. The median-unbiased estimate solves ``p(mu) = 1/2``
+    and the limits solve ``p(mu) = tail`` and ``1 - tail``. Non-binding futility
+    bounds are ignored and binding ones kept, as in rpact's
+    ``getFinalConfidenceInterval``.
+
+    Parameters
+    ----------
+    design : Design
+        One-sided design.
+    look : int
+        Look at which the trial stopped (efficacy) or the final look.
+    z : float
+        Observed z statistic at that look.
+    tail : float, optional
+        Error in each tail of the interval; default ``design.alpha``.
+
+    Returns
+    -------
+    StagewiseEstimate
+
+    Examples
+    --------
+    Stopping at the first look gives the fixed-sample answers ``z`` and ``z -+ 1.96``:
+
+    >>> est = stagewise_estimate(group_sequential_design([0.5, 1.0]), 1, 3.2)
+    >>> round(est.median_unbiased, 4), round(est.lower, 4), round(est.upper, 4)
+    (3.2, 1.24, 5.16)
+    """
+    tail = design.alpha if tail is None else tail
+
+    def solve(level: float) -> float:
+        return optimize.brentq(
+            lambda mu: stagewise_p_value(design, look, z, mu) - level, z - 15.0, z + 15.0, xtol=1e-10
+        )
+
+    return StagewiseEstimate(
+        look, stagewise_p_value(design, look, z), solve(0.5), solve(tail), solve(1.0 - tail)
+    )
