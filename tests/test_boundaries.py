@@ -266,6 +266,17 @@ def test_boundaries_table_has_the_contract_columns():
             "sequential.futility",
         ),
         ({"information_fractions": [1], "sided": 3}, "sequential.sided"),
+        (
+            {"information_fractions": [1], "futility": {"type": "conditional_power", "beta": 0.2}},
+            "sequential.futility.threshold",
+        ),
+        (
+            {
+                "information_fractions": [1],
+                "futility": {"type": "conditional_power", "beta": 0.2, "threshold": 1},
+            },
+            "sequential.futility.threshold",
+        ),
         ({"information_fractions": [1], "looks": 3}, "sequential.looks"),
         ({"information_fractions": [1], "efficacy": {"type": "as_hsd", "rho": 1}}, "sequential.efficacy.rho"),
     ],
@@ -332,3 +343,70 @@ def test_stagewise_p_value_at_the_true_mean_is_uniform_by_monte_carlo():
     k = look[0]
     est = gs.stagewise_estimate(design, k + 1, z[0, k])
     assert (est.median_unbiased <= drift * np.sqrt(t[k])) == (p[0] >= 0.5)
+
+
+def test_conditional_power_with_one_look_left_is_the_closed_form():
+    design = gs.group_sequential_design([0.4, 1.0], efficacy="as_pocock")
+    c2, t1 = design.z_efficacy[1], 0.4
+    for z, drift in [(0.5, 0.0), (1.2, 2.8), (-0.3, 3.5)]:
+        expected = stats.norm.sf((c2 - z * np.sqrt(t1) - drift * (1 - t1)) / np.sqrt(1 - t1))
+        assert gs.conditional_power(design, 1, z, drift) == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_conditional_power_futility_by_monte_carlo():
+    """From Z_1 = f_1 the share of continuations that reject equals the threshold."""
+    plan = gs.group_sequential_design([0.3, 0.7, 1.0])
+    design = gs.conditional_power_futility(plan, 0.15)
+    t, c, f = design.information_fractions, design.z_efficacy, design.z_futility
+    rng = np.random.default_rng(11)
+    n = 400_000
+    steps = np.diff(t)
+    s = f[0] * np.sqrt(t[0]) + np.cumsum(rng.normal(plan.drift * steps, np.sqrt(steps), (n, 2)), axis=1)
+    z = s / np.sqrt(t[1:])
+    reject = (z[:, 0] >= c[1]) | ((z[:, 0] > f[1]) & (z[:, 0] < c[1]) & (z[:, 1] >= c[2]))
+    assert abs(reject.mean() - 0.15) < 3 * np.sqrt(0.15 * 0.85 / n)
+    assert gs.exit_probabilities(design, design.drift)[0].sum() == pytest.approx(0.8, abs=1e-9)
+    assert design.drift > plan.drift
+
+
+def test_boundaries_table_conditional_power_futility():
+    section = {
+        "information_fractions": [0.5, 1],
+        "futility": {"type": "conditional_power", "threshold": 0.2, "beta": 0.2},
+    }
+    frame = gs.boundaries_table(section)
+    plan = gs.group_sequential_design([0.5, 1.0])
+    assert gs.conditional_power(plan, 1, frame.z_futility[0], plan.drift) == pytest.approx(0.2, abs=1e-9)
+    np.testing.assert_allclose(frame.z_efficacy, DESIGNS["asOF_2"]["criticalValues"], atol=1e-6)
+
+
+def test_schema_fragment_accepts_valid_sections_and_rejects_unknown_keys():
+    import jsonschema
+
+    schema = yaml.safe_load((Path(gs.__file__).parent / "data/sequential.schema.yaml").read_text())[
+        "sequential"
+    ]
+    good = [
+        {
+            "information_fractions": [0.5, 1],
+            "alpha": 0.025,
+            "efficacy": {"type": "as_obrien_fleming", "gamma": None},
+        },
+        {
+            "information_fractions": [0.3, 0.7, 1],
+            "efficacy": {"type": "as_kim_demets", "gamma": 2},
+            "futility": {"type": "as_hsd", "gamma": -2, "binding": True, "beta": 0.1},
+        },
+        {
+            "information_fractions": [0.5, 1],
+            "futility": {"type": "conditional_power", "threshold": 0.1, "beta": 0.2},
+        },
+    ]
+    for section in good:
+        jsonschema.validate(section, schema)
+        validate_sequential(section)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"information_fractions": [1], "looks": 2}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"information_fractions": [1], "futility": {"type": "as_pocock"}}, schema)

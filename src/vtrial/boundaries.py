@@ -701,6 +701,10 @@ def boundaries_frame(design: Design) -> pd.DataFrame:
 def boundaries_table(section: dict) -> pd.DataFrame:
     """Boundaries of the config section ``sequential`` (see :mod:`vtrial.sequential_config`).
 
+    Validates the section, builds the design (:func:`group_sequential_design`,
+    then :func:`conditional_power_futility` for ``futility.type:
+    conditional_power``) and returns :func:`boundaries_frame`.
+
     Examples
     --------
     >>> section = {"information_fractions": [0.5, 1], "alpha": 0.025,
@@ -712,20 +716,22 @@ def boundaries_table(section: dict) -> pd.DataFrame:
     from vtrial.sequential_config import validate_sequential
 
     cfg = validate_sequential(section)
-    futility = cfg["futility"] or {}
-    return boundaries_frame(
-        group_sequential_design(
-            cfg["information_fractions"],
-            alpha=cfg["alpha"],
-            efficacy=cfg["efficacy"]["type"],
-            gamma=cfg["efficacy"]["gamma"],
-            sided=cfg["sided"],
-            futility=futility.get("type"),
-            futility_gamma=futility.get("gamma"),
-            beta=futility.get("beta", cfg["beta"]),
-            binding=futility.get("binding", False),
-        )
+    futility = cfg["futility"] or {"type": None, "gamma": None, "binding": False, "beta": cfg["beta"]}
+    by_spending = futility["type"] in SPENDING
+    design = group_sequential_design(
+        cfg["information_fractions"],
+        alpha=cfg["alpha"],
+        efficacy=cfg["efficacy"]["type"],
+        gamma=cfg["efficacy"]["gamma"],
+        sided=cfg["sided"],
+        futility=futility["type"] if by_spending else None,
+        futility_gamma=futility["gamma"],
+        beta=futility["beta"],
+        binding=futility["binding"],
     )
+    if futility["type"] == "conditional_power":
+        design = conditional_power_futility(design, futility["threshold"])
+    return boundaries_frame(design)
 
 
 @dataclass(frozen=True)
@@ -825,3 +831,92 @@ def stagewise_estimate(design: Design, look: int, z: float, tail: float | None =
     return StagewiseEstimate(
         look, stagewise_p_value(design, look, z), solve(0.5), solve(tail), solve(1.0 - tail)
     )
+
+
+def conditional_power(design: Design, look: int, z: float, drift: float) -> float:
+    """Probability of rejecting H0 at a later look given ``Z_look = z``.
+
+    Later futility bounds count as stopping (binding or not). For a
+    single remaining look this is the textbook
+    ``1 - Phi((c_K - z sqrt(t_k) - drift (1 - t_k)) / sqrt(1 - t_k))``
+    (Jennison & Turnbull 2000, section 10.2).
+
+    Parameters
+    ----------
+    design : Design
+    look : int
+        Current look (1-based, before the final one).
+    z : float
+        Observed z statistic at the look.
+    drift : float
+        Assumed mean of ``Z_K`` (e.g. ``design.drift`` for the design alternative).
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> d = group_sequential_design([0.5, 1.0])
+    >>> round(conditional_power(d, 1, 1.0, 0.0), 6)  # 1 - Phi((c_2 - sqrt(0.5)) / sqrt(0.5))
+    0.037211
+    """
+    if not 1 <= look < design.z_efficacy.size:
+        raise InputError(f"look: {look} must be between 1 and {design.z_efficacy.size - 1}")
+    state = sp.Density(float(design.information_fractions[look - 1]), np.array([float(z)]), np.ones(1))
+    lower, upper = design.lower(), design.z_efficacy
+    power = 0.0
+    for k in range(look, upper.size):
+        t = design.information_fractions[k]
+        power += sp.exit_probabilities(state, t, drift, lower[k], upper[k])[0]
+        state = sp.advance(state, t, drift, lower[k], upper[k])
+    return float(power)
+
+
+def conditional_power_futility(design: Design, threshold: float, drift: float | None = None) -> Design:
+    """Non-binding futility bounds: stop when the conditional power falls below ``threshold``.
+
+    At each interim look ``k``, ``f_k`` solves ``conditional_power(f_k) =
+    threshold`` at ``drift`` (default: ``design.drift``, the alternative of the
+    efficacy design), from the last interim look backwards so that each
+    conditional power accounts for the futility bounds after it. The efficacy
+    bounds are unchanged (non-binding); the returned design's ``drift`` is
+    re-solved so that the power with the futility bounds is ``1 - beta``.
+
+    Parameters
+    ----------
+    design : Design
+        Efficacy-only one-sided design.
+    threshold : float
+        Conditional power below which the trial stops for futility, in (0, 1).
+    drift : float, optional
+        Mean of ``Z_K`` assumed for the conditional power.
+
+    Returns
+    -------
+    Design
+        With ``futility = "conditional_power"`` and ``z_futility`` (``f_K = c_K``).
+
+    Examples
+    --------
+    >>> d = conditional_power_futility(group_sequential_design([0.5, 1.0]), 0.2)
+    >>> round(conditional_power(d, 1, d.z_futility[0], group_sequential_design([0.5, 1.0]).drift), 6)
+    0.2
+    """
+    if design.sided != 1 or design.z_futility is not None:
+        raise InputError(
+            "sequential.futility: conditional-power futility needs a one-sided efficacy-only design"
+        )
+    drift = design.drift if drift is None else drift
+    f = np.full(design.z_efficacy.size, -np.inf)
+    f[-1] = design.z_efficacy[-1]
+    candidate = replace(design, futility="conditional_power", futility_gamma=threshold, binding=False)
+    for k in range(design.z_efficacy.size - 1, 0, -1):
+        current = replace(candidate, z_futility=f.copy())
+
+        def excess(z: float, k: int = k, current: Design = current) -> float:
+            return conditional_power(current, k, z, drift) - threshold
+
+        f[k - 1] = optimize.brentq(excess, -_Z_MAX, design.z_efficacy[k - 1], xtol=_XTOL)
+    futile = replace(candidate, z_futility=f)
+    return replace(futile, drift=float(_drift_for_power(futile)))

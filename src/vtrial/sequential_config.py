@@ -9,6 +9,7 @@ The section looks like::
       beta: 0.2               # power target when there is no futility rule
       efficacy: {type: as_obrien_fleming, gamma: null}
       futility: {type: as_hsd, gamma: -2, binding: false, beta: 0.2}
+      # or futility: {type: conditional_power, threshold: 0.1, beta: 0.2}
 
 :func:`validate_sequential` returns the section with defaults filled in, or
 raises :class:`vtrial.errors.InputError` with one line naming the key, the
@@ -27,7 +28,8 @@ from vtrial.errors import InputError
 EFFICACY_TYPES = SPENDING + tuple(CLASSICAL)
 _TOP_KEYS = {"information_fractions", "alpha", "sided", "beta", "efficacy", "futility"}
 _EFFICACY_KEYS = {"type", "gamma"}
-_FUTILITY_KEYS = {"type", "gamma", "binding", "beta"}
+_FUTILITY_KEYS = {"type", "gamma", "binding", "beta", "threshold"}
+FUTILITY_TYPES = SPENDING + ("conditional_power",)
 
 
 def _number(value, key: str) -> float:
@@ -93,7 +95,7 @@ def validate_sequential(section) -> dict:
     dict
         Keys ``information_fractions`` (list), ``alpha``, ``sided``, ``beta``,
         ``efficacy`` ({type, gamma}) and ``futility`` (None or {type, gamma,
-        binding, beta}).
+        binding, beta, threshold}).
 
     Raises
     ------
@@ -130,9 +132,9 @@ def validate_sequential(section) -> dict:
     out["futility"] = None
     if section.get("futility") is not None:
         futility = _mapping(section["futility"], "sequential.futility", _FUTILITY_KEYS)
-        if futility.get("type") not in SPENDING:
+        if futility.get("type") not in FUTILITY_TYPES:
             raise InputError(
-                f"sequential.futility.type: {futility.get('type')!r} is not one of {', '.join(SPENDING)}"
+                f"sequential.futility.type: {futility.get('type')!r} is not one of {', '.join(FUTILITY_TYPES)}"
             )
         if futility.get("beta") is None:
             raise InputError(
@@ -154,5 +156,19 @@ def validate_sequential(section) -> dict:
             "gamma": _gamma(futility, "sequential.futility"),
             "binding": binding,
             "beta": _probability(futility["beta"], "sequential.futility.beta", 1 - out["alpha"]),
+            "threshold": None,
         }
+        if futility["type"] == "conditional_power":
+            if binding:
+                raise InputError(
+                    "sequential.futility.binding: conditional-power futility is non-binding only"
+                )
+            if futility.get("threshold") is None:
+                raise InputError(
+                    "sequential.futility.threshold: missing; conditional_power needs the conditional power "
+                    "below which to stop, in (0, 1)"
+                )
+            out["futility"]["threshold"] = _probability(
+                futility["threshold"], "sequential.futility.threshold", 1
+            )
     return out
