@@ -48,6 +48,13 @@ Sample size
     normal approximation or, by default as in rpact, from the noncentral t
     (``normal_approximation=False``).
 
+Also: bounds recomputed at observed information (:func:`observed_design`),
+conditional power and conditional-power futility bounds
+(:func:`conditional_power`, :func:`conditional_power_futility`) and the
+stage-wise ordering p-value, median-unbiased estimate and confidence interval
+at stopping (:func:`stagewise_estimate`). Derivations, rpact conventions and
+the measured agreement with rpact are in ``docs/sequential.md``.
+
 References
 ----------
 Armitage P, McPherson CK, Rowe BC (1969). J R Stat Soc A 132:235-244.
@@ -182,13 +189,13 @@ class Design:
         return self.z_futility
 
 
-def _solve_efficacy(state: sp.Density, t: float, target: float, sided: int, lower: float) -> float:
+def _solve_efficacy(state: sp.Density, t: float, target: float, sided: int) -> float:
     """``c`` at one look such that the H0 probability of rejecting there is ``target``."""
     if target <= 0.0:
         return np.inf
 
     def excess(c: float) -> float:
-        up, low = sp.exit_probabilities(state, t, 0.0, -c if sided == 2 else lower, c)
+        up, low = sp.exit_probabilities(state, t, 0.0, -c if sided == 2 else -np.inf, c)
         return up + (low if sided == 2 else 0.0) - target
 
     low_end = 0.0 if sided == 2 else -_Z_MAX
@@ -232,7 +239,7 @@ def _beta_spending_bounds(t, spent_beta, drift, efficacy=None, spent_alpha=None)
     alpha_steps = None if spent_alpha is None else np.diff(spent_alpha, prepend=0.0)
     for k, target in enumerate(np.diff(spent_beta, prepend=0.0)):
         if efficacy is None:
-            c[k] = _solve_efficacy(h0, t[k], alpha_steps[k], 1, -np.inf)
+            c[k] = _solve_efficacy(h0, t[k], alpha_steps[k], 1)
         f[k] = _solve_futility(h1, t[k], drift, c[k], target)
         h1 = sp.advance(h1, t[k], drift, f[k], c[k])
         if efficacy is None:
@@ -240,13 +247,13 @@ def _beta_spending_bounds(t, spent_beta, drift, efficacy=None, spent_alpha=None)
     return c, f
 
 
-def _efficacy_bounds(t, spent_alpha, sided, r) -> np.ndarray:
+def _efficacy_bounds(t, spent_alpha, sided) -> np.ndarray:
     """Alpha-spending efficacy bounds with no futility rule."""
     c = np.empty(t.size)
     state = sp.start()
     for k, target in enumerate(np.diff(spent_alpha, prepend=0.0)):
-        c[k] = _solve_efficacy(state, t[k], target, sided, -np.inf)
-        state = sp.advance(state, t[k], 0.0, -c[k] if sided == 2 else -np.inf, c[k], r)
+        c[k] = _solve_efficacy(state, t[k], target, sided)
+        state = sp.advance(state, t[k], 0.0, -c[k] if sided == 2 else -np.inf, c[k])
     return c
 
 
@@ -373,7 +380,7 @@ def group_sequential_design(
         c = _classical_bounds(t, alpha, sided, CLASSICAL[efficacy])
     else:
         spent_alpha = spending(efficacy, alpha, s, gamma, sided)
-        c = None if futility is not None and binding else _efficacy_bounds(t, spent_alpha, sided, sp.GRID_R)
+        c = None if futility is not None and binding else _efficacy_bounds(t, spent_alpha, sided)
     design = Design(
         t, s, alpha, sided, efficacy, gamma, c, futility, futility_gamma, binding, None, beta, np.nan
     )
@@ -640,11 +647,11 @@ def observed_design(
     drift = float(design.drift * np.sqrt(info[-1] / planned_max_information))
     base = replace(design, information_fractions=t, spending_fractions=s, drift=drift)
     if design.futility is None:
-        return replace(base, z_efficacy=_efficacy_bounds(t, spent_alpha, design.sided, sp.GRID_R))
+        return replace(base, z_efficacy=_efficacy_bounds(t, spent_alpha, design.sided))
     spent_beta = spending(design.futility, design.beta, s, design.futility_gamma)
     if final:
         spent_beta[-1] = design.beta
-    efficacy = None if design.binding else _efficacy_bounds(t, spent_alpha, 1, sp.GRID_R)
+    efficacy = None if design.binding else _efficacy_bounds(t, spent_alpha, 1)
     c, f = _beta_spending_bounds(t, spent_beta, drift, efficacy, spent_alpha if design.binding else None)
     if final:
         f[-1] = c[-1]
