@@ -1,0 +1,174 @@
+"""Validation of the config section ``sequential`` (group-sequential design).
+
+The section looks like::
+
+    sequential:
+      information_fractions: [0.5, 1]
+      alpha: 0.025            # one-sided unless sided: 2
+      sided: 1
+      beta: 0.2               # power target when there is no futility rule
+      efficacy: {type: as_obrien_fleming, gamma: null}
+      futility: {type: as_hsd, gamma: -2, binding: false, beta: 0.2}
+      # or futility: {type: conditional_power, threshold: 0.1, beta: 0.2}
+
+:func:`validate_sequential` returns the section with defaults filled in, or
+raises :class:`vtrial.errors.InputError` with one line naming the key, the
+value and what is allowed. The JSON schema fragment of the section is
+``vtrial/data/sequential.schema.yaml``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from vtrial.boundaries import CLASSICAL, NEEDS_GAMMA, SPENDING
+from vtrial.errors import InputError
+
+EFFICACY_TYPES = SPENDING + tuple(CLASSICAL)
+_TOP_KEYS = {"information_fractions", "alpha", "sided", "beta", "efficacy", "futility"}
+_EFFICACY_KEYS = {"type", "gamma"}
+_FUTILITY_KEYS = {"type", "gamma", "binding", "beta", "threshold"}
+FUTILITY_TYPES = SPENDING + ("conditional_power",)
+
+
+def _number(value, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise InputError(f"{key}: {value!r} is not a finite number")
+    return float(value)
+
+
+def _mapping(value, key: str, allowed: set[str]) -> dict:
+    if not isinstance(value, dict):
+        raise InputError(f"{key}: {value!r} must be a mapping")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise InputError(f"{key}.{unknown[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
+    return value
+
+
+def _fractions(value) -> list[float]:
+    key = "sequential.information_fractions"
+    if not isinstance(value, list | tuple) or not value:
+        raise InputError(f"{key}: {value!r} must be a non-empty list of numbers in (0, 1] ending at 1")
+    t = [_number(v, key) for v in value]
+    if any(not 0 < v <= 1 for v in t):
+        raise InputError(f"{key}: {t} must all be in (0, 1]")
+    if any(b <= a for a, b in zip(t, t[1:], strict=False)):
+        raise InputError(f"{key}: {t} must be strictly increasing")
+    if t[-1] != 1:
+        raise InputError(f"{key}: {t} must end at 1 (the final analysis)")
+    return t
+
+
+def _gamma(rule: dict, key: str) -> float | None:
+    """The spending parameter, required for the families that have one."""
+    if rule["type"] not in NEEDS_GAMMA:
+        return None
+    if rule.get("gamma") is None:
+        raise InputError(
+            f"{key}.gamma: missing; {rule['type']} needs a number (gamma of as_hsd, rho of as_kim_demets)"
+        )
+    gamma = _number(rule["gamma"], f"{key}.gamma")
+    if rule["type"] == "as_kim_demets" and gamma <= 0:
+        raise InputError(f"{key}.gamma: {gamma} must be > 0 for as_kim_demets")
+    return gamma
+
+
+def _probability(value, key: str, upper: float) -> float:
+    p = _number(value, key)
+    if not 0 < p < upper:
+        raise InputError(f"{key}: {p} must be in (0, {upper:g})")
+    return p
+
+
+def validate_sequential(section) -> dict:
+    """Check the ``sequential`` section and fill in its defaults.
+
+    Parameters
+    ----------
+    section : dict
+        The config section.
+
+    Returns
+    -------
+    dict
+        Keys ``information_fractions`` (list), ``alpha``, ``sided``, ``beta``,
+        ``efficacy`` ({type, gamma}) and ``futility`` (None or {type, gamma,
+        binding, beta, threshold}).
+
+    Raises
+    ------
+    vtrial.errors.InputError
+        For a bad value; the message names the key.
+
+    Examples
+    --------
+    >>> validate_sequential({"information_fractions": [0.5, 1]})["efficacy"]
+    {'type': 'as_obrien_fleming', 'gamma': None}
+    >>> validate_sequential({"information_fractions": [0.6, 0.5, 1]})
+    Traceback (most recent call last):
+    ...
+    vtrial.errors.InputError: sequential.information_fractions: [0.6, 0.5, 1.0] must be strictly increasing
+    """
+    section = _mapping(section, "sequential", _TOP_KEYS)
+    if "information_fractions" not in section:
+        raise InputError("sequential.information_fractions: missing; give the looks as fractions ending at 1")
+    out = {"information_fractions": _fractions(section["information_fractions"])}
+    out["alpha"] = _probability(section.get("alpha", 0.025), "sequential.alpha", 0.5)
+    out["sided"] = section.get("sided", 1)
+    if out["sided"] not in (1, 2) or isinstance(out["sided"], bool):
+        raise InputError(f"sequential.sided: {out['sided']!r} must be 1 or 2")
+    out["beta"] = _probability(section.get("beta", 0.2), "sequential.beta", 1 - out["alpha"])
+
+    efficacy = dict(_mapping(section.get("efficacy", {}), "sequential.efficacy", _EFFICACY_KEYS))
+    efficacy.setdefault("type", "as_obrien_fleming")
+    if efficacy["type"] not in EFFICACY_TYPES:
+        raise InputError(
+            f"sequential.efficacy.type: {efficacy['type']!r} is not one of {', '.join(EFFICACY_TYPES)}"
+        )
+    out["efficacy"] = {"type": efficacy["type"], "gamma": _gamma(efficacy, "sequential.efficacy")}
+
+    out["futility"] = None
+    if section.get("futility") is not None:
+        futility = _mapping(section["futility"], "sequential.futility", _FUTILITY_KEYS)
+        if futility.get("type") not in FUTILITY_TYPES:
+            raise InputError(
+                f"sequential.futility.type: {futility.get('type')!r} is not one of {', '.join(FUTILITY_TYPES)}"
+            )
+        if futility.get("beta") is None:
+            raise InputError(
+                "sequential.futility.beta: missing; futility bounds need a power target 1 - beta"
+            )
+        binding = futility.get("binding", False)
+        if not isinstance(binding, bool):
+            raise InputError(f"sequential.futility.binding: {binding!r} must be true or false")
+        if out["sided"] == 2:
+            raise InputError(
+                "sequential.futility: futility bounds are available for one-sided designs (sided: 1) only"
+            )
+        if binding and efficacy["type"] in CLASSICAL:
+            raise InputError(
+                f"sequential.futility.binding: binding futility needs an alpha-spending efficacy type, not {efficacy['type']}"
+            )
+        out["futility"] = {
+            "type": futility["type"],
+            "gamma": _gamma(futility, "sequential.futility"),
+            "binding": binding,
+            "beta": _probability(futility["beta"], "sequential.futility.beta", 1 - out["alpha"]),
+            "threshold": None,
+        }
+        if futility["type"] == "conditional_power":
+            if binding:
+                raise InputError(
+                    "sequential.futility.binding: conditional-power futility is non-binding only"
+                )
+            if futility.get("threshold") is None:
+                raise InputError(
+                    "sequential.futility.threshold: missing; conditional_power needs the conditional power "
+                    "below which to stop, in (0, 1)"
+                )
+            out["futility"]["threshold"] = _probability(
+                futility["threshold"], "sequential.futility.threshold", 1
+            )
+    return out
