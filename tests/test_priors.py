@@ -41,7 +41,7 @@ def test_mixture_against_components():
     np.testing.assert_allclose(p.cdf(x), 0.7 * a.cdf(x) + 0.3 * b.cdf(x), rtol=1e-12)
     np.testing.assert_allclose(p.pdf(x), 0.7 * a.pdf(x) + 0.3 * b.pdf(x), rtol=1e-12)
     for q in (0.001, 0.2, 0.5, 0.77, 0.999):
-        root = optimize.brentq(lambda v: 0.7 * a.cdf(v) + 0.3 * b.cdf(v) - q, -20, 20, xtol=1e-13)
+        root = optimize.brentq(lambda v, q=q: 0.7 * a.cdf(v) + 0.3 * b.cdf(v) - q, -20, 20, xtol=1e-13)
         assert p.ppf(q) == pytest.approx(root, abs=1e-9)
     assert p.mean == pytest.approx(0.7 * -2.46 + 0.3 * 0.5)
 
@@ -82,7 +82,9 @@ def test_scaled_inv_chi2_against_scipy():
     ig = stats.invgamma(67 / 2, scale=67 * 9.0 / 2)
     q = np.array([0.01, 0.3, 0.5, 0.9])
     np.testing.assert_allclose(p.ppf(q) ** 2, ig.ppf(q), rtol=1e-10)
-    np.testing.assert_allclose(p.cdf(np.array([2.5, 3.0, 3.5])), ig.cdf(np.array([2.5, 3.0, 3.5]) ** 2), rtol=1e-10)
+    np.testing.assert_allclose(
+        p.cdf(np.array([2.5, 3.0, 3.5])), ig.cdf(np.array([2.5, 3.0, 3.5]) ** 2), rtol=1e-10
+    )
     s = p.sample(40_000, rng=np.random.default_rng(5))
     c = float(p.cdf(3.0))
     assert abs(np.mean(s <= 3.0) - c) < 3 * math.sqrt(c * (1 - c) / 40_000)
@@ -113,7 +115,9 @@ def test_parse_all_kinds(tmp_path):
     assert p.sd_pct_change == priors.ScaledInvChi2(3.0, 67.0)
     d = priors.parse_prior({"difference": {"distribution": "draws", "file": "d.csv"}}, base_dir=tmp_path)
     assert d.difference.values == (-2.0, -3.0, 1.0)
-    t = priors.parse_prior({"difference": {"distribution": "truncated_normal", "mean": -2, "sd": 1, "upper": 0}})
+    t = priors.parse_prior(
+        {"difference": {"distribution": "truncated_normal", "mean": -2, "sd": 1, "upper": 0}}
+    )
     assert t.difference == priors.TruncatedNormal(-2.0, 1.0, -math.inf, 0.0)
     s = priors.parse_prior({"difference": {"distribution": "selection_adjusted"}}).difference
     assert isinstance(s, priors.Normal) and -2.46 < s.mean < -2.0 and s.sd == pytest.approx(0.73797, abs=1e-5)

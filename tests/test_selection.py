@@ -41,7 +41,9 @@ def test_conditional_moments_against_quadrature(theta):
 
     def moment(k):
         f = lambda z: z**k * stats.norm.pdf(z - theta)  # noqa: E731
-        return (integrate.quad(f, -np.inf, -c, epsabs=1e-13)[0] + integrate.quad(f, c, np.inf, epsabs=1e-13)[0]) / sel
+        return (
+            integrate.quad(f, -np.inf, -c, epsabs=1e-13)[0] + integrate.quad(f, c, np.inf, epsabs=1e-13)[0]
+        ) / sel
 
     m, v = selection.conditional_moments(theta, c)
     assert m == pytest.approx(moment(1), abs=1e-9)
@@ -53,7 +55,11 @@ def test_conditional_se_is_observed_information(x, s, alpha):
     """SD = 1 / sqrt(-d2 loglik / dmu2) at the MLE, by central differences."""
     mle = selection.conditional_mle(x, s, alpha)
     h = 1e-3 * s
-    d2 = (_neg_loglik(mle + h, x, s, alpha) - 2 * _neg_loglik(mle, x, s, alpha) + _neg_loglik(mle - h, x, s, alpha)) / h**2
+    d2 = (
+        _neg_loglik(mle + h, x, s, alpha)
+        - 2 * _neg_loglik(mle, x, s, alpha)
+        + _neg_loglik(mle - h, x, s, alpha)
+    ) / h**2
     assert selection.conditional_se(x, s, alpha) == pytest.approx(1 / math.sqrt(d2), rel=1e-5)
 
 
@@ -66,7 +72,11 @@ def test_interval_limits_invert_the_conditional_cdf(x, s, alpha):
         th = mu / s
         sel = stats.norm.cdf(-c - th) + stats.norm.sf(c - th)
         z = x / s
-        below = stats.norm.cdf(z - th) if z < 0 else stats.norm.cdf(-c - th) + stats.norm.cdf(z - th) - stats.norm.cdf(c - th)
+        below = (
+            stats.norm.cdf(z - th)
+            if z < 0
+            else stats.norm.cdf(-c - th) + stats.norm.cdf(z - th) - stats.norm.cdf(c - th)
+        )
         return below / sel
 
     assert cdf(lo) == pytest.approx(0.95, abs=1e-9)

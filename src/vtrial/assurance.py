@@ -48,7 +48,7 @@ from vtrial import config as config_mod
 from vtrial import engine, power
 from vtrial import trial as trial_mod
 from vtrial.errors import InputError
-from vtrial.priors import DesignPrior, Draws, Mixture, Normal, StudentT, TruncatedNormal
+from vtrial.priors import DesignPrior, Draws, Mixture, Normal, StudentT
 
 #: Methods with an analytic (one-directional) power.
 ANALYTIC_METHODS = ("student_t", "welch_t", "ancova")
@@ -64,6 +64,15 @@ def _jacobi01(k: int, a: float) -> tuple[np.ndarray, np.ndarray]:
     # Nodes for R ~ Beta(1/2, a + 1) on (0, 1), as in power.analytic_power.
     x, w = special.roots_jacobi(k, a, -0.5)
     return (1 + x) / 2, w / w.sum()
+
+
+def _graded_rule(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Composite k-node Gauss-Legendre rule on (0, 1), panels graded towards both ends."""
+    edges = np.array([0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999,
+                      1 - 1e-4, 1 - 1e-6, 1 - 1e-8, 1])  # fmt: skip
+    x, wx = _leggauss01(k)
+    a, b = edges[:-1, None], edges[1:, None]
+    return (a + (b - a) * x).ravel(), ((b - a) * wx).ravel()
 
 
 # --------------------------------------------------------------------------- directional power
@@ -242,12 +251,7 @@ def _normal_components(prior) -> tuple[np.ndarray, np.ndarray, np.ndarray] | Non
         # behaves like u^(1/df) as the probability u of W -> 0 and has a log
         # singularity as u -> 1, so the panels are graded towards both ends
         # (8 Gauss-Legendre nodes each; error below 1e-9 in tests).
-        edges = np.array([0, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999,
-                          1 - 1e-4, 1 - 1e-6, 1 - 1e-8, 1])  # fmt: skip
-        x, wx = _leggauss01(8)
-        a, b = edges[:-1, None], edges[1:, None]
-        u = (a + (b - a) * x).ravel()
-        w = ((b - a) * wx).ravel()
+        u, w = _graded_rule(8)
         chi = special.chdtri(prior.df, 1 - u)
         return w, np.full(u.shape, prior.loc), prior.scale**2 * prior.df / chi
     return None
@@ -262,7 +266,9 @@ def _expect(prior, fn, breaks=()) -> np.ndarray:
     """
     if isinstance(prior, Draws):
         return np.mean(fn(prior.array), axis=-1)
-    edges = np.unique(np.concatenate([np.linspace(0, 1, 33), np.clip(prior.cdf(np.asarray(breaks, float)), 0, 1)]))
+    edges = np.unique(
+        np.concatenate([np.linspace(0, 1, 33), np.clip(prior.cdf(np.asarray(breaks, float)), 0, 1)])
+    )
     u, w = _leggauss01(16)
     a, b = edges[:-1, None], edges[1:, None]
     nodes = (a + (b - a) * u).ravel()
@@ -350,8 +356,8 @@ def analytic_assurance_detail(cfg: dict, method: str, prior, *, direction: int |
     >>> from vtrial.config import load_config
     >>> from vtrial.priors import default_prior
     >>> r = analytic_assurance_detail(load_config(), "ancova", default_prior())
-    >>> round(r["assurance"], 4), r["p_wrong_sign"] < 1e-6, r["direction"]
-    (0.8376, True, -1)
+    >>> round(r["assurance"], 4), round(r["p_wrong_sign"], 5), r["direction"]
+    (0.8352, 9e-05, -1)
     """
     dp = _as_design_prior(prior)
     direction = dp.difference.direction() if direction is None else int(direction)
@@ -364,17 +370,23 @@ def analytic_assurance_detail(cfg: dict, method: str, prior, *, direction: int |
     if dp.sd_pct_change is None:
         up, lo = _prior_tails(cfg, method, dp.difference)
     else:
-        # Outer 24-node Gauss-Legendre on the probability scale of the SD prior.
-        u, w = _leggauss01(24)
+        # Outer composite Gauss-Legendre on the probability scale of the SD prior,
+        # graded towards both ends where the SD quantile function is singular. The
+        # model needs SD > sqrt(2) cv (two DXA scans alone give that SD): the prior
+        # is taken conditionally on it, and refused if it puts over 0.1% below.
         floor = math.sqrt(2) * cfg["measurement"]["bmd_cv_pct"]
+        below = float(dp.sd_pct_change.cdf(floor))
+        if below > 1e-3:
+            raise InputError(
+                f"config key 'prior.sd_pct_change': the prior puts {below:.2%} of its mass below "
+                f"sqrt(2) x measurement.bmd_cv_pct = {floor:.3f} (allowed: at most 0.1%; raise value or df)"
+            )
+        v, w = _graded_rule(6)
         up = lo = 0.0
-        for sd, wk in zip(dp.sd_pct_change.ppf(u), w, strict=True):
-            if sd <= floor:
-                raise InputError(
-                    f"config key 'prior.sd_pct_change': the prior puts SD {sd:.3f} at quantile level "
-                    f"{u[0]:.4f}, below sqrt(2) x measurement.bmd_cv_pct = {floor:.3f} (raise value or df)"
-                )
-            a, b = _prior_tails(config_mod.set_key(cfg, "effects.sd_pct_change", float(sd)), method, dp.difference)
+        for sd, wk in zip(dp.sd_pct_change.ppf(below + (1 - below) * v), w, strict=True):
+            a, b = _prior_tails(
+                config_mod.set_key(cfg, "effects.sd_pct_change", float(sd)), method, dp.difference
+            )
             up, lo = up + wk * a, lo + wk * b
     out["assurance"], out["p_wrong_sign"] = (lo, up) if direction < 0 else (up, lo)
     return out
@@ -411,7 +423,7 @@ def normal_assurance(mean: float, sd: float, se: float, alpha: float = 0.05, dir
     Examples
     --------
     >>> [round(v, 4) for v in normal_assurance(-2.46, 0.738, 0.6396)]
-    [0.8826, 0.0]
+    [0.8916, 0.0001]
     """
     g = (-1 if mean < 0 else 1) if direction is None else direction
     z = special.ndtri(1 - alpha / 2)
@@ -455,7 +467,9 @@ def analytic_sample_size_for_assurance(
         return float("nan")
 
     def a(n: int) -> float:
-        return analytic_assurance(config_mod.set_key(cfg, "trial.n_per_arm", int(n)), method, dp, direction=direction)
+        return analytic_assurance(
+            config_mod.set_key(cfg, "trial.n_per_arm", int(n)), method, dp, direction=direction
+        )
 
     lo, hi = 1, 2
     while a(hi) < target:
@@ -530,7 +544,7 @@ def prior_type_s_m(prior, s: float, alpha: float = 0.05) -> tuple[float, float]:
     --------
     >>> from vtrial.priors import default_prior
     >>> [round(v, 4) for v in prior_type_s_m(default_prior(), 0.6396)]
-    [0.0001, 1.0874]
+    [0.0001, 1.034]
     """
     diff = _as_design_prior(prior).difference
     z = float(special.ndtri(1 - alpha / 2))

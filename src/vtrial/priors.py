@@ -269,9 +269,10 @@ class ScaledInvChi2:
     value: float
     df: float
 
-    def sample(self, size, *, rng: np.random.Generator) -> np.ndarray:
-        """Draws of the SD (percentage points)."""
-        return self.value * np.sqrt(self.df / rng.chisquare(self.df, size))
+    def sample(self, size, *, rng: np.random.Generator, lower: float = 0.0) -> np.ndarray:
+        """Draws of the SD (percentage points), conditional on SD > ``lower`` (inverse CDF)."""
+        below = float(self.cdf(lower)) if lower > 0 else 0.0
+        return self.ppf(below + (1 - below) * rng.random(size))
 
     def ppf(self, q):
         """Quantiles of the SD: ``P(sigma <= ppf(q)) = q``."""
@@ -299,8 +300,13 @@ class DesignPrior:
     difference: Prior
     sd_pct_change: ScaledInvChi2 | None = None
 
-    def sample(self, size, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    def sample(
+        self, size, *, rng: np.random.Generator, sd_floor: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Per-replicate true differences and SDs (None if the SD is fixed).
+
+        ``sd_floor``: SDs are drawn conditionally above it; the trial model needs
+        ``sqrt(2) * measurement.bmd_cv_pct``.
 
         Examples
         --------
@@ -309,7 +315,7 @@ class DesignPrior:
         ((3,), None)
         """
         d = self.difference.sample(size, rng=rng)
-        s = None if self.sd_pct_change is None else self.sd_pct_change.sample(size, rng=rng)
+        s = None if self.sd_pct_change is None else self.sd_pct_change.sample(size, rng=rng, lower=sd_floor)
         return d, s
 
 
@@ -397,7 +403,9 @@ def _number(node: dict, key: str, where: str, *, positive=False, default=None, a
 def _only(node: dict, allowed: tuple[str, ...], where: str) -> None:
     extra = sorted(set(node) - set(allowed))
     if extra:
-        raise InputError(f"config key '{where}.{extra[0]}' is not known (allowed in {where}: {', '.join(allowed)})")
+        raise InputError(
+            f"config key '{where}.{extra[0]}' is not known (allowed in {where}: {', '.join(allowed)})"
+        )
 
 
 def read_draws(path: str | Path, where: str = "prior.difference.file") -> Draws:
@@ -416,9 +424,13 @@ def read_draws(path: str | Path, where: str = "prior.difference.file") -> Draws:
         except ValueError:
             if i == 1:
                 continue  # header
-            raise InputError(f"config key '{where}': line {i} of '{path}' is {row[0]!r}, not a number") from None
+            raise InputError(
+                f"config key '{where}': line {i} of '{path}' is {row[0]!r}, not a number"
+            ) from None
         if not math.isfinite(v):
-            raise InputError(f"config key '{where}': line {i} of '{path}' is {row[0]!r} (need a finite number)")
+            raise InputError(
+                f"config key '{where}': line {i} of '{path}' is {row[0]!r} (need a finite number)"
+            )
         values.append(v)
     if not values:
         raise InputError(f"config key '{where}': file '{path}' holds no draws (need one number per line)")
@@ -430,7 +442,9 @@ def _difference(node, base_dir, where: str = "prior.difference") -> Prior:
         raise InputError(f"config key '{where}': value {node!r} is not a mapping with a 'distribution'")
     kind = node.get("distribution")
     if kind not in _KINDS:
-        raise InputError(f"config key '{where}.distribution': value {kind!r} is not allowed (allowed: {', '.join(_KINDS)})")
+        raise InputError(
+            f"config key '{where}.distribution': value {kind!r} is not allowed (allowed: {', '.join(_KINDS)})"
+        )
     if kind == "normal":
         _only(node, ("distribution", "mean", "sd"), where)
         return Normal(_number(node, "mean", where), _number(node, "sd", where, positive=True))
@@ -455,7 +469,9 @@ def _difference(node, base_dir, where: str = "prior.difference") -> Prior:
         _only(node, ("distribution", "components"), where)
         comps = node.get("components")
         if not isinstance(comps, list) or len(comps) != 2:
-            raise InputError(f"config key '{where}.components': value {comps!r} is not a list of two components")
+            raise InputError(
+                f"config key '{where}.components': value {comps!r} is not a list of two components"
+            )
         ws, ms, ss = [], [], []
         for i, c in enumerate(comps):
             w = f"{where}.components[{i}]"
@@ -486,10 +502,14 @@ def _difference(node, base_dir, where: str = "prior.difference") -> Prior:
     se = _number(node, "se", where, positive=True, default=se_from_p(est0, p0, df0))
     alpha = _number(node, "alpha", where, default=0.05)
     if not 0 < alpha < 1:
-        raise InputError(f"config key '{where}.alpha': value {alpha} is out of range (allowed: 0 < alpha < 1)")
+        raise InputError(
+            f"config key '{where}.alpha': value {alpha} is out of range (allowed: 0 < alpha < 1)"
+        )
     spread = node.get("spread", "se")
     if spread not in ("se", "conditional"):
-        raise InputError(f"config key '{where}.spread': value {spread!r} is not allowed (allowed: se, conditional)")
+        raise InputError(
+            f"config key '{where}.spread': value {spread!r} is not allowed (allowed: se, conditional)"
+        )
     from vtrial import selection
 
     if abs(est) / se <= selection.critical(alpha):
@@ -536,7 +556,9 @@ def parse_prior(section, *, base_dir=None) -> DesignPrior:
     if section is None:
         return default_prior()
     if not isinstance(section, dict):
-        raise InputError(f"config key 'prior': value {section!r} is not a mapping (keys: difference, sd_pct_change)")
+        raise InputError(
+            f"config key 'prior': value {section!r} is not a mapping (keys: difference, sd_pct_change)"
+        )
     _only(section, ("difference", "sd_pct_change"), "prior")
     diff = default_prior().difference
     if "difference" in section:
@@ -553,5 +575,7 @@ def parse_prior(section, *, base_dir=None) -> DesignPrior:
                 "(allowed: scaled_inv_chi2)"
             )
         _only(node, ("distribution", "value", "df"), where)
-        sd_prior = ScaledInvChi2(_number(node, "value", where, positive=True), _number(node, "df", where, positive=True))
+        sd_prior = ScaledInvChi2(
+            _number(node, "value", where, positive=True), _number(node, "df", where, positive=True)
+        )
     return DesignPrior(diff, sd_prior)

@@ -119,7 +119,9 @@ def conditional_cdf(z: float, theta: float, c: float) -> float:
     return -math.expm1(special.log_ndtr(theta - z) - logp)
 
 
-def conditional_interval(estimate: float, se: float, alpha: float = 0.05, level: float = 0.95) -> tuple[float, float]:
+def conditional_interval(
+    estimate: float, se: float, alpha: float = 0.05, level: float = 0.95
+) -> tuple[float, float]:
     """Selection-adjusted confidence interval by inverting the conditional CDF.
 
     Returns ``(lower, upper)`` in the units of ``estimate``; coverage is exactly
