@@ -171,3 +171,53 @@ def test_parse_errors_name_the_key(tmp_path):
 def test_direction_of_zero_median_is_an_error():
     with pytest.raises(InputError, match="favours no direction"):
         priors.Normal(0.0, 1.0).direction()
+
+
+def _prior_schema():
+    from importlib import resources
+
+    import yaml
+
+    return yaml.safe_load(resources.files("vtrial").joinpath("data", "prior.schema.yaml").read_text("utf-8"))
+
+
+def test_schema_fragment_accepts_valid_sections_and_describes_every_key():
+    import jsonschema
+
+    schema = _prior_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    good = [
+        None,
+        {"difference": {"distribution": "normal", "mean": -2.46, "sd": 0.74}},
+        {"difference": {"distribution": "t", "mean": -2.46, "scale": 0.74, "df": 5},
+         "sd_pct_change": {"distribution": "scaled_inv_chi2", "value": 3.0, "df": 67}},
+        {"difference": {"distribution": "mixture", "components": [{"weight": 0.8, "mean": -2.46, "sd": 0.74},
+                                                                  {"weight": 0.2, "mean": 0, "sd": 0.5}]}},
+        {"difference": {"distribution": "draws", "file": "draws.csv"}},
+        {"difference": {"distribution": "selection_adjusted", "spread": "conditional"}},
+        {"difference": {"distribution": "truncated_normal", "mean": -2, "sd": 1, "upper": 0}},
+    ]  # fmt: skip
+    for section in good:
+        assert not list(v.iter_errors(section)), section
+    bad = [
+        {"difference": {"distribution": "normal", "mean": -2.46, "sd": 0}},
+        {"difference": {"distribution": "cauchy"}},
+        {"difference": {"distribution": "normal", "mean": -2.46, "sd": 1, "df": 3}},
+        {"sd_pct_change": {"distribution": "gamma", "value": 3, "df": 5}},
+        {"effect": {}},
+    ]
+    for section in bad:
+        assert list(v.iter_errors(section)), section
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, sub in (node.get("properties") or {}).items():
+                assert "description" in sub, f"{path}.{key}"
+                walk(sub, f"{path}.{key}")
+            for i, sub in enumerate(node.get("oneOf") or []):
+                walk(sub, f"{path}[{i}]")
+            if "items" in node:
+                walk(node["items"], f"{path}[]")
+
+    walk(schema, "prior")
