@@ -466,19 +466,32 @@ def analytic_sample_size_for_assurance(
     if _unavailable(cfg, method):
         return float("nan")
 
-    def a(n: int) -> float:
-        return analytic_assurance(
-            config_mod.set_key(cfg, "trial.n_per_arm", int(n)), method, dp, direction=direction
-        )
+    def reached(n: int) -> bool:
+        c = config_mod.set_key(cfg, "trial.n_per_arm", int(n))
+        return analytic_assurance(c, method, dp, direction=direction) >= target
 
+    return smallest_n(reached, n_max)
+
+
+def smallest_n(reached, n_max: int) -> float:
+    """Smallest integer n >= 2 with ``reached(n)`` True, for a predicate monotone in n.
+
+    Doubles from 2 (so large n, which are costly to evaluate, are only tried
+    when needed), then bisects. NaN if not reached by ``n_max``.
+
+    Examples
+    --------
+    >>> smallest_n(lambda n: n * n >= 50, 1000), smallest_n(lambda n: False, 100)
+    (8.0, nan)
+    """
     lo, hi = 1, 2
-    while a(hi) < target:
+    while not reached(hi):
         lo, hi = hi, hi * 2
         if hi > n_max:
             return float("nan")
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if a(mid) >= target:
+        if reached(mid):
             hi = mid
         else:
             lo = mid
