@@ -30,7 +30,13 @@ def _student_lower(d, n=44, sd=3.0, alpha=0.05):
 
 def _quad_over_prior(f, p, points):
     """Integral of f(d) p.pdf(d) over the real line, split at prior quantiles and ``points``."""
-    br = sorted({float(p.ppf(q)) for q in (1e-9, 1e-4, 0.1, 0.5, 0.9, 1 - 1e-4, 1 - 1e-9)} | set(points))
+    br = sorted(
+        {
+            float(p.ppf(q))
+            for q in (1e-12, 1e-9, 1e-6, 1e-4, 0.1, 0.5, 0.9, 1 - 1e-4, 1 - 1e-6, 1 - 1e-9, 1 - 1e-12)
+        }
+        | set(points)
+    )
     edges = [-np.inf, *br, np.inf]
     return sum(
         integrate.quad(lambda d: f(d) * p.pdf(d), a, b, epsabs=1e-13, epsrel=1e-12, limit=400)[0]

@@ -221,3 +221,15 @@ def test_schema_fragment_accepts_valid_sections_and_describes_every_key():
                 walk(node["items"], f"{path}[]")
 
     walk(schema, "prior")
+
+
+def test_sd_draws_conditional_on_floor():
+    p = priors.ScaledInvChi2(1.8, 6.0)
+    dp = priors.DesignPrior(priors.Normal(-2.46, 0.74), p)
+    n, floor = 40_000, 1.5
+    d, s = dp.sample(n, rng=np.random.default_rng(4), sd_floor=floor)
+    assert d.shape == s.shape == (n,) and s.min() > floor
+    lo = float(p.cdf(floor))
+    for x in (1.7, 2.0, 2.6):
+        c = (float(p.cdf(x)) - lo) / (1 - lo)
+        assert abs(np.mean(s <= x) - c) < 3 * math.sqrt(c * (1 - c) / n)
