@@ -464,7 +464,11 @@ def _checkpointed(folder, scenario: str, key: dict, simulate) -> dict[str, np.nd
 
     The file name holds a hash of everything the sums depend on (the scenario's
     config, methods, replicates, target SE), so a changed setting never reuses
-    stale sums; files are written whole or not at all (rename).
+    stale sums. Files are written whole or not at all (rename) and carry a
+    SHA-256 of their sums: a truncated or corrupt file (a run killed while
+    writing, a full disk) is recomputed, as is everything when ``folder`` is
+    taken by something that is not a folder. Failing to save a checkpoint only
+    costs the resume; it is not an error.
     """
     if folder is None:
         return simulate()
@@ -476,14 +480,46 @@ def _checkpointed(folder, scenario: str, key: dict, simulate) -> dict[str, np.nd
     folder = Path(folder)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = folder / f"{scenario}-{digest}.npz"
-    if path.exists():
-        with np.load(path) as saved:
-            return {m: saved[m] for m in key["methods"]}
+    saved = _read_checkpoint(path, key["methods"])
+    if saved is not None:
+        return saved
     sums = simulate()
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        return sums
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **sums)
-    os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, __sha256__=np.array(_sums_sha256(sums, key["methods"])), **sums)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return sums
+
+
+def _sums_sha256(sums: dict[str, np.ndarray], methods) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in methods:
+        h.update(m.encode())
+        h.update(np.ascontiguousarray(sums[m], dtype=float).tobytes())
+    return h.hexdigest()
+
+
+def _read_checkpoint(path, methods) -> dict[str, np.ndarray] | None:
+    """The sums saved at ``path`` if the file is whole and its checksum matches, else None."""
+    import zipfile
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            sums = {m: np.asarray(saved[m], dtype=float) for m in methods}
+            stored = str(saved["__sha256__"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if stored != _sums_sha256(sums, methods) or any(s.shape != (_NSUMS,) for s in sums.values()):
+        return None
     return sums
 
 
@@ -771,28 +807,22 @@ def _check_target(target, statistic: str) -> float:
     return float(target)
 
 
-def _analytic_answer(cfg, key, spec, stat, method, target, upper, tol) -> float:
-    """The formula's answer (NaN where there is no formula or it is not reached)."""
+def _analytic_answer(exact, cfg, key, spec, stat, method, target, upper, tol) -> float:
+    """The formula's answer (NaN where there is no formula or it is not reached).
+
+    ``exact(v, method)`` is the formula at value ``v`` of the key (memoised by
+    the caller, so the row's values at the answer are not computed twice).
+    """
     if stat.analytic is None or _analytic_reason(cfg, method):
         return float("nan")
-    sign = _sign(cfg, key, spec)
-
-    def f(v):
-        c = config_mod.set_key(cfg, key, int(v) if spec.integer else sign * v)
-        try:
-            trial_mod.arm_sizes(c["trial"])
-        except InputError:
-            return 0.0
-        return stat.analytic(c, method)
-
     # Integer searches start at the configured value, or at the seed method's
     # answer (Student's n is within a man or two of Welch's, whose quadrature
     # is costly); continuous ones at 1.
     start = cfg_value(cfg, key) if spec.integer else 1.0
     if spec.integer and stat.seed_method not in (None, method) and not _analytic_reason(cfg, stat.seed_method):
-        seed = _analytic_answer(cfg, key, spec, stat, stat.seed_method, target, upper, tol)
+        seed = _analytic_answer(exact, cfg, key, spec, stat, stat.seed_method, target, upper, tol)
         start = seed if np.isfinite(seed) else start
-    found = _search(f, target, spec, start, upper, tol)
+    found = _search(lambda v: exact(v, method), target, spec, start, upper, tol)
     return float("nan") if found is None else float(found)
 
 
@@ -888,6 +918,8 @@ def solve(
     if statistic not in STATISTICS:
         raise InputError(f"statistic {statistic!r} is unknown (allowed: {', '.join(STATISTICS)})")
     spec, stat = SEARCH_KEYS[key], STATISTICS[statistic]
+    if analytic_only and stat.analytic is None:
+        raise InputError(f"statistic {statistic!r} has no formula (analytic_only is not allowed)")
     target = _check_target(target, statistic)
     methods = _methods(cfg, methods)
     reps = 0 if analytic_only else _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
@@ -906,18 +938,25 @@ def solve(
             sid = config_mod.scenario_id(base, exclude=(key,))
             sign = _sign(base, key, spec)
             cache: dict[float, dict | None] = {}
+            exact_cache: dict[tuple, float] = {}
 
             def at(v, base=base, sign=sign):
                 return config_mod.set_key(base, key, int(v) if spec.integer else sign * v)
 
-            def evaluate(v, m, at=at, sid=sid, cache=cache) -> tuple[float, float]:
-                if analytic_only:
+            def exact(v, m, at=at, exact_cache=exact_cache) -> float:
+                if (v, m) not in exact_cache:
                     c = at(v)
                     try:
                         trial_mod.arm_sizes(c["trial"])
                     except InputError:
-                        return 0.0, nan
-                    return stat.analytic(c, m), nan
+                        exact_cache[v, m] = 0.0
+                    else:
+                        exact_cache[v, m] = stat.analytic(c, m)
+                return exact_cache[v, m]
+
+            def evaluate(v, m, at=at, sid=sid, cache=cache, exact=exact) -> tuple[float, float]:
+                if analytic_only:
+                    return exact(v, m), nan
                 if v not in cache:
                     c = at(v)
                     try:
@@ -931,7 +970,7 @@ def solve(
                 return (0.0, nan) if cache[v] is None else cache[v][m]
 
             for m in methods:
-                an = _analytic_answer(base, key, spec, stat, m, target, upper, tol / 10)
+                an = _analytic_answer(exact, base, key, spec, stat, m, target, upper, tol / 10)
                 if analytic_only:
                     found = None if math.isnan(an) else an
                 else:
@@ -939,7 +978,7 @@ def solve(
                     found = _search(lambda v, m=m: evaluate(v, m)[0], target, spec, start, upper, tol)
                 row = {"scenario_id": sid, "method": m, "target": target}
                 below = (nan, nan, nan)
-                exact = nan
+                exact_at = nan
                 if found is None:
                     row.update(value=nan, statistic=nan, statistic_se=nan)
                     eng = engine.method_engine(base, m, methods)
@@ -952,13 +991,13 @@ def solve(
                     row.update(value=found, statistic=value, statistic_se=se)
                     eng = engine.method_engine(at(found), m, methods)
                     if stat.analytic is not None:
-                        exact = stat.analytic(at(found), m)
+                        exact_at = exact(found, m)
                 row.update(
                     value_below=below[0],
                     statistic_below=below[1],
                     statistic_below_se=below[2],
                     analytic_value=an,
-                    analytic_statistic=exact,
+                    analytic_statistic=exact_at,
                     reps=reps,
                     engine="analytic" if analytic_only else eng,
                 )
