@@ -38,7 +38,6 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -243,8 +242,9 @@ def engine_nsums() -> int:
     return _NSUMS
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int):
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
