@@ -44,9 +44,13 @@ def test_integer_key_matches_r_sample_size(target, r_power):
 def test_continuous_key_matches_r_delta_and_keeps_the_sign(r_power):
     rows = r_power[r_power["quantity"] == "delta_for_power"]
     for sign in (-1, 1):
-        cfg = load_config(overrides=[*NO_DROPOUT, "trial.n_per_arm=44", f"effects.difference_pct={sign * 2.46}"])
+        cfg = load_config(
+            overrides=[*NO_DROPOUT, "trial.n_per_arm=44", f"effects.difference_pct={sign * 2.46}"]
+        )
         for p, delta in zip(rows["target_power"], rows["delta"], strict=True):
-            t = power.solve(cfg, "effects.difference_pct", p, methods=["student_t"], analytic_only=True, tol=1e-4)
+            t = power.solve(
+                cfg, "effects.difference_pct", p, methods=["student_t"], analytic_only=True, tol=1e-4
+            )
             got = t.iloc[0]
             assert got["value"] == pytest.approx(delta, abs=1e-4)
             assert got["statistic"] >= p

@@ -744,7 +744,9 @@ SOLVE_COLUMNS = [
 STATISTICS = {"power": Statistic("power", _power_mc, analytic_power, seed_method="student_t")}
 
 
-def _search(f: Callable[[float], float], target: float, spec: SearchKey, start: float, upper: float, tol: float):
+def _search(
+    f: Callable[[float], float], target: float, spec: SearchKey, start: float, upper: float, tol: float
+):
     """Smallest value at which the non-decreasing ``f`` reaches ``target``; None if not by ``upper``.
 
     Integer keys: from ``start``, walk down (or up) in doubling steps until the
@@ -819,7 +821,11 @@ def _analytic_answer(exact, cfg, key, spec, stat, method, target, upper, tol) ->
     # answer (Student's n is within a man or two of Welch's, whose quadrature
     # is costly); continuous ones at 1.
     start = cfg_value(cfg, key) if spec.integer else 1.0
-    if spec.integer and stat.seed_method not in (None, method) and not _analytic_reason(cfg, stat.seed_method):
+    if (
+        spec.integer
+        and stat.seed_method not in (None, method)
+        and not _analytic_reason(cfg, stat.seed_method)
+    ):
         seed = _analytic_answer(exact, cfg, key, spec, stat, stat.seed_method, target, upper, tol)
         start = seed if np.isfinite(seed) else start
     found = _search(lambda v: exact(v, method), target, spec, start, upper, tol)
@@ -1091,7 +1097,7 @@ def sample_size(
             "engine": t["engine"],
         }
     )
-    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS):])]], axis=1)
+    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)
 
 
 def mde(
@@ -1162,4 +1168,4 @@ def mde(
             "engine": t["engine"],
         }
     )
-    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS):])]], axis=1)
+    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)

@@ -96,6 +96,8 @@ def provenance(cfg: dict, *, command, reps: int | None = None, inputs: dict | No
         "seed": cfg.get("seed"),
         "reps": None if reps is None else int(reps),
         "command": command,
-        "inputs": {name: {"path": str(path), "sha256": file_sha256(path)} for name, path in (inputs or {}).items()},
+        "inputs": {
+            name: {"path": str(path), "sha256": file_sha256(path)} for name, path in (inputs or {}).items()
+        },
         "config": cfg,
     }

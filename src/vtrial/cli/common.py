@@ -64,7 +64,9 @@ def int_range(low: int, high: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"value {text!r} is not an integer (allowed: {low} to {high})") from None
+            raise argparse.ArgumentTypeError(
+                f"value {text!r} is not an integer (allowed: {low} to {high})"
+            ) from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"value {value} is out of range (allowed: {low} to {high})")
         return value
@@ -80,10 +82,14 @@ def float_range(low: float, high: float, *, high_closed: bool = False):
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"value {text!r} is not a number (allowed: ({low}, {high}{bracket})") from None
+            raise argparse.ArgumentTypeError(
+                f"value {text!r} is not a number (allowed: ({low}, {high}{bracket})"
+            ) from None
         inside = low < value <= high if high_closed else low < value < high
         if not inside:
-            raise argparse.ArgumentTypeError(f"value {value:g} is out of range (allowed: ({low}, {high}{bracket})")
+            raise argparse.ArgumentTypeError(
+                f"value {value:g} is out of range (allowed: ({low}, {high}{bracket})"
+            )
         return value
 
     return parse

@@ -190,20 +190,27 @@ def register(sub) -> None:
 
     p = sub.add_parser("sample-size", help="smallest n per arm reaching a target power")
     common.add_config_options(p)
-    _engine_options(p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)")
-    p.add_argument("--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)")
+    _engine_options(
+        p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)"
+    )
+    p.add_argument(
+        "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
+    )
     common.add_out(p, required=False, default="-")
     p.set_defaults(func=cmd_sample_size)
 
     p = sub.add_parser("mde", help="minimal detectable difference at a given n per arm")
     common.add_config_options(p)
     _engine_options(
-        p, reps_help=f"replicate trials per candidate difference, 1 to {common.REPS_MAX} (default simulation.reps)"
+        p,
+        reps_help=f"replicate trials per candidate difference, 1 to {common.REPS_MAX} (default simulation.reps)",
     )
     p.add_argument(
         "--n-per-arm", required=True, metavar="N", type=common.int_range(2, 1_000_000),
         help="men randomized to placebo, 2 to 1000000",
     )  # fmt: skip
-    p.add_argument("--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)")
+    p.add_argument(
+        "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
+    )
     common.add_out(p, required=False, default="-")
     p.set_defaults(func=cmd_mde)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-
 from vtrial.cli import common
 from vtrial.errors import InputError
 
@@ -144,5 +143,3 @@ def register(sub) -> None:
 
     p = sub.add_parser("methods", help="list analysis methods")
     p.set_defaults(func=cmd_methods)
-
-
