@@ -244,6 +244,7 @@ def _enospc(monkeypatch):
 @pytest.mark.parametrize("name", ["simulate", "analyze", "power"])
 def test_full_disk_exits_2_and_leaves_nothing(name, tmp_path, capsys, monkeypatch):
     argv = _argv(name, tmp_path)
+    capsys.readouterr()
     with tmpfs(tmp_path / "disk") as mounted:
         disk = tmp_path / "disk"
         if mounted:
