@@ -26,14 +26,13 @@ COMMAND_MODULES = (
 
 def build_parser():
     """The ``vtrial`` argument parser with every command registered."""
-    from vtrial.cli.common import Parser
-    from vtrial.provenance import version
+    from vtrial.cli.common import Parser, VersionAction
 
     parser = Parser(
         prog="vtrial",
         description="Virtual trials of anastrozole versus placebo on PA spine BMD (Burnett-Bowie 2009).",
     )
-    parser.add_argument("--version", action="version", version=f"vtrial {version()}")
+    parser.add_argument("--version", action=VersionAction, help="print 'vtrial VERSION' and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)

@@ -57,6 +57,34 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"vtrial: error: {plain(message)}\n")
 
 
+EPILOG = (
+    "Bad input ends with exit status 2 and one line on stderr, before any simulation, and "
+    "leaves no file behind. An output's folder must exist (it is never created); a failed "
+    "write (read-only file system, full disk) also exits 2 and leaves nothing."
+)
+
+
+def add_command(sub, name: str, help_text: str, func) -> argparse.ArgumentParser:
+    """Register one command: its parser, with the shared description and epilog."""
+    p = sub.add_parser(name, help=help_text, description=help_text[:1].upper() + help_text[1:] + ".",
+                       epilog=EPILOG)  # fmt: skip
+    p.set_defaults(func=func)
+    return p
+
+
+class VersionAction(argparse.Action):
+    """``--version``: print ``vtrial <version>`` and exit 0 (the version is looked up only then)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from vtrial.provenance import version
+
+        print(f"vtrial {version()}")
+        parser.exit(0)
+
+
 def int_range(low: int, high: int):
     """Argument type: an integer in ``[low, high]``."""
 

@@ -171,7 +171,9 @@ _TARGET_POWER = common.float_range(0.0, 1.0)
 
 def register(sub) -> None:
     """Add the power commands to the ``vtrial`` subparsers."""
-    p = sub.add_parser("power", help="Monte Carlo power and diagnostics per scenario and method")
+    p = common.add_command(
+        sub, "power", "Monte Carlo power and diagnostics per scenario and method", cmd_power
+    )
     common.add_config_options(p)
     _engine_options(p, reps_help=f"replicate trials per scenario, 1 to {common.REPS_MAX} "
                     "(default simulation.reps; not with --target-se)")  # fmt: skip
@@ -186,9 +188,8 @@ def register(sub) -> None:
         "0 < S <= 0.5 (not with --reps)",
     )  # fmt: skip
     common.add_out(p, required=True)
-    p.set_defaults(func=cmd_power)
 
-    p = sub.add_parser("sample-size", help="smallest n per arm reaching a target power")
+    p = common.add_command(sub, "sample-size", "smallest n per arm reaching a target power", cmd_sample_size)
     common.add_config_options(p)
     _engine_options(
         p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)"
@@ -197,9 +198,8 @@ def register(sub) -> None:
         "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
     )
     common.add_out(p, required=False, default="-")
-    p.set_defaults(func=cmd_sample_size)
 
-    p = sub.add_parser("mde", help="minimal detectable difference at a given n per arm")
+    p = common.add_command(sub, "mde", "minimal detectable difference at a given n per arm", cmd_mde)
     common.add_config_options(p)
     _engine_options(
         p,
@@ -213,4 +213,3 @@ def register(sub) -> None:
         "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
     )
     common.add_out(p, required=False, default="-")
-    p.set_defaults(func=cmd_mde)

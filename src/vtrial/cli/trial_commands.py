@@ -114,21 +114,21 @@ def cmd_analyze(args) -> None:
 
 def register(sub) -> None:
     """Add the trial commands to the ``vtrial`` subparsers."""
-    p = sub.add_parser("simulate", help="one simulated trial in long format")
+    p = common.add_command(sub, "simulate", "one simulated trial in long format", cmd_simulate)
     common.add_config_options(p)
     common.add_out(p, required=True)
-    p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("analyze", help="analyse a trial, simulated or real")
+    p = common.add_command(sub, "analyze", "analyse a trial, simulated or real", cmd_analyze)
     common.add_config_options(p)
     p.add_argument("data", help="long-format CSV (see README)")
     p.add_argument("--method", action="append", help="analysis method (repeatable; see `vtrial methods`)")
     p.add_argument("--missing", help="missing-data strategy (default: config analysis.missing)")
     p.add_argument("--scale", choices=["pct", "absolute"], help="outcome scale (default: config)")
     common.add_out(p, required=False, default="-")
-    p.set_defaults(func=cmd_analyze)
 
-    p = sub.add_parser("calibrate", help="simulated versus published figures of the 2009 trial")
+    p = common.add_command(
+        sub, "calibrate", "simulated versus published figures of the 2009 trial", cmd_calibrate
+    )
     common.add_config_options(p)
     p.add_argument(
         "--reps", type=common.int_range(2, common.REPS_MAX), default=1000, metavar="R",
@@ -139,7 +139,5 @@ def register(sub) -> None:
         help="folder to write calibration.csv (with its provenance) and the figure; created if "
         "missing, but its parent folder must exist; '-' prints the table (4 significant digits), no figure",
     )  # fmt: skip
-    p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("methods", help="list analysis methods")
-    p.set_defaults(func=cmd_methods)
+    p = common.add_command(sub, "methods", "list analysis methods", cmd_methods)
