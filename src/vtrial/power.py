@@ -1,5 +1,9 @@
 """Power summaries, analytic power, sample size and minimal detectable effect.
 
+Sample size and minimal detectable effect are both :func:`solve`: the smallest
+value of a monotone config key at which a statistic (power) reaches a target,
+searched with common random numbers.
+
 Monte Carlo power comes from :mod:`vtrial.engine`: replicate trials in fixed
 blocks of :data:`vtrial.engine.BLOCK`, each block with its own random stream
 keyed by (root seed, scenario id, block index), reduced block by block to a few

@@ -85,42 +85,31 @@ class VersionAction(argparse.Action):
         parser.exit(0)
 
 
-def int_range(low: int, high: int):
-    """Argument type: an integer in ``[low, high]``."""
+def _ranged(cast, kind: str, inside, allowed: str):
+    """Argument type: ``cast(text)``, a ``kind`` for which ``inside(value)`` holds."""
 
-    def parse(text: str) -> int:
+    def parse(text: str):
         try:
-            value = int(text)
+            value = cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"value {text!r} is not an integer (allowed: {low} to {high})"
-            ) from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"value {value} is out of range (allowed: {low} to {high})")
+            raise argparse.ArgumentTypeError(f"value {text!r} is not {kind} (allowed: {allowed})") from None
+        if not inside(value):
+            raise argparse.ArgumentTypeError(f"value {value} is out of range (allowed: {allowed})")
         return value
 
     return parse
+
+
+def int_range(low: int, high: int):
+    """Argument type: an integer in ``[low, high]``."""
+    return _ranged(int, "an integer", lambda v: low <= v <= high, f"{low} to {high}")
 
 
 def float_range(low: float, high: float, *, high_closed: bool = False):
     """Argument type: a number in ``(low, high)`` (or ``(low, high]``)."""
-    bracket = "]" if high_closed else ")"
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"value {text!r} is not a number (allowed: ({low}, {high}{bracket})"
-            ) from None
-        inside = low < value <= high if high_closed else low < value < high
-        if not inside:
-            raise argparse.ArgumentTypeError(
-                f"value {value:g} is out of range (allowed: ({low}, {high}{bracket})"
-            )
-        return value
-
-    return parse
+    if high_closed:
+        return _ranged(float, "a number", lambda v: low < v <= high, f"({low}, {high}]")
+    return _ranged(float, "a number", lambda v: low < v < high, f"({low}, {high})")
 
 
 def add_config_options(p: argparse.ArgumentParser) -> None:
