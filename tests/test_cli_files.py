@@ -97,12 +97,23 @@ def test_power_refuses_forbidden_grids_and_reps_with_target_se(argv, needle, tmp
 
 
 def test_schema_maxima_match_the_cli_limits():
+    from vtrial import power
     from vtrial.cli import common
     from vtrial.config import schema
 
     sim = schema()["properties"]["simulation"]["properties"]
     assert common.REPS_MAX == sim["reps"]["maximum"]
+    assert power.REPS_MAX == sim["reps"]["maximum"]
     assert common.WORKERS_MAX == sim["workers"]["maximum"]
+
+
+def test_too_many_replicates_through_the_api_is_an_input_error():
+    from vtrial import power
+    from vtrial.config import load_config
+    from vtrial.errors import InputError
+
+    with pytest.raises(InputError, match="1000000000000"):
+        power.run_power(load_config(), reps=10**12)
 
 
 def test_grid_accepts_integral_floats_for_integer_keys(tmp_path):

@@ -312,9 +312,13 @@ def _methods(cfg: dict, methods) -> list[str]:
     return chosen
 
 
+#: Most replicates per run (the schema's maximum of ``simulation.reps``).
+REPS_MAX = 100_000_000
+
+
 def _check_reps(reps) -> int:
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise InputError(f"reps: value {reps!r} is not allowed (need an integer >= 1)")
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or not 1 <= reps <= REPS_MAX:
+        raise InputError(f"reps: value {reps} is not allowed (need an integer from 1 to {REPS_MAX})")
     return int(reps)
 
 

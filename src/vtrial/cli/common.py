@@ -29,6 +29,7 @@ from vtrial.errors import InputError
 
 #: Largest ``--reps`` and ``--workers`` (the schema's maxima of
 #: ``simulation.reps`` and ``simulation.workers``; a test keeps them equal).
+#: Written out rather than read from the schema: parsing it costs start-up time.
 REPS_MAX = 100_000_000
 WORKERS_MAX = 1024
 
