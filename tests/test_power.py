@@ -474,4 +474,4 @@ def test_power_command_leaves_no_checkpoints(tmp_path):
 
     out = tmp_path / "p.csv"
     assert main(["power", "--reps", "1000", "--method", "ancova", "--quiet", "--out", str(out)]) == 0
-    assert [p.name for p in tmp_path.iterdir()] == ["p.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.csv.provenance.json"]

@@ -1,5 +1,9 @@
 """Power summaries, analytic power, sample size and minimal detectable effect.
 
+Sample size and minimal detectable effect are both :func:`solve`: the smallest
+value of a monotone config key at which a statistic (power) reaches a target,
+searched with common random numbers.
+
 Monte Carlo power comes from :mod:`vtrial.engine`: replicate trials in fixed
 blocks of :data:`vtrial.engine.BLOCK`, each block with its own random stream
 keyed by (root seed, scenario id, block index), reduced block by block to a few
@@ -37,19 +41,32 @@ from __future__ import annotations
 import math
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from vtrial import config as config_mod
 from vtrial import engine
 from vtrial import trial as trial_mod
 from vtrial.errors import InputError
 
-#: Power-table columns fixed by the contract (DESIGN.md), in order.
+
+class _LazyStats:
+    """``scipy.stats``, imported on first use: it costs about half a second at start-up."""
+
+    def __getattr__(self, name):
+        from scipy import stats as module
+
+        return getattr(module, name)
+
+
+stats = _LazyStats()
+
+#: Power-table columns fixed by the output contract, in order.
 POWER_COLUMNS = [
     "scenario_id", "method", "n_per_arm", "reps", "alpha", "true_difference_pct", "power",
     "power_se", "power_ci_low", "power_ci_high", "mean_estimate", "bias", "emp_se", "mean_se",
@@ -229,8 +246,9 @@ def engine_nsums() -> int:
     return _NSUMS
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int):
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
 
@@ -245,7 +263,7 @@ def wilson(successes: float, n: float, level: float = 0.95) -> tuple[float, floa
     """
     if n <= 0:
         return float("nan"), float("nan")
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
@@ -294,9 +312,13 @@ def _methods(cfg: dict, methods) -> list[str]:
     return chosen
 
 
+#: Most replicates per run (the schema's maximum of ``simulation.reps``).
+REPS_MAX = 100_000_000
+
+
 def _check_reps(reps) -> int:
-    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-        raise InputError(f"reps: value {reps!r} is not allowed (need an integer >= 1)")
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or not 1 <= reps <= REPS_MAX:
+        raise InputError(f"reps: value {reps} is not allowed (need an integer from 1 to {REPS_MAX})")
     return int(reps)
 
 
@@ -450,7 +472,11 @@ def _checkpointed(folder, scenario: str, key: dict, simulate) -> dict[str, np.nd
 
     The file name holds a hash of everything the sums depend on (the scenario's
     config, methods, replicates, target SE), so a changed setting never reuses
-    stale sums; files are written whole or not at all (rename).
+    stale sums. Files are written whole or not at all (rename) and carry a
+    SHA-256 of their sums: a truncated or corrupt file (a run killed while
+    writing, a full disk) is recomputed, as is everything when ``folder`` is
+    taken by something that is not a folder. Failing to save a checkpoint only
+    costs the resume; it is not an error.
     """
     if folder is None:
         return simulate()
@@ -462,14 +488,46 @@ def _checkpointed(folder, scenario: str, key: dict, simulate) -> dict[str, np.nd
     folder = Path(folder)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = folder / f"{scenario}-{digest}.npz"
-    if path.exists():
-        with np.load(path) as saved:
-            return {m: saved[m] for m in key["methods"]}
+    saved = _read_checkpoint(path, key["methods"])
+    if saved is not None:
+        return saved
     sums = simulate()
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        return sums
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **sums)
-    os.replace(tmp, path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(tmp, __sha256__=np.array(_sums_sha256(sums, key["methods"])), **sums)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return sums
+
+
+def _sums_sha256(sums: dict[str, np.ndarray], methods) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for m in methods:
+        h.update(m.encode())
+        h.update(np.ascontiguousarray(sums[m], dtype=float).tobytes())
+    return h.hexdigest()
+
+
+def _read_checkpoint(path, methods) -> dict[str, np.ndarray] | None:
+    """The sums saved at ``path`` if the file is whole and its checksum matches, else None."""
+    import zipfile
+
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            sums = {m: np.asarray(saved[m], dtype=float) for m in methods}
+            stored = str(saved["__sha256__"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if stored != _sums_sha256(sums, methods) or any(s.shape != (_NSUMS,) for s in sums.values()):
+        return None
     return sums
 
 
@@ -629,52 +687,358 @@ def analytic_power(cfg: dict, method: str) -> float:
     return float("nan")
 
 
-# --------------------------------------------------------------------------- sample size
+# --------------------------------------------------------------------------- one solver
 
 
-def _check_power(target_power) -> float:
-    if isinstance(target_power, bool) or not isinstance(target_power, (int, float)):
-        raise InputError(f"target power: value {target_power!r} is not a number (allowed: 0 < P < 1)")
-    if not 0 < target_power < 1:
-        raise InputError(f"target power: value {target_power!r} is out of range (allowed: 0 < P < 1)")
-    return float(target_power)
+@dataclass(frozen=True)
+class SearchKey:
+    """A config key a search may vary: its kind and its limits.
+
+    ``integer`` keys (men per arm) end with the answer n and n - 1 both
+    evaluated; continuous keys are bisected to ``tol`` and keep the sign of the
+    configured value (``signed``), the search running over its absolute value.
+    """
+
+    integer: bool
+    lower: float
+    upper: float
+    signed: bool = False
 
 
-def analytic_sample_size(cfg: dict, method: str, target_power: float, n_max: int = 100_000) -> float:
-    """Smallest ``trial.n_per_arm`` whose :func:`analytic_power` reaches the target (NaN if none)."""
-    if _analytic_reason(cfg, method):
-        return float("nan")
+#: Keys :func:`solve` can search, with their limits (``upper`` is the default
+#: largest value tried; an answer beyond it is reported as not reached).
+SEARCH_KEYS = {
+    "trial.n_per_arm": SearchKey(integer=True, lower=2, upper=100_000),
+    "effects.difference_pct": SearchKey(integer=False, lower=0.0, upper=50.0, signed=True),
+}
 
-    def pw(n: int) -> float:
-        return analytic_power(config_mod.set_key(cfg, "trial.n_per_arm", int(n)), method)
 
-    if method == "welch_t":
-        # Welch's answer is within a man or two of Student's: walk from there.
-        n = analytic_sample_size(cfg, "student_t", target_power, n_max)
-        if not np.isfinite(n):
-            return n
-        n = int(n)
-        if pw(n) >= target_power:
-            while n > 2 and pw(n - 1) >= target_power:
-                n -= 1
-            return float(n)
-        while pw(n) < target_power:
-            n += 1
-            if n > n_max:
-                return float("nan")
-        return float(n)
-    lo, hi = 1, 2
-    while pw(hi) < target_power:
+def _power_mc(cfg: dict, scenario: str, methods, reps: int, **kw) -> dict[str, tuple[float, float]]:
+    """Monte Carlo power and its SE per method (rejection counts only)."""
+    sums = simulate_sums(cfg, scenario, reps, methods, p_only=True, **kw)
+    out = {}
+    for m in methods:
+        p = sums[m][_REJ] / sums[m][_REPS]
+        out[m] = (p, math.sqrt(p * (1 - p) / reps))
+    return out
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """What a search drives to a target: a Monte Carlo estimate and, where one exists, a formula.
+
+    ``monte_carlo(cfg, scenario, methods, reps, **kw)`` returns method ->
+    (value, Monte Carlo SE), simulating with the streams of ``scenario``;
+    ``analytic(cfg, method)`` returns the exact value or NaN. Both must be
+    non-decreasing in the searched key (in its absolute value for signed keys).
+    ``seed_method`` names a method whose formula is cheap and close to the
+    others': its answer starts the other methods' formula searches over an
+    integer key.
+    """
+
+    name: str
+    monte_carlo: Callable[..., dict[str, tuple[float, float]]]
+    analytic: Callable[[dict, str], float] | None = None
+    seed_method: str | None = None
+
+
+#: Columns of a :func:`solve` table before the grid columns.
+SOLVE_COLUMNS = [
+    "scenario_id", "method", "target", "value", "statistic", "statistic_se", "value_below",
+    "statistic_below", "statistic_below_se", "analytic_value", "analytic_statistic", "reps", "engine",
+]  # fmt: skip
+
+#: Statistics :func:`solve` knows; a new one is one entry here.
+STATISTICS = {"power": Statistic("power", _power_mc, analytic_power, seed_method="student_t")}
+
+
+def _search(
+    f: Callable[[float], float], target: float, spec: SearchKey, start: float, upper: float, tol: float
+):
+    """Smallest value at which the non-decreasing ``f`` reaches ``target``; None if not by ``upper``.
+
+    Integer keys: from ``start``, walk down (or up) in doubling steps until the
+    target is bracketed, then bisect to adjacent integers. Continuous keys:
+    double from ``start`` until the target is reached, try half of the first
+    value that reaches it, then bisect to ``tol`` (midpoints rounded to 12
+    decimals so that answers print cleanly).
+
+    Examples
+    --------
+    >>> _search(lambda n: n / 100, 0.8, SEARCH_KEYS["trial.n_per_arm"], 10, 1000, 1)
+    80
+    >>> _search(lambda d: d, 0.8, SEARCH_KEYS["effects.difference_pct"], 1.0, 50.0, 1e-3)
+    0.80078125
+    """
+    if spec.integer:
+        start = max(int(spec.lower), int(start))
+        if f(start) >= target:
+            hi, lo, step = start, start - 1, 1
+            while lo >= spec.lower and f(lo) >= target:
+                hi = lo
+                lo = max(int(spec.lower) - 1, hi - step)
+                step *= 2
+        else:
+            lo, hi, step = start, start + 1, 1
+            while f(hi) < target:
+                lo = hi
+                step *= 2
+                hi = hi + step
+                if hi > upper:
+                    return None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if f(mid) >= target:
+                hi = mid
+            else:
+                lo = mid
+        return hi
+    lo, hi = 0.0, float(start)
+    while f(hi) < target:
         lo, hi = hi, hi * 2
-        if hi > n_max:
-            return float("nan")
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if pw(mid) >= target_power:
+        if hi > upper:
+            return None
+    if lo == 0.0 and hi > 0:
+        lo = hi / 2 if f(hi / 2) < target else 0.0
+    while hi - lo > tol:
+        mid = round((lo + hi) / 2, 12)
+        if f(mid) >= target:
             hi = mid
         else:
             lo = mid
-    return float(hi)
+    return hi
+
+
+def _check_target(target, statistic: str) -> float:
+    if isinstance(target, bool) or not isinstance(target, (int, float)):
+        raise InputError(f"target {statistic}: value {target!r} is not a number (allowed: 0 < P < 1)")
+    if not 0 < target < 1:
+        raise InputError(f"target {statistic}: value {target!r} is out of range (allowed: 0 < P < 1)")
+    return float(target)
+
+
+def _analytic_answer(exact, cfg, key, spec, stat, method, target, upper, tol) -> float:
+    """The formula's answer (NaN where there is no formula or it is not reached).
+
+    ``exact(v, method)`` is the formula at value ``v`` of the key (memoised by
+    the caller, so the row's values at the answer are not computed twice).
+    """
+    if stat.analytic is None or _analytic_reason(cfg, method):
+        return float("nan")
+    # Integer searches start at the configured value, or at the seed method's
+    # answer (Student's n is within a man or two of Welch's, whose quadrature
+    # is costly); continuous ones at 1.
+    start = cfg_value(cfg, key) if spec.integer else 1.0
+    if (
+        spec.integer
+        and stat.seed_method not in (None, method)
+        and not _analytic_reason(cfg, stat.seed_method)
+    ):
+        seed = _analytic_answer(exact, cfg, key, spec, stat, stat.seed_method, target, upper, tol)
+        start = seed if np.isfinite(seed) else start
+    found = _search(lambda v: exact(v, method), target, spec, start, upper, tol)
+    return float("nan") if found is None else float(found)
+
+
+def _sign(cfg: dict, key: str, spec: SearchKey) -> float:
+    if not spec.signed:
+        return 1.0
+    return -1.0 if config_mod.get_key(cfg, key) <= 0 else 1.0
+
+
+def cfg_value(cfg: dict, key: str) -> float:
+    """The configured value of ``key`` as a search start (absolute value; 1 if zero)."""
+    value = abs(config_mod.get_key(cfg, key))
+    return value if value else 1
+
+
+def solve(
+    cfg: dict,
+    key: str,
+    target: float,
+    *,
+    methods=None,
+    reps: int | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    statistic: str = "power",
+    analytic_only: bool = False,
+    upper: float | None = None,
+    tol: float = 1e-3,
+) -> pd.DataFrame:
+    """Smallest value of a monotone config key at which a statistic reaches a target.
+
+    In the spirit of statsmodels' ``solve_power`` and SimDesign's ``SimSolve``:
+    for every scenario of the grid and every method, search ``key`` (see
+    :data:`SEARCH_KEYS`) for the smallest value whose ``statistic`` (see
+    :data:`STATISTICS`) is at least ``target``. Monte Carlo evaluations use
+    common random numbers: the streams are keyed by the scenario id *without*
+    ``key`` (men are drawn man-major per arm and differences shift the same
+    men), so the estimate is monotone in the key up to the method's own
+    behaviour, and a candidate value is simulated once for all methods.
+
+    The Monte Carlo search starts from the formula's answer where one exists,
+    else from the configured value (its absolute value; 1 if zero).
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config; a grid is expanded (one search per scenario) but may
+        not vary ``key``.
+    key : str
+        ``trial.n_per_arm`` (integer; the answer n and n - 1 are both
+        evaluated) or ``effects.difference_pct`` (percentage points, searched
+        over its absolute value with the configured sign; direct mode only).
+    target : float
+        In (0, 1).
+    methods : sequence of str, optional
+        Default ``analysis.methods``.
+    reps : int, optional
+        Replicates per candidate value (default ``simulation.reps``).
+    workers, progress
+        As :func:`run_power`.
+    statistic : str
+        A key of :data:`STATISTICS`.
+    analytic_only : bool
+        Use only the formula (no simulation; ``reps`` is reported as 0 and
+        ``engine`` as ``analytic``).
+    upper : float, optional
+        Largest value tried (default: the key's limit in :data:`SEARCH_KEYS`).
+    tol : float
+        Precision of a continuous answer (units of the key); the formula's
+        answer is found to ``tol / 10``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and method: ``scenario_id`` (without ``key``),
+        ``method``, ``target``, ``value`` (absolute value; NaN if not reached by
+        ``upper``), ``statistic, statistic_se`` at it, ``value_below,
+        statistic_below, statistic_below_se`` (integer keys: n - 1; NaN for
+        continuous keys), ``analytic_value`` (the formula's answer; NaN where
+        there is none), ``analytic_statistic`` (the formula at ``value``),
+        ``reps``, ``engine`` (at the answer) and one column per grid key.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0"])
+    >>> t = solve(cfg, "trial.n_per_arm", 0.9, methods=["student_t"], analytic_only=True)
+    >>> int(t.loc[0, "value"]), bool(t.loc[0, "statistic"] >= 0.9 > t.loc[0, "statistic_below"])
+    (33, True)
+    """
+    if key not in SEARCH_KEYS:
+        raise InputError(f"search key {key!r} is not allowed (allowed: {', '.join(SEARCH_KEYS)})")
+    if statistic not in STATISTICS:
+        raise InputError(f"statistic {statistic!r} is unknown (allowed: {', '.join(STATISTICS)})")
+    spec, stat = SEARCH_KEYS[key], STATISTICS[statistic]
+    if analytic_only and stat.analytic is None:
+        raise InputError(f"statistic {statistic!r} has no formula (analytic_only is not allowed)")
+    target = _check_target(target, statistic)
+    methods = _methods(cfg, methods)
+    reps = 0 if analytic_only else _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
+    upper = spec.upper if upper is None else upper
+    if key == "effects.difference_pct" and cfg["effects"]["mode"] != "direct":
+        raise InputError("config key 'effects.mode': a search over the difference needs 'direct'")
+    if key in (cfg.get("grid") or {}):
+        raise InputError(f"grid key '{key}': the search varies it; do not put it in the grid")
+    grid_keys = list((cfg.get("grid") or {}).keys())
+    nan = float("nan")
+    rows = []
+    pool = _pool(workers) if workers > 1 and not analytic_only else None
+    try:
+        for sc in config_mod.expand_grid(cfg):
+            base = sc.config
+            sid = config_mod.scenario_id(base, exclude=(key,))
+            sign = _sign(base, key, spec)
+            cache: dict[float, dict | None] = {}
+            exact_cache: dict[tuple, float] = {}
+
+            def at(v, base=base, sign=sign):
+                return config_mod.set_key(base, key, int(v) if spec.integer else sign * v)
+
+            def exact(v, m, at=at, exact_cache=exact_cache) -> float:
+                if (v, m) not in exact_cache:
+                    c = at(v)
+                    try:
+                        trial_mod.arm_sizes(c["trial"])
+                    except InputError:
+                        exact_cache[v, m] = 0.0
+                    else:
+                        exact_cache[v, m] = stat.analytic(c, m)
+                return exact_cache[v, m]
+
+            def evaluate(v, m, at=at, sid=sid, cache=cache, exact=exact) -> tuple[float, float]:
+                if analytic_only:
+                    return exact(v, m), nan
+                if v not in cache:
+                    c = at(v)
+                    try:
+                        trial_mod.arm_sizes(c["trial"])
+                    except InputError:
+                        cache[v] = None
+                    else:
+                        label = f"{key} {v}"
+                        kw = dict(workers=workers, progress=progress, label=label, pool=pool)
+                        cache[v] = stat.monte_carlo(c, sid, methods, reps, **kw)
+                return (0.0, nan) if cache[v] is None else cache[v][m]
+
+            for m in methods:
+                an = _analytic_answer(exact, base, key, spec, stat, m, target, upper, tol / 10)
+                if analytic_only:
+                    found = None if math.isnan(an) else an
+                else:
+                    start = an if np.isfinite(an) else cfg_value(base, key)
+                    found = _search(lambda v, m=m: evaluate(v, m)[0], target, spec, start, upper, tol)
+                row = {"scenario_id": sid, "method": m, "target": target}
+                below = (nan, nan, nan)
+                exact_at = nan
+                if found is None:
+                    row.update(value=nan, statistic=nan, statistic_se=nan)
+                    eng = engine.method_engine(base, m, methods)
+                else:
+                    if spec.integer:
+                        found = int(found)
+                        if found - 1 >= spec.lower:
+                            below = (found - 1, *evaluate(found - 1, m))
+                    value, se = evaluate(found, m)
+                    row.update(value=found, statistic=value, statistic_se=se)
+                    eng = engine.method_engine(at(found), m, methods)
+                    if stat.analytic is not None:
+                        exact_at = exact(found, m)
+                row.update(
+                    value_below=below[0],
+                    statistic_below=below[1],
+                    statistic_below_se=below[2],
+                    analytic_value=an,
+                    analytic_statistic=exact_at,
+                    reps=reps,
+                    engine="analytic" if analytic_only else eng,
+                )
+                for gk, gv in sc.grid_values:
+                    row[gk] = gv
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return pd.DataFrame(rows, columns=SOLVE_COLUMNS + grid_keys)
+
+
+# --------------------------------------------------------------------------- sample size and MDE
+
+
+def analytic_sample_size(cfg: dict, method: str, target_power: float, n_max: int = 100_000) -> float:
+    """Smallest ``trial.n_per_arm`` whose :func:`analytic_power` reaches the target (NaN if none).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0"])
+    >>> analytic_sample_size(cfg, "student_t", 0.8)  # R: power.t.test(delta=2.46, sd=3) gives 24.3
+    25.0
+    """
+    t = solve(cfg, "trial.n_per_arm", target_power, methods=[method], analytic_only=True, upper=n_max)
+    return float(t.loc[0, "value"])
 
 
 def sample_size(
@@ -689,13 +1053,12 @@ def sample_size(
 ) -> pd.DataFrame:
     """Smallest n per arm whose Monte Carlo power reaches ``target_power``.
 
-    The search keeps every other setting of the config and uses common random
-    numbers across candidate sizes (the streams are keyed by the scenario id
-    without ``trial.n_per_arm``, and men are drawn man-major per arm, so a larger
-    trial extends the smaller one). It starts from the analytic answer where
-    one exists (else from ``trial.n_per_arm``), brackets by doubling or halving
-    and bisects until the sizes n - 1 (power below target) and n (power at or
-    above target) are both evaluated.
+    :func:`solve` over ``trial.n_per_arm``: common random numbers across
+    candidate sizes (the streams are keyed by the scenario id without
+    ``trial.n_per_arm``, and men are drawn man-major per arm, so a larger
+    trial extends the smaller one), starting from the analytic answer where one
+    exists (else from ``trial.n_per_arm``), ending with the sizes n - 1 (power
+    below target) and n (power at or above target) both evaluated.
 
     Parameters
     ----------
@@ -722,97 +1085,27 @@ def sample_size(
         ``analytic_n_per_arm``, ``analytic_power`` (at the Monte Carlo n),
         ``reps, engine`` and one column per grid key.
     """
-    target_power = _check_power(target_power)
-    methods = _methods(cfg, methods)
-    reps = _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     if "trial.n_per_arm" in (cfg.get("grid") or {}):
         raise InputError("grid key 'trial.n_per_arm': sample-size searches over n; do not put it in the grid")
-    rows = []
-    grid_keys = list((cfg.get("grid") or {}).keys())
-    pool = _pool(workers) if workers > 1 else None
-    try:
-        for sc in config_mod.expand_grid(cfg):
-            base = sc.config
-            sid = config_mod.scenario_id(base, exclude=("trial.n_per_arm",))
-            cache: dict[int, dict[str, np.ndarray]] = {}
-
-            def power_at(n: int, method: str, base=base, sid=sid, cache=cache) -> float:
-                if n not in cache:
-                    c = config_mod.set_key(base, "trial.n_per_arm", int(n))
-                    try:
-                        trial_mod.arm_sizes(c["trial"])
-                    except InputError:
-                        cache[n] = None
-                        return 0.0
-                    cache[n] = simulate_sums(
-                        c, sid, reps, methods, workers=workers, progress=progress,
-                        label=f"n per arm {n}", pool=pool, p_only=True,
-                    )  # fmt: skip
-                if cache[n] is None:
-                    return 0.0
-                s = cache[n][method]
-                return s[_REJ] / s[_REPS]
-
-            for m in methods:
-                an = analytic_sample_size(base, m, target_power, n_max)
-                start = int(an) if np.isfinite(an) else int(base["trial"]["n_per_arm"])
-                start = max(2, start)
-                if power_at(start, m) >= target_power:
-                    hi, lo = start, start - 1
-                    step = 1
-                    while lo >= 2 and power_at(lo, m) >= target_power:
-                        hi = lo
-                        lo = max(1, hi - step)
-                        step *= 2
-                else:
-                    lo, hi = start, start + 1
-                    step = 1
-                    while power_at(hi, m) < target_power:
-                        lo = hi
-                        step *= 2
-                        hi = hi + step
-                        if hi > n_max:
-                            hi = None
-                            break
-                if hi is not None:
-                    while hi - lo > 1:
-                        mid = (lo + hi) // 2
-                        if power_at(mid, m) >= target_power:
-                            hi = mid
-                        else:
-                            lo = mid
-                row = {"scenario_id": sid, "method": m, "target_power": target_power}
-                if hi is None:
-                    row.update(n_per_arm=float("nan"), power=float("nan"), power_se=float("nan"),
-                               power_below=float("nan"), power_below_se=float("nan"))  # fmt: skip
-                    eng = engine.method_engine(base, m, methods)
-                    ap = float("nan")
-                else:
-                    p1 = power_at(hi, m)
-                    p0 = power_at(hi - 1, m) if hi - 1 >= 2 else float("nan")
-                    row.update(
-                        n_per_arm=hi,
-                        power=p1,
-                        power_se=math.sqrt(p1 * (1 - p1) / reps),
-                        power_below=p0,
-                        power_below_se=math.sqrt(p0 * (1 - p0) / reps) if p0 == p0 else float("nan"),
-                    )
-                    c = config_mod.set_key(base, "trial.n_per_arm", int(hi))
-                    eng = engine.method_engine(c, m, methods)
-                    ap = analytic_power(c, m)
-                row.update(analytic_n_per_arm=an, analytic_power=ap, reps=reps, engine=eng)
-                for key, value in sc.grid_values:
-                    row[key] = value
-                rows.append(row)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    cols = ["scenario_id", "method", "target_power", "n_per_arm", "power", "power_se", "power_below",
-            "power_below_se", "analytic_n_per_arm", "analytic_power", "reps", "engine"]  # fmt: skip
-    return pd.DataFrame(rows, columns=cols + grid_keys)
-
-
-# --------------------------------------------------------------------------- minimal detectable effect
+    t = solve(cfg, "trial.n_per_arm", target_power, methods=methods, reps=reps, workers=workers,
+              progress=progress, upper=n_max)  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "scenario_id": t["scenario_id"],
+            "method": t["method"],
+            "target_power": t["target"],
+            "n_per_arm": t["value"],
+            "power": t["statistic"],
+            "power_se": t["statistic_se"],
+            "power_below": t["statistic_below"],
+            "power_below_se": t["statistic_below_se"],
+            "analytic_n_per_arm": t["analytic_value"],
+            "analytic_power": t["analytic_statistic"],
+            "reps": t["reps"],
+            "engine": t["engine"],
+        }
+    )
+    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)
 
 
 def mde(
@@ -828,7 +1121,7 @@ def mde(
 ) -> pd.DataFrame:
     """Smallest |difference| (percentage points) whose power reaches ``target_power``.
 
-    The difference keeps the sign of ``effects.difference_pct`` (negative:
+    :func:`solve` over ``effects.difference_pct``, keeping its sign (negative:
     anastrozole loses bone). Streams are keyed by the scenario id without
     ``effects.difference_pct``, so every candidate difference analyses the same
     simulated men, shifted: the Monte Carlo power is then non-decreasing in
@@ -858,91 +1151,29 @@ def mde(
         target_power, mde_pct`` (absolute value), ``power, power_se`` at it,
         ``analytic_mde_pct``, ``reps, engine`` and one column per grid key.
     """
-    target_power = _check_power(target_power)
+    _check_target(target_power, "power")
     if isinstance(n_per_arm, bool) or not isinstance(n_per_arm, (int, np.integer)) or n_per_arm < 2:
         raise InputError(f"n per arm: value {n_per_arm!r} is not allowed (need an integer >= 2)")
-    methods = _methods(cfg, methods)
-    reps = _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     if cfg["effects"]["mode"] != "direct":
         raise InputError("config key 'effects.mode': mde needs 'direct' (the difference is set directly)")
     if "effects.difference_pct" in (cfg.get("grid") or {}):
         raise InputError("grid key 'effects.difference_pct': mde searches over it; do not put it in the grid")
     cfg = config_mod.set_key(cfg, "trial.n_per_arm", int(n_per_arm))
     config_mod.validate_config(cfg)
-    sign = -1.0 if cfg["effects"]["difference_pct"] <= 0 else 1.0
-    grid_keys = list((cfg.get("grid") or {}).keys())
-    rows = []
-    pool = _pool(workers) if workers > 1 else None
-    try:
-        for sc in config_mod.expand_grid(cfg):
-            base = sc.config
-            sid = config_mod.scenario_id(base, exclude=("effects.difference_pct",))
-
-            def at(d: float, base=base) -> dict:
-                return config_mod.set_key(base, "effects.difference_pct", sign * d)
-
-            cache: dict[float, dict] = {}
-
-            def pw(d: float, m: str, sid=sid, cache=cache, at=at) -> float:
-                if d not in cache:
-                    cache[d] = simulate_sums(at(d), sid, reps, methods, workers=workers,
-                                             progress=progress, pool=pool, p_only=True)  # fmt: skip
-                s = cache[d][m]
-                return s[_REJ] / s[_REPS]
-
-            for m in methods:
-                an = _analytic_mde(at, m, target_power, tol)
-                lo, hi = 0.0, an if np.isfinite(an) else abs(base["effects"]["difference_pct"]) or 1.0
-                while pw(hi, m) < target_power:
-                    lo, hi = hi, hi * 2
-                    if hi > 50:
-                        hi = None
-                        break
-                if hi is not None:
-                    if lo == 0.0 and hi > 0:
-                        lo = hi / 2 if pw(hi / 2, m) < target_power else 0.0
-                    while hi - lo > tol:
-                        mid = round((lo + hi) / 2, 12)
-                        if pw(mid, m) >= target_power:
-                            hi = mid
-                        else:
-                            lo = mid
-                    p1 = pw(hi, m)
-                row = {
-                    "scenario_id": sid,
-                    "method": m,
-                    "n_per_arm": int(n_per_arm),
-                    "target_power": target_power,
-                    "mde_pct": hi if hi is not None else float("nan"),
-                    "power": p1 if hi is not None else float("nan"),
-                    "power_se": math.sqrt(p1 * (1 - p1) / reps) if hi is not None else float("nan"),
-                    "analytic_mde_pct": an,
-                    "reps": reps,
-                    "engine": engine.method_engine(base, m, methods),
-                }
-                for key, value in sc.grid_values:
-                    row[key] = value
-                rows.append(row)
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    cols = ["scenario_id", "method", "n_per_arm", "target_power", "mde_pct", "power", "power_se",
-            "analytic_mde_pct", "reps", "engine"]  # fmt: skip
-    return pd.DataFrame(rows, columns=cols + grid_keys)
-
-
-def _analytic_mde(at, method: str, target_power: float, tol: float) -> float:
-    if _analytic_reason(at(1.0), method):
-        return float("nan")
-    lo, hi = 0.0, 1.0
-    while analytic_power(at(hi), method) < target_power:
-        lo, hi = hi, hi * 2
-        if hi > 50:
-            return float("nan")
-    while hi - lo > tol / 10:
-        mid = (lo + hi) / 2
-        if analytic_power(at(mid), method) >= target_power:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    t = solve(cfg, "effects.difference_pct", target_power, methods=methods, reps=reps, workers=workers,
+              progress=progress, tol=tol)  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "scenario_id": t["scenario_id"],
+            "method": t["method"],
+            "n_per_arm": int(n_per_arm),
+            "target_power": t["target"],
+            "mde_pct": t["value"],
+            "power": t["statistic"],
+            "power_se": t["statistic_se"],
+            "analytic_mde_pct": t["analytic_value"],
+            "reps": t["reps"],
+            "engine": t["engine"],
+        }
+    )
+    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)

@@ -1,0 +1,143 @@
+"""Trial commands: ``simulate``, ``analyze``, ``calibrate``, ``methods``.
+
+``vtrial simulate --out trial.csv``
+    One simulated trial in long format.
+``vtrial analyze trial.csv [--method M]... [--out res.csv]``
+    Every chosen analysis of one trial, simulated or real.
+``vtrial calibrate [--reps R] --out FOLDER``
+    Simulated versus published figures of the 2009 trial.
+``vtrial methods``
+    The analysis methods.
+"""
+
+from __future__ import annotations
+
+from vtrial.cli import common
+from vtrial.errors import InputError
+
+
+def cmd_simulate(args) -> None:
+    from vtrial.config import scenario_id
+    from vtrial.streams import rng_for
+    from vtrial.trial import simulate_trial, write_trial_csv
+
+    out = common.check_out(args.out)
+    cfg = common.load(args)
+    df = simulate_trial(cfg, rng=rng_for(cfg["seed"], scenario_id(cfg), 0))
+    common.write_table(df, out, common.record(args, cfg, reps=1), writer=write_trial_csv)
+    n = df["subject_id"].nunique()
+    if out is not None:
+        common.note(f"wrote {out}: {n} men, {len(df)} rows")
+    if cfg["effects"]["mode"] == "estradiol_mediated":
+        from vtrial.trial import implied_effects
+
+        diff = implied_effects(cfg).difference_pct
+        common.note(f"estradiol-mediated effect: implied difference {diff:.2f} percentage points")
+
+
+def cmd_calibrate(args) -> None:
+    import shutil
+    from pathlib import Path
+
+    folder = Path(args.out) if args.out != "-" else None
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"--out: '{folder}' exists and is not a folder")
+        common.check_folder(folder.parent)
+    cfg = common.load(args)
+    from vtrial.calibration import calibrate, plot_calibration
+
+    table = calibrate(cfg, reps=args.reps)
+    if folder is None:
+        common.write_table(table, None, None)
+        return
+    created = not folder.exists()
+    try:
+        if created:
+            folder.mkdir()
+        common.write_table(table, folder / "calibration.csv", common.record(args, cfg, reps=args.reps))
+        plot_calibration(table, folder / "calibration")
+    except (OSError, InputError) as exc:
+        if created:
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"--out: cannot write into '{folder}': {exc.strerror or exc}") from None
+    inside = int(table["inside"].sum())
+    common.note(f"wrote {folder}/calibration.csv: {inside} of {len(table)} published figures inside "
+                f"their simulated 95% range")  # fmt: skip
+
+
+def cmd_methods(args) -> None:
+    from vtrial.analysis import list_methods
+
+    for name, description in list_methods():
+        print(f"{name:<14} {description}")
+
+
+def cmd_analyze(args) -> None:
+    out = common.check_out(args.out)
+    cfg = common.load(args)
+    from vtrial.analysis import read_trial_csv, run_methods
+    from vtrial.config import method_options, scenario_id
+    from vtrial.streams import rng_for
+
+    a = cfg["analysis"]
+    missing = args.missing or a["missing"]
+    methods = args.method or a["methods"]
+    if not args.method:
+        # Methods from the config that cannot take this strategy are skipped,
+        # not an error: the user did not name them.
+        from vtrial.analysis import ALLOWED_MISSING
+
+        skipped = [m for m in methods if missing not in ALLOWED_MISSING.get(m, (missing,))]
+        methods = [m for m in methods if m not in skipped]
+        if skipped:
+            common.note(f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped")
+        if not methods:
+            raise InputError(f"--missing {missing}: none of the methods {a['methods']} allows it")
+    data = read_trial_csv(args.data)
+    table = run_methods(
+        data,
+        methods,
+        missing=missing,
+        alpha=a["alpha"],
+        scale=args.scale or a["scale"],
+        rng=rng_for(cfg["seed"], scenario_id(cfg), 0),
+        options=method_options(cfg, methods),
+    )
+    # The table is always shown; with --out FILE it is also written.
+    print(common.format_table(table))
+    if out is not None:
+        common.write_table(table, out, common.record(args, cfg, inputs={"data": args.data}))
+
+
+def register(sub) -> None:
+    """Add the trial commands to the ``vtrial`` subparsers."""
+    p = common.add_command(sub, "simulate", "one simulated trial in long format", cmd_simulate)
+    common.add_config_options(p)
+    common.add_out(p, required=True)
+
+    p = common.add_command(sub, "analyze", "analyse a trial, simulated or real", cmd_analyze)
+    common.add_config_options(p)
+    p.add_argument("data", help="long-format CSV (see README)")
+    p.add_argument("--method", action="append", help="analysis method (repeatable; see `vtrial methods`)")
+    p.add_argument("--missing", help="missing-data strategy (default: config analysis.missing)")
+    p.add_argument("--scale", choices=["pct", "absolute"], help="outcome scale (default: config)")
+    common.add_out(p, required=False, default="-")
+
+    p = common.add_command(
+        sub, "calibrate", "simulated versus published figures of the 2009 trial", cmd_calibrate
+    )
+    common.add_config_options(p)
+    p.add_argument(
+        "--reps", type=common.int_range(2, common.REPS_MAX), default=1000, metavar="R",
+        help="replicate trials (default 1000)",
+    )  # fmt: skip
+    p.add_argument(
+        "--out", required=True, metavar="FOLDER|-",
+        help="folder to write calibration.csv (with its provenance) and the figure; created if "
+        "missing, but its parent folder must exist; '-' prints the table (4 significant digits), no figure",
+    )  # fmt: skip
+
+    p = common.add_command(sub, "methods", "list analysis methods", cmd_methods)
