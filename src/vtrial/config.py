@@ -302,7 +302,10 @@ def describe_allowed(sub: dict) -> str:
         return "mapping of dotted config keys to lists of values"
     if kind == "array":
         lo, hi = sub.get("minItems"), sub.get("maxItems")
-        count = f"{lo} " if lo is not None and lo == hi else (f"{lo} or more " if lo else "")
+        if lo is not None and hi is not None:
+            count = f"{lo} " if lo == hi else f"{lo} to {hi} "
+        else:
+            count = f"{lo} or more " if lo else ""
         if "items" not in sub:
             return f"list of {count}values"
         items = f"({describe_allowed(sub['items'])})"
