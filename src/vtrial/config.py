@@ -558,14 +558,14 @@ def _check_cohort(cfg: dict) -> None:
     if rate < MIN_ELIGIBLE_RATE:
         e = c["eligibility"]
         if age_rate < MIN_ELIGIBLE_RATE:
-            what = f"key 'cohort.eligibility.age_min_years': value {e['age_min_years']!r}"
+            what = f"key 'cohort.eligibility.age_min_years': value {e['age_min_years']!r} leaves"
         else:
             what = (
                 f"keys 'cohort.eligibility.testosterone_single_ng_dl' {e['testosterone_single_ng_dl']} "
-                f"and '...two_consecutive_ng_dl' {e['testosterone_two_consecutive_ng_dl']}"
+                f"and '...two_consecutive_ng_dl' {e['testosterone_two_consecutive_ng_dl']} leave"
             )
         raise InputError(
-            f"config {what} leaves {rate:.2%} of screened men eligible (allowed: at least "
+            f"config {what} {rate:.2%} of screened men eligible (allowed: at least "
             f"{MIN_ELIGIBLE_RATE:.1%}; below, screening needs over 200 men per man enrolled)"
         )
 
