@@ -123,13 +123,13 @@ def _load_yaml(text: str, source: str) -> Any:
             for event in yaml.parse(text, Loader=_LOADER_BASE):
                 if isinstance(event, yaml.AliasEvent):
                     raise InputError(
-                        f"{source}, line {event.start_mark.line + 1}: YAML alias '*{event.anchor}' is not "
-                        "allowed (write the value out; aliases can expand a few bytes into gigabytes)"
+                        f"{source}, line {event.start_mark.line + 1}: YAML alias '*{_elide(event.anchor)}' is "
+                        "not allowed (write the value out; aliases can expand a few bytes into gigabytes)"
                     )
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as dup:
         raise InputError(
-            f"{source}, line {dup.line}: key '{_key(dup.path)}' appears twice (first at line "
+            f"{source}, line {dup.line}: key '{_elide(_key(dup.path))}' appears twice (first at line "
             f"{dup.first}; allowed: each key once, or the later one would silently win)"
         ) from None
     except yaml.YAMLError as exc:

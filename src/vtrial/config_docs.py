@@ -66,7 +66,7 @@ def table(section: str) -> str:
     Examples
     --------
     >>> print(table("measurement").splitlines()[2][:40])
-    | `measurement.bmd_cv_pct` | DXA precisio
+    | `measurement.bmd_cv_pct` | DXA precisi
     """
     rows = []
     for key, node in leaves(schema()["properties"][section], section):
