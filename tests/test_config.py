@@ -1,3 +1,7 @@
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -6,10 +10,14 @@ import yaml
 from vtrial.config import (
     default_config,
     expand_grid,
+    get_key,
     load_config,
     parse_override,
+    read_yaml_file,
     scenario_id,
+    schema,
     set_key,
+    validate_config,
 )
 from vtrial.errors import InputError
 
@@ -123,3 +131,316 @@ def test_scenario_id_tracks_data_parameters_only(cfg):
     assert scenario_id(other) != scenario_id(cfg)
     bigger = set_key(cfg, "trial.n_per_arm", 80)
     assert scenario_id(bigger, exclude=("trial.n_per_arm",)) == scenario_id(cfg, exclude=("trial.n_per_arm",))
+
+
+# --------------------------------------------------------------------------- schema documents itself
+
+
+def _leaves():
+    from vtrial.config_docs import leaves
+
+    return leaves(schema(), "")
+
+
+def test_every_key_is_documented_with_its_default_and_the_reason_for_its_range():
+    defaults = default_config()
+    keys = _leaves()
+
+    def paths(node, prefix=""):
+        if isinstance(node, dict) and node and prefix not in ("grid", "sensitivity.tornado"):
+            return [p for k, v in node.items() for p in paths(v, f"{prefix}.{k}" if prefix else k)]
+        return [prefix]
+
+    assert [k for k, _ in keys] == paths(defaults)  # every key of the default, in the same order
+    for key, node in keys:
+        assert node.get("description", "").strip(), key
+        assert "default" in node, key
+        assert node["default"] == get_key(defaults, key), key
+        numeric = {node.get("type")} | {b.get("type") for b in node.get("anyOf", [])}
+        numeric |= {node.get("items", {}).get("type")}
+        if numeric & {"number", "integer"}:
+            assert node.get("x-why", "").strip(), key
+
+
+def test_every_number_has_an_upper_and_a_lower_bound():
+    def bounded(node):
+        lower = "minimum" in node or "exclusiveMinimum" in node
+        upper = "maximum" in node or "exclusiveMaximum" in node
+        return lower and upper
+
+    for key, node in _leaves():
+        for sub in [node, node.get("items", {}), *node.get("anyOf", [])]:
+            if sub.get("type") in ("number", "integer") and key != "trial.strata_cutoffs":
+                assert bounded(sub), key
+
+
+def test_config_readme_tables_are_generated_from_the_schema():
+    from vtrial.config_docs import render
+
+    text = (ROOT / "config" / "README.md").read_text(encoding="utf-8")
+    assert text.count("<!-- BEGIN GENERATED:") == 12
+    assert render(text) == text, "run: python -m vtrial.config_docs config/README.md"
+
+
+def test_readme_generator_replaces_only_the_marked_block():
+    from vtrial.config_docs import render
+
+    text = "intro\n<!-- BEGIN GENERATED: measurement -->\nstale\n<!-- END GENERATED -->\noutro\n"
+    out = render(text)
+    assert out.startswith("intro\n<!-- BEGIN GENERATED: measurement -->\n| key |")
+    assert out.endswith("<!-- END GENERATED -->\noutro\n")
+    assert "stale" not in out
+    row = out.splitlines()[4]
+    assert row.startswith("| `measurement.bmd_cv_pct` |")
+    assert "| 1.0 | number 0 to 10 |" in row
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def test_integral_floats_become_integers_under_the_config_key():
+    ints = ["trial.n_per_arm=44", "trial.block_sizes=[4]", "analysis.permutations=199", "simulation.reps=100"]
+    floats = [
+        t.replace("44", "44.0").replace("[4]", "[4.0]").replace("199", "199.0").replace("=100", "=100.0")
+        for t in ints
+    ]
+    a, b = load_config(overrides=ints), load_config(overrides=floats)
+    assert a == b
+    assert type(b["trial"]["n_per_arm"]) is int
+    assert type(b["trial"]["block_sizes"][0]) is int
+    assert type(b["analysis"]["permutations"]) is int
+    assert type(b["simulation"]["reps"]) is int
+    assert scenario_id(a) == scenario_id(b)
+
+
+def test_integral_floats_in_grid_values_and_nullable_integers():
+    cfg = load_config(overrides=["grid.trial.n_per_arm=[20.0, 40]", "sensitivity.reps=50.0"])
+    assert [type(v) for v in cfg["grid"]["trial.n_per_arm"]] == [int, int]
+    assert [dict(s.grid_values)["trial.n_per_arm"] for s in expand_grid(cfg)] == [20, 40]
+    assert expand_grid(cfg)[0].config["trial"]["n_per_arm"] == 20
+    assert type(cfg["sensitivity"]["reps"]) is int
+    assert load_config(overrides=["effects.difference_pct=-2"])["effects"]["difference_pct"] == -2
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "effects.difference_pct",
+        "trial.strata_cutoffs",
+        "sensitivity.target_power",
+        "grid.effects.sd_pct_change",
+    ],
+)
+def test_non_finite_numbers_are_refused_everywhere(key, value):
+    text = f"{key}=[{value}]" if key != "effects.difference_pct" else f"{key}={value}"
+    with pytest.raises(InputError, match="finite") as err:
+        load_config(overrides=[text])
+    assert key in str(err.value)
+
+
+def test_non_finite_numbers_in_free_mappings(cfg):
+    bad = set_key(cfg, "sensitivity.tornado", {"effects.baseline_corr": [float("nan"), 0.1]})
+    with pytest.raises(InputError, match=r"sensitivity\.tornado\.effects\.baseline_corr\[0\]"):
+        validate_config(bad)
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def test_duplicate_keys_are_refused_with_dotted_key_and_lines(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("seed: 1\ncohort:\n  eligibility:\n    age_min_years: 60\n    age_min_years: 65\n")
+    with pytest.raises(
+        InputError, match=r"line 5: key 'cohort\.eligibility\.age_min_years' appears twice \(first at line 4"
+    ):
+        load_config(f)
+
+
+def test_aliases_are_refused_before_expansion(tmp_path):
+    f = tmp_path / "bomb.yaml"
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    levels += [f"{c}: &{c} [{','.join(['*' + p] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    f.write_text("\n".join(levels) + "\n")  # 9^9 = 387 million strings once expanded
+    with pytest.raises(InputError, match=r"line 2: YAML alias '\*a' is not allowed"):
+        read_yaml_file(f)
+    with pytest.raises(InputError, match="alias"):
+        parse_override("analysis.methods=[&m ancova, *m]")
+
+
+def test_yaml_star_outside_aliases_is_fine(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text('analysis:\n  scale: "absolute"  # x * y\n')
+    assert load_config(f)["analysis"]["scale"] == "absolute"
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (b"seed: 1\n\xff\xfe\n", r"not UTF-8 text \(byte 0xff at offset 8"),
+        (b"seed: 1\x00\n", "binary file"),
+        (b"seed: [1\n", "not valid YAML at line 2"),
+        (b"- 1\n- 2\n", "must hold a mapping of keys, not list"),
+        (b"seed: !!python/object:os.system 1\n", "not valid YAML"),
+        (b"#" * 1_000_001, "at most 1,000,000"),
+    ],
+    ids=["latin-1", "binary", "unclosed", "list", "python-tag", "huge"],
+)
+def test_unreadable_files_are_one_line_errors(tmp_path, data, match):
+    f = tmp_path / "c.yaml"
+    f.write_bytes(data)
+    with pytest.raises(InputError, match=match) as err:
+        load_config(f)
+    assert "\n" not in str(err.value)
+
+
+def test_folder_is_not_a_config_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        load_config(tmp_path)
+
+
+def test_schema_and_default_are_parsed_once():
+    from vtrial import config
+
+    load_config()
+    before = config._package_yaml.cache_info().misses
+    for _ in range(3):
+        load_config(overrides=["trial.n_per_arm=50"])
+        default_config()
+        schema()
+    assert config._package_yaml.cache_info().misses == before
+    assert default_config() is not default_config()  # callers get their own copy
+
+
+def test_config_module_imports_no_heavy_libraries():
+    code = (
+        "import sys, vtrial.config as c; c.load_config(); "
+        "print(sorted(m for m in ('pandas', 'scipy', 'statsmodels', 'numpy') if m in sys.modules))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- rules across keys
+
+
+def test_mmrm_needs_dxa_error():
+    with pytest.raises(InputError, match="measurement.bmd_cv_pct': value 0 is not allowed with mmrm"):
+        load_config(overrides=["measurement.bmd_cv_pct=0"])
+    cfg = load_config(overrides=["measurement.bmd_cv_pct=0", "analysis.methods=[ancova, welch_t]"])
+    assert cfg["measurement"]["bmd_cv_pct"] == 0
+    with pytest.raises(InputError, match="mmrm"):
+        load_config(
+            overrides=[
+                "measurement.bmd_cv_pct=0",
+                "analysis.methods=[ancova]",
+                "pipeline.power_methods=[mmrm]",
+            ]
+        )
+
+
+def test_missing_strategy_must_suit_some_method():
+    from vtrial.analysis import ALLOWED_MISSING
+
+    # The validator skips the registry for complete_case: every method must accept it.
+    assert all("complete_case" in allowed for allowed in ALLOWED_MISSING.values())
+    with pytest.raises(InputError, match="analysis.missing': value 'multiple_imputation'"):
+        load_config(overrides=["analysis.missing=multiple_imputation", "analysis.methods=[mmrm]"])
+    with pytest.raises(InputError, match="pipeline.power_methods"):
+        load_config(overrides=["analysis.missing=locf", "pipeline.power_methods=[mmrm]"])
+    # A mixed list is what `vtrial analyze` accepts (it skips mmrm with a note).
+    assert (
+        load_config(overrides=["analysis.missing=multiple_imputation"])["analysis"]["missing"]
+        == "multiple_imputation"
+    )
+
+
+def test_anastrozole_arm_needs_two_men():
+    with pytest.raises(InputError, match="leaves 0 men on anastrozole"):
+        load_config(overrides=["trial.allocation_ratio=0.01", "trial.randomization=simple"])
+    assert load_config(overrides=["trial.allocation_ratio=0.05", "trial.randomization=simple"])
+
+
+def test_default_cohort_passes_the_checks_it_skips(cfg):
+    """The packaged cohort is not re-checked on every validation; it must pass."""
+    from vtrial.cohort import correlation_matrix
+    from vtrial.config import MIN_ELIGIBLE_RATE, _screening
+
+    correlation_matrix(cfg["cohort"])
+    rate, age_rate, _, _ = _screening(json.dumps(cfg["cohort"], sort_keys=True))
+    assert rate > 10 * MIN_ELIGIBLE_RATE
+    assert age_rate > rate
+
+
+def test_eligible_share_matches_a_large_independent_draw(cfg):
+    """The 20,000-man estimate agrees with 400,000 other men within 3 SEs."""
+    import numpy as np
+
+    from vtrial.cohort import _population_draw, eligible
+    from vtrial.config import ELIGIBILITY_DRAW, _screening
+
+    c = {**cfg["cohort"], "eligibility": {**cfg["cohort"]["eligibility"], "age_min_years": 70}}
+    rate = _screening(json.dumps(c, sort_keys=True))[0]
+    rng = np.random.default_rng(99)
+    big = float(eligible(c, _population_draw(c, 400_000, rng), rng).mean())
+    se = (big * (1 - big) / ELIGIBILITY_DRAW) ** 0.5
+    assert abs(rate - big) < 3 * se
+
+
+def test_unreachable_eligibility_is_refused_at_once():
+    with pytest.raises(InputError, match=r"age_min_years': value 110 leaves 0\.00% of screened men eligible"):
+        load_config(overrides=["cohort.eligibility.age_min_years=110"])
+    assert load_config(overrides=["cohort.eligibility.age_min_years=70"])
+
+
+@pytest.mark.slow
+def test_estradiol_moments_match_the_simulation(cfg):
+    """Closed-form E[dE2] and SD(dE2) from the validation draw against trial's 400,000-man simulation."""
+    import math
+
+    from vtrial.config import _screening
+    from vtrial.trial import _estradiol_change_moments
+
+    mean_sim, sd_sim = _estradiol_change_moments(
+        json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
+    )
+    rate, _, m1, m2 = _screening(json.dumps(cfg["cohort"], sort_keys=True))
+    r, s = cfg["hormones"]["estradiol_ratio"][2], cfg["hormones"]["estradiol_response_log_sd"]
+    mean = m1 * (r - 1)
+    sd = math.sqrt(m2 * (r * r * math.exp(s * s) - 2 * r + 1) - mean**2)
+    n = rate * 20_000
+    assert abs(mean - mean_sim) < 3 * sd_sim / math.sqrt(n)
+    assert abs(sd - sd_sim) < 3 * sd_sim / math.sqrt(2 * n) * 2  # kurtosis of a lognormal mixture: x2
+
+
+def test_estradiol_slope_too_steep_is_refused():
+    base = ["effects.mode=estradiol_mediated"]
+    assert load_config(overrides=[*base, "effects.estradiol_slope_pct_per_pg_ml=1.0"])
+    with pytest.raises(InputError, match="effects.estradiol_slope_pct_per_pg_ml': value 1.2"):
+        load_config(overrides=[*base, "effects.estradiol_slope_pct_per_pg_ml=1.2"])
+
+
+def test_bmd_stays_positive():
+    with pytest.raises(InputError, match="cohort.bmd_sd_g_cm2"):
+        load_config(overrides=["cohort.bmd_sd_g_cm2=0.2", "cohort.bmd_mean_g_cm2=1.1"])
+    with pytest.raises(InputError, match=r"mean - 6 x SD > -100%"):
+        load_config(overrides=["effects.placebo_pct_change=-20", "effects.sd_pct_change=14"])
+    assert load_config(overrides=["effects.placebo_pct_change=-20", "effects.sd_pct_change=12"])
+
+
+def test_correlations_must_be_positive_definite():
+    # Each pair is allowed alone; together they are not: r(T,E2) high but r(BMI,T), r(BMI,E2) opposite.
+    over = ["cohort.corr_log_testosterone_log_estradiol=0.9", "cohort.corr_bmi_log_testosterone=-0.7",
+            "cohort.corr_bmi_log_estradiol=0.7"]  # fmt: skip
+    with pytest.raises(InputError, match=r"cohort\.corr_\*.*positive definite"):
+        load_config(overrides=over)
+
+
+def test_messages_are_one_short_line():
+    from vtrial.config import MAX_MESSAGE
+
+    with pytest.raises(InputError) as err:
+        load_config(overrides=["analysis.methods=[" + ", ".join(["ancova"] * 500) + ", anova]"])
+    assert len(str(err.value)) <= MAX_MESSAGE
+    assert "analysis.methods[500]" in str(err.value)

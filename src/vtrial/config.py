@@ -1,10 +1,28 @@
 """Load, override, validate and expand vtrial study configurations.
 
 A configuration is a plain nested ``dict`` read from YAML. It is validated
-against the JSON Schema shipped in the package (``data/config.schema.yaml``, the
-same file the Snakemake workflow validates with) and then against a few rules a
-schema cannot express. Every failure raises :class:`vtrial.errors.InputError`
-with one message naming the key, the value and what is allowed.
+against the JSON Schema shipped in the package (``data/config.schema.yaml``: the
+file the Snakemake workflow validates with, and the source of the option tables
+of ``config/README.md``), then against rules across keys that a schema cannot
+express. Every failure raises :class:`vtrial.errors.InputError` with one line (at
+most :data:`MAX_MESSAGE` characters) naming the key, the value and what is
+allowed.
+
+Beyond the schema, validation
+
+* refuses NaN and infinity anywhere (also inside lists, the grid and the
+  sensitivity ranges): a NaN passes every ``minimum``/``maximum`` comparison;
+* turns integral floats into integers where the schema asks for an integer
+  (``trial.n_per_arm: 44.0`` becomes ``44``, in place, also in grid values);
+  a non-integral float there is refused with the key's name;
+* checks the rules across keys (correlations positive definite, eligibility
+  reachable, probabilities summing to 1, BMD kept positive, analyses that can
+  run), each in milliseconds: see :func:`validate_config`.
+
+YAML files are read with libyaml's C loader where installed; duplicate keys and
+aliases are refused (an alias can blow a few hundred bytes up into gigabytes),
+and so are files that are not UTF-8 text or hold no mapping. The schema and the
+packaged default are parsed once per process.
 
 A *scenario* is one fully specified configuration (one point of ``grid``),
 identified by a short stable hash of the parameters that generate data.
@@ -13,49 +31,162 @@ identified by a short stable hash of the parameters that generate data.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from vtrial.errors import InputError
 
+if TYPE_CHECKING:
+    import jsonschema
+
 #: Config sections that change the simulated data (and so the scenario id).
 DATA_SECTIONS = ("trial", "cohort", "hormones", "effects", "measurement", "dropout")
 
+#: Longest error message (characters); longer values are elided.
+MAX_MESSAGE = 300
 
-def _read_package_yaml(name: str) -> Any:
+#: Largest config file read (bytes); a real config is a few kilobytes.
+MAX_FILE_BYTES = 1_000_000
+
+#: Smallest eligible share of screened men: below it the screening loop draws
+#: more than 200 candidates per man enrolled.
+MIN_ELIGIBLE_RATE = 0.005
+
+#: Screened men drawn (fixed seed) to check eligibility and estradiol moments.
+ELIGIBILITY_DRAW = 20_000
+
+#: BMD must stay this many SDs above zero (probability below 1e-9 per man).
+BMD_SDS = 6
+
+_LOADER_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, path: list, line: int, first: int):
+        super().__init__(path, line, first)
+        self.path, self.line, self.first = path, line, first
+
+
+class _StrictLoader(_LOADER_BASE):  # type: ignore[valid-type, misc]
+    """Safe YAML loader (libyaml's C parser where installed) that refuses duplicate keys."""
+
+    def construct_document(self, node):
+        self._root = node  # to name the dotted path of a duplicate key
+        return super().construct_document(node)
+
+    def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)
+        first: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                seen = first.get(key)
+            except TypeError:
+                continue  # unhashable key: SafeConstructor reports it
+            if seen is not None:
+                raise _DuplicateKey([*_node_path(self._root, node), key], line, seen)
+            first[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _node_path(root: yaml.Node, target: yaml.Node) -> list:
+    """Keys leading from ``root`` to ``target`` in a composed YAML document."""
+    stack = [(root, [])]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return path
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((v, [*path, getattr(k, "value", "?")]) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((v, [*path, i]) for i, v in enumerate(node.value))
+    return []
+
+
+def _load_yaml(text: str, source: str) -> Any:
+    """Parse YAML text; ``source`` names it in the one-line :class:`InputError`."""
+    try:
+        if "*" in text:  # only then can there be an alias
+            for event in yaml.parse(text, Loader=_LOADER_BASE):
+                if isinstance(event, yaml.AliasEvent):
+                    raise InputError(
+                        f"{source}, line {event.start_mark.line + 1}: YAML alias '*{_elide(event.anchor)}' is "
+                        "not allowed (write the value out; aliases can expand a few bytes into gigabytes)"
+                    )
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as dup:
+        raise InputError(
+            f"{source}, line {dup.line}: key '{_elide(_key(dup.path))}' appears twice (first at line "
+            f"{dup.first}; allowed: each key once, or the later one would silently win)"
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None)
+        raise InputError(
+            _one_line(f"{source} is not valid YAML{at}" + (f" ({problem})" if problem else ""))
+        ) from None
+
+
+@functools.cache
+def _package_yaml(name: str) -> Any:
     text = resources.files("vtrial").joinpath("data", name).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return _load_yaml(text, f"packaged file '{name}'")
 
 
 def default_config() -> dict:
     """Return the packaged default configuration (the 2009 trial), a fresh copy."""
-    return _read_package_yaml("default_config.yaml")
+    return copy.deepcopy(_package_yaml("default_config.yaml"))
 
 
 def schema() -> dict:
-    """Return the JSON Schema that every configuration must satisfy."""
-    return _read_package_yaml("config.schema.yaml")
+    """Return the JSON Schema that every configuration must satisfy (a fresh copy)."""
+    return copy.deepcopy(_package_yaml("config.schema.yaml"))
 
 
 def read_yaml_file(path: str | Path) -> Any:
-    """Read a YAML file, turning a missing or malformed file into :class:`InputError`."""
+    """Read a YAML file; anything but readable UTF-8 YAML raises a one-line :class:`InputError`.
+
+    Refused: a missing file or a folder, more than :data:`MAX_FILE_BYTES`, a
+    binary file (NUL bytes), text that is not UTF-8, invalid YAML, duplicate
+    keys and aliases.
+    """
     path = Path(path)
+    where = f"config file '{_elide(str(path))}'"
     if not path.is_file():
-        raise InputError(f"config file '{path}' does not exist (expected a YAML file)")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise InputError(f"{where} {what} (expected a YAML file)")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise InputError(f"config file '{path}' is not valid YAML{at}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{where} cannot be read ({exc.strerror})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise InputError(
+            f"{where} has {len(data):,} bytes (allowed: at most {MAX_FILE_BYTES:,}; a config is a few kB)"
+        )
+    if b"\0" in data:
+        raise InputError(f"{where} is a binary file (allowed: YAML text in UTF-8)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{where} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}; "
+            "allowed: YAML in UTF-8)"
+        ) from None
+    return _load_yaml(text, where)
 
 
 def get_key(cfg: dict, dotted: str) -> Any:
@@ -66,7 +197,10 @@ def get_key(cfg: dict, dotted: str) -> Any:
             known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
             prefix = ".".join(dotted.split(".")[:i]) or "top level"
             raise InputError(
-                f"config key '{dotted}' does not exist: '{part}' is not a key of {prefix} (allowed: {known})"
+                _one_line(
+                    f"config key '{_elide(dotted)}' does not exist: '{_elide(part)}' is not a key of "
+                    f"{_elide(prefix)} (allowed: {known})"
+                )
             )
         node = node[part]
     return node
@@ -102,113 +236,449 @@ def parse_override(text: str) -> tuple[str, Any]:
     ('dropout.mechanism', 'MNAR')
     """
     if "=" not in text:
-        raise InputError(f"--set '{text}' is not KEY=VALUE (e.g. trial.n_per_arm=60)")
+        raise InputError(f"--set {_elide(text)!r} is not KEY=VALUE (e.g. trial.n_per_arm=60)")
     key, raw = text.split("=", 1)
     key = key.strip()
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise InputError(f"--set {key}: value '{raw}' is not a valid YAML value") from None
+    value = _load_yaml(raw, f"--set {_elide(key)}: value {_elide(raw)!r}") if raw.strip() else None
     return key, value
 
 
-def _dotted(path) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+# --------------------------------------------------------------------------- messages
+
+
+def _elide(text: str, limit: int = 60) -> str:
+    """``text`` cut to about ``limit`` characters, keeping its start and end."""
+    return text if len(text) <= limit else f"{text[: limit - 20]} ... {text[-12:]}"
+
+
+def _show(value: Any) -> str:
+    """A value for a message: its repr, elided when long."""
+    return _elide(repr(value))
+
+
+def _one_line(message: str) -> str:
+    """One line of at most :data:`MAX_MESSAGE` characters."""
+    message = " ".join(message.split())
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 4] + " ..."
+
+
+def _key(path) -> str:
+    """Dotted key of a path of names and list indices: ``dropout.visit_probs[0]``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _number(x: float) -> str:
+    if isinstance(x, int) and abs(x) >= 10_000:
+        return f"{x:,}"
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def describe_allowed(sub: dict) -> str:
+    """What a schema node allows, in words (used in error messages and config/README.md).
+
+    Examples
+    --------
+    >>> describe_allowed({"type": "integer", "minimum": 2, "maximum": 1000000})
+    'integer 2 to 1,000,000'
+    >>> describe_allowed({"type": "number", "exclusiveMinimum": 0, "maximum": 30})
+    'number > 0, <= 30'
+    >>> describe_allowed({"type": "array", "minItems": 3, "maxItems": 3, "items": {"type": "number"}})
+    'list of 3 (number)'
+    """
+    sub = _resolve(sub)
+    if "enum" in sub:
+        return "one of " + ", ".join(map(str, sub["enum"]))
+    if "anyOf" in sub:
+        return " or ".join(describe_allowed(b) for b in sub["anyOf"])
+    kind = sub.get("type")
+    if kind == "null":
+        return "null"
+    if kind == "boolean":
+        return "true or false"
+    if kind == "object":
+        return "mapping of dotted config keys to lists of values"
+    if kind == "array":
+        lo, hi = sub.get("minItems"), sub.get("maxItems")
+        if lo is not None and hi is not None:
+            count = f"{lo} " if lo == hi else f"{lo} to {hi} "
+        else:
+            count = f"{lo} or more " if lo else ""
+        if "items" not in sub:
+            return f"list of {count}values"
+        items = f"({describe_allowed(sub['items'])})"
+        return f"list of {count}{items}" if count else f"list {items}"
+    if kind in ("integer", "number"):
+        lo, hi = sub.get("minimum"), sub.get("maximum")
+        if lo is not None and hi is not None:
+            return f"{kind} {_number(lo)} to {_number(hi)}"
+        bounds = [
+            f"{op} {_number(sub[name])}"
+            for name, op in (
+                ("minimum", ">="),
+                ("exclusiveMinimum", ">"),
+                ("maximum", "<="),
+                ("exclusiveMaximum", "<"),
+            )
+            if name in sub
+        ]
+        return f"{kind} {', '.join(bounds)}" if bounds else kind
+    return "any value"
+
+
+def _resolve(sub: dict) -> dict:
+    """Follow a local ``$ref`` of the package schema."""
+    ref = sub.get("$ref")
+    if ref is None:
+        return sub
+    node: Any = _package_yaml("config.schema.yaml")
+    for part in ref.lstrip("#/").split("/"):
+        node = node[part]
+    return _resolve(node)
+
+
+def _key_schema(path) -> dict:
+    """Schema node of the config key at ``path`` (list indices stay on the list's node)."""
+    node: dict = _package_yaml("config.schema.yaml")
+    for part in path:
+        if isinstance(part, int):
+            continue
+        props = node.get("properties", {})
+        extra = node.get("additionalProperties")
+        node = _resolve(props.get(part) or (extra if isinstance(extra, dict) else {}))
+    return node
+
+
+def _why(path) -> str:
+    reason = _key_schema(path).get("x-why")
+    return f"; {reason}" if reason else ""
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
-    """One readable sentence for a schema violation: key, value, what is allowed."""
-    key = _dotted(error.absolute_path)
+    """One readable sentence for a schema violation: key, value, what is allowed and why."""
+    path = list(error.absolute_path)
+    key = _key(path)
     value = error.instance
     v = error.validator
     arg = error.validator_value
+    shown = _show(value)
     if v == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
-        where = key if error.absolute_path else "top level"
-        full = ".".join([*map(str, error.absolute_path), extra[0]]) if extra else where
-        return f"config key '{full}' is not known (allowed in {where}: {', '.join(allowed)})"
+        where = key if path else "top level"
+        full = _key([*path, extra[0]]) if extra else where
+        return f"config key '{_elide(full)}' is not known (allowed in {where}: {', '.join(allowed)})"
     if v == "required":
         missing = [k for k in arg if k not in value]
-        name = ".".join([*map(str, error.absolute_path), missing[0]])
-        return f"config key '{name}' is missing (it is required)"
+        return f"config key '{_key([*path, missing[0]])}' is missing (it is required)"
     if v == "enum":
-        return f"config key '{key}': value {value!r} is not allowed (allowed: {', '.join(map(str, arg))})"
+        return f"config key '{key}': value {shown} is not allowed (allowed: {', '.join(map(str, arg))})"
     if v == "type":
-        return f"config key '{key}': value {value!r} has the wrong type (expected {arg})"
-    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[v]
-        return f"config key '{key}': value {value!r} is out of range (must be {op} {arg})"
+        note = "; integral floats such as 44.0 count as integers" if arg == "integer" else ""
+        return f"config key '{key}': value {shown} has the wrong type (allowed: {describe_allowed(error.schema)}{note})"
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "anyOf"):
+        return f"config key '{key}': value {shown} is out of range (allowed: {describe_allowed(error.schema)}{_why(path)})"
     if v in ("minItems", "maxItems"):
-        return f"config key '{key}': value {value!r} has the wrong length ({v} {arg})"
-    if v == "anyOf":
-        return f"config key '{key}': value {value!r} is not allowed (expected null or a number in (0, 0.5])"
-    return f"config key '{key}': value {value!r} is not allowed ({error.message})"
+        return f"config key '{key}': value {shown} has the wrong length (allowed: {describe_allowed(error.schema)})"
+    return f"config key '{key}': value {shown} is not allowed ({error.message})"
+
+
+# --------------------------------------------------------------------------- normalization
+
+
+def _check_finite(node: Any, path: tuple = ()) -> None:
+    """Refuse NaN and infinity anywhere: they pass every range comparison of the schema."""
+    if isinstance(node, float):
+        if not math.isfinite(node):
+            raise InputError(
+                f"config key '{_key(path)}': value {node!r} is not allowed (allowed: finite numbers; "
+                "NaN or infinity would pass every range check and poison the simulation)"
+            )
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _check_finite(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_finite(v, (*path, i))
+
+
+def _wants_integer(sub: dict) -> bool:
+    sub = _resolve(sub)
+    return sub.get("type") == "integer" or any(
+        _resolve(b).get("type") == "integer" for b in sub.get("anyOf", ())
+    )
+
+
+def _integral_floats(node: Any, sub: dict) -> Any:
+    """``node`` with integral floats turned into ints where ``sub`` wants an integer (in place)."""
+    sub = _resolve(sub)
+    if isinstance(node, float) and node.is_integer() and _wants_integer(sub):
+        return int(node)
+    if isinstance(node, dict):
+        props, extra = sub.get("properties", {}), sub.get("additionalProperties")
+        for k, v in node.items():
+            child = props.get(k, extra if isinstance(extra, dict) else None)
+            if child is not None:
+                node[k] = _integral_floats(v, child)
+    elif isinstance(node, list) and isinstance(sub.get("items"), dict):
+        for i, v in enumerate(node):
+            node[i] = _integral_floats(v, sub["items"])
+    return node
+
+
+@functools.cache
+def _validator():
+    import jsonschema  # 50 ms: only when a config is validated
+
+    return jsonschema.Draft202012Validator(_package_yaml("config.schema.yaml"))
+
+
+# --------------------------------------------------------------------------- rules across keys
 
 
 def _check_rules(cfg: dict) -> None:
-    """Rules across keys that the JSON Schema cannot state."""
+    """Rules across keys that the JSON Schema cannot state (all fast)."""
     probs = cfg["dropout"]["visit_probs"]
     if abs(sum(probs) - 1.0) > 1e-9:
-        raise InputError(f"config key 'dropout.visit_probs': value {probs} must sum to 1")
+        raise InputError(
+            f"config key 'dropout.visit_probs': value {_show(probs)} sums to {sum(probs):g} "
+            "(allowed: three probabilities summing to 1, one visit is the first missed)"
+        )
     cuts = cfg["trial"]["strata_cutoffs"]
-    if list(cuts) != sorted(cuts):
-        raise InputError(f"config key 'trial.strata_cutoffs': value {cuts} must be increasing")
+    if any(b <= a for a, b in itertools.pairwise(cuts)):
+        raise InputError(
+            f"config key 'trial.strata_cutoffs': value {_show(cuts)} is not allowed "
+            "(allowed: strictly increasing numbers; a repeated cutoff makes an empty stratum)"
+        )
     elig = cfg["cohort"]["eligibility"]
     for name in ("testosterone_single_ng_dl", "testosterone_two_consecutive_ng_dl"):
         lo, hi = elig[name]
         if not lo < hi:
             raise InputError(
-                f"config key 'cohort.eligibility.{name}': value {[lo, hi]} must be [low, high] with low < high"
+                f"config key 'cohort.eligibility.{name}': value {[lo, hi]} is not allowed "
+                "(allowed: [low, high] with low < high; an empty window enrolls nobody)"
             )
-    _check_blocks(cfg["trial"])
-    sd = cfg["effects"]["sd_pct_change"]
-    cv = cfg["measurement"]["bmd_cv_pct"]
-    if sd**2 <= 2 * cv**2:
+    _check_arms(cfg["trial"])
+    _check_measurement(cfg)
+    _check_analyses(cfg)
+    c = cfg["cohort"]
+    if c["bmd_mean_g_cm2"] < BMD_SDS * c["bmd_sd_g_cm2"]:
         raise InputError(
-            f"config key 'effects.sd_pct_change': value {sd} must exceed sqrt(2) x "
-            f"measurement.bmd_cv_pct = {2**0.5 * cv:.3f} (two DXA scans alone give that SD)"
+            f"config key 'cohort.bmd_sd_g_cm2': value {c['bmd_sd_g_cm2']!r} is too large for "
+            f"cohort.bmd_mean_g_cm2 = {c['bmd_mean_g_cm2']!r} (allowed: mean >= {BMD_SDS} SDs, "
+            "so that no simulated baseline BMD is negative)"
         )
+    _check_cohort(cfg)
+    _check_effects(cfg)
 
 
-def _check_blocks(trial: dict) -> None:
-    """Permuted blocks must hold the allocation ratio exactly."""
+def _check_arms(trial: dict) -> None:
+    """At least 2 men on anastrozole, and permuted blocks that hold the allocation exactly."""
     from fractions import Fraction
 
     n_p = trial["n_per_arm"]
     n_a = round(n_p * trial["allocation_ratio"])
+    if n_a < 2:
+        raise InputError(
+            f"config key 'trial.allocation_ratio': value {trial['allocation_ratio']!r} leaves {n_a} men "
+            f"on anastrozole with trial.n_per_arm = {n_p} (allowed: at least 2, to estimate a variance)"
+        )
     unit = Fraction(n_a, n_p + n_a).denominator
     if trial["randomization"] != "simple" and any(b % unit for b in trial["block_sizes"]):
         raise InputError(
-            f"config key 'trial.block_sizes': value {trial['block_sizes']} cannot hold "
+            f"config key 'trial.block_sizes': value {_show(trial['block_sizes'])} cannot hold "
             f"anastrozole:placebo = {n_a}:{n_p} exactly (allowed: multiples of {unit}, "
             "or trial.randomization: simple)"
         )
 
 
+def _check_measurement(cfg: dict) -> None:
+    sd = cfg["effects"]["sd_pct_change"]
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    if sd**2 <= 2 * cv**2:
+        raise InputError(
+            f"config key 'effects.sd_pct_change': value {sd!r} must exceed sqrt(2) x "
+            f"measurement.bmd_cv_pct = {2**0.5 * cv:.3f} (two DXA scans alone give that SD)"
+        )
+    if cv == 0 and "mmrm" in _methods(cfg):
+        raise InputError(
+            "config key 'measurement.bmd_cv_pct': value 0 is not allowed with mmrm among the methods "
+            "(allowed: > 0; without scan error the month-6 change is month6_fraction x the month-12 "
+            "one and the MMRM covariance is singular)"
+        )
+
+
+def _methods(cfg: dict) -> list[str]:
+    """Methods that the commands and the workflow's power stages run."""
+    return [*cfg["analysis"]["methods"], *(cfg.get("pipeline") or {}).get("power_methods", [])]
+
+
+def _check_analyses(cfg: dict) -> None:
+    """Refuse a missing-data strategy that none of a method list accepts, as ``vtrial analyze`` does.
+
+    Every method accepts ``complete_case`` (the default), so only another
+    strategy needs the analysis registry (and its pandas import).
+    """
+    missing = cfg["analysis"]["missing"]
+    if missing == "complete_case":
+        return
+    from vtrial.analysis import ALLOWED_MISSING
+
+    lists = [("analysis.methods", cfg["analysis"]["methods"])]
+    power = (cfg.get("pipeline") or {}).get("power_methods") or []
+    if power:
+        lists.append(("pipeline.power_methods", power))
+    for name, methods in lists:
+        if not any(missing in ALLOWED_MISSING[m] for m in methods):
+            allowed = sorted({s for m in methods for s in ALLOWED_MISSING[m]})
+            raise InputError(
+                f"config key 'analysis.missing': value {missing!r} is not accepted by any of {name} "
+                f"{_show(methods)} (allowed for them: {', '.join(allowed)})"
+            )
+
+
+def _check_cohort(cfg: dict) -> None:
+    """Correlations positive definite; enough screened men eligible (fixed-seed draw)."""
+    c = cfg["cohort"]
+    if c == _package_yaml("default_config.yaml")["cohort"]:
+        return  # the packaged cohort passes (tested); spares the numpy import in the common case
+    from vtrial.cohort import correlation_matrix
+
+    try:
+        correlation_matrix(c)
+    except InputError:
+        values = ", ".join(f"{k[5:]}={v:g}" for k, v in c.items() if k.startswith("corr_"))
+        raise InputError(
+            f"config keys 'cohort.corr_*' ({values}) do not form a positive definite correlation "
+            "matrix (allowed: a valid correlation matrix; make them smaller in magnitude)"
+        ) from None
+    rate, age_rate, _, _ = _screening(json.dumps(c, sort_keys=True))
+    if rate < MIN_ELIGIBLE_RATE:
+        e = c["eligibility"]
+        if age_rate < MIN_ELIGIBLE_RATE:
+            what = f"key 'cohort.eligibility.age_min_years': value {e['age_min_years']!r} leaves"
+        else:
+            what = (
+                f"keys 'cohort.eligibility.testosterone_single_ng_dl' {e['testosterone_single_ng_dl']} "
+                f"and '...two_consecutive_ng_dl' {e['testosterone_two_consecutive_ng_dl']} leave"
+            )
+        raise InputError(
+            f"config {what} {rate:.2%} of screened men eligible (allowed: at least "
+            f"{MIN_ELIGIBLE_RATE:.1%}; below, screening needs over 200 men per man enrolled)"
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _screening(cohort_json: str) -> tuple[float, float, float, float]:
+    """Eligible share, share old enough, and E[E2], E[E2^2] of eligible men (pg/mL).
+
+    From :data:`ELIGIBILITY_DRAW` screened men with a fixed seed (a few
+    milliseconds); cached per cohort section.
+    """
+    import numpy as np
+
+    from vtrial.cohort import _population_draw, eligible
+
+    c = json.loads(cohort_json)
+    rng = np.random.default_rng(20091201)
+    x = _population_draw(c, ELIGIBILITY_DRAW, rng)
+    ok = eligible(c, x, rng)
+    e2 = np.exp(x[ok, 3])
+    moments = (float(e2.mean()), float((e2**2).mean())) if ok.any() else (0.0, 0.0)
+    return float(ok.mean()), float((x[:, 0] >= c["eligibility"]["age_min_years"]).mean()), *moments
+
+
+def _check_effects(cfg: dict) -> None:
+    """Each arm's mean change plausible, BMD kept positive, estradiol slope not too steep."""
+    eff = cfg["effects"]
+    placebo, sd = eff["placebo_pct_change"], eff["sd_pct_change"]
+    if eff["mode"] == "direct":
+        diff, key = eff["difference_pct"], "effects.difference_pct"
+    else:
+        diff, key = _check_slope(cfg), "effects.estradiol_slope_pct_per_pg_ml"
+    if not -50 <= placebo + diff <= 50:
+        raise InputError(
+            f"config key '{key}': value {eff[key.split('.')[1]]!r} makes the anastrozole arm's mean "
+            f"change {placebo + diff:.3g}% (allowed: -50 to 50, as effects.placebo_pct_change)"
+        )
+    low = min(placebo, placebo + diff)
+    if low - BMD_SDS * sd <= -100:
+        raise InputError(
+            f"config key 'effects.sd_pct_change': value {sd!r} with an arm mean change of {low:.3g}% "
+            f"makes BMD negative for some men (allowed: mean - {BMD_SDS} x SD > -100%)"
+        )
+
+
+def _check_slope(cfg: dict) -> float:
+    """Estradiol-mediated mode: the implied difference, after checking the slope's variance share.
+
+    ``dE2 = E2 * (r * R - 1)`` with ``R`` lognormal of mean one and log-SD ``s``,
+    independent of ``E2``; so ``E[dE2] = E[E2] (r - 1)`` and
+    ``E[dE2^2] = E[E2^2] (r^2 exp(s^2) - 2 r + 1)``, with the moments of ``E2``
+    over eligible men from :func:`_screening`.
+    """
+    eff = cfg["effects"]
+    slope = eff["estradiol_slope_pct_per_pg_ml"]
+    _, _, m1, m2 = _screening(json.dumps(cfg["cohort"], sort_keys=True))
+    r = cfg["hormones"]["estradiol_ratio"][2]
+    s = cfg["hormones"]["estradiol_response_log_sd"]
+    mean_de2 = m1 * (r - 1)
+    var_de2 = max(m2 * (r * r * math.exp(s * s) - 2 * r + 1) - mean_de2**2, 0.0)
+    var_true = eff["sd_pct_change"] ** 2 - 2 * cfg["measurement"]["bmd_cv_pct"] ** 2
+    if slope**2 * var_de2 >= var_true:
+        raise InputError(
+            f"config key 'effects.estradiol_slope_pct_per_pg_ml': value {slope!r} makes estradiol alone "
+            f"vary the % change by SD {abs(slope) * math.sqrt(var_de2):.2f} (allowed: below the true-change "
+            f"SD {math.sqrt(var_true):.2f} left by effects.sd_pct_change)"
+        )
+    return slope * mean_de2 + eff["direct_pct"]
+
+
+# --------------------------------------------------------------------------- validation
+
+
 def validate_config(cfg: Any) -> dict:
     """Validate a configuration and return it; raise :class:`InputError` otherwise.
 
-    Grid values are checked too, each by validating the base configuration with
-    that value substituted.
+    In order: no NaN or infinity anywhere; integral floats turned into integers
+    where an integer is required (in place); the JSON Schema; the rules across
+    keys (visit probabilities sum to 1, strata cutoffs increase, eligibility
+    windows are [low, high], at least 2 men on anastrozole, blocks hold the
+    allocation, ``sd_pct_change`` above the DXA error, no MMRM without DXA error,
+    a missing-data strategy some method accepts, baseline BMD 6 SDs above zero,
+    positive definite cohort correlations, at least :data:`MIN_ELIGIBLE_RATE` of
+    screened men eligible, each arm's mean change in [-50, 50]% and 6 SDs above
+    -100%, an estradiol slope whose variance fits in the true-change variance).
+    Grid values are checked too, each by validating the configuration with that
+    value substituted, and normalized likewise.
+
+    Examples
+    --------
+    >>> cfg = validate_config(default_config() | {"seed": 7.0})
+    >>> cfg["seed"]
+    7
     """
     if not isinstance(cfg, dict):
         raise InputError(f"config must be a mapping of keys to values, got {type(cfg).__name__}")
-    validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    _check_finite(cfg)
+    _integral_floats(cfg, _package_yaml("config.schema.yaml"))
+    errors = sorted(_validator().iter_errors(cfg), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
-        raise InputError(_describe(errors[0]))
+        raise InputError(_one_line(_describe(errors[0])))
     _check_rules(cfg)
     for key, values in cfg.get("grid", {}).items():
         if key.startswith("grid") or key.split(".")[0] in ("seed", "simulation"):
             raise InputError(f"config key 'grid.{key}': the grid cannot vary '{key}' (vary study parameters)")
         get_key(cfg, key)
-        for value in values:
-            trial = set_key({**cfg, "grid": {}}, key, value)
+        for i, value in enumerate(values):
+            point = set_key({**cfg, "grid": {}}, key, value)
             try:
-                validate_config(trial)
+                validate_config(point)
             except InputError as exc:
-                raise InputError(f"grid value for '{key}': {exc}") from None
+                raise InputError(_one_line(f"grid value for '{key}': {exc}")) from None
+            values[i] = get_key(point, key)
     return cfg
 
 
@@ -246,7 +716,9 @@ def load_config(
         if user is None:
             user = {}
         if not isinstance(user, dict):
-            raise InputError(f"config file '{path}' must hold a mapping of keys, not {type(user).__name__}")
+            raise InputError(
+                f"config file '{_elide(str(path))}' must hold a mapping of keys, not {type(user).__name__}"
+            )
         cfg = merge(cfg, user)
     for text in overrides:
         key, value = parse_override(text)
