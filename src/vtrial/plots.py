@@ -147,8 +147,8 @@ def plot_analysis(results: pd.DataFrame, stem: str | Path) -> list[Path]:
     )  # fmt: skip
     for yi, p in zip(y, r["p_value"], strict=True):
         ax.annotate(
-            f"P = {p:.2g}", (1.0, yi), xycoords=("axes fraction", "data"), ha="right", va="center", fontsize=8
-        )
+            f"P = {p:.2g}", (1.01, yi), xycoords=("axes fraction", "data"), ha="left", va="center", fontsize=8
+        )  # right of the axes, clear of the intervals
     ax.set_yticks(y, r["label"])
     ax.invert_yaxis()
     ax.axvline(0, color="0.4", lw=1)
