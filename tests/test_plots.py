@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import warnings
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
