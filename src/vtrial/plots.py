@@ -192,7 +192,7 @@ def plot_replication(reps: pd.DataFrame, stem: str | Path, *, published_p: float
         ax.axvline(published_estimate, color="tab:red", lw=2, label=f"published {published_estimate:+.2f}")
         ax.legend(fontsize=8)
     ax.set_xlabel("estimated difference, 12-month % change (points)")
-    ax.set_title(f"{len(r)} replications of the published design", loc="left")
+    ax.set_title(f"{len(r)} replications of the design", loc="left")
     fig.tight_layout()
     return save(fig, stem)
 

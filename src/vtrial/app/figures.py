@@ -53,6 +53,6 @@ def dropout_figure(table: pd.DataFrame):
     axes[1].set_xlabel("coverage of the 95% CI (line: 0.95)")
     axes[0].set_title("Bias (0 = none)", loc="left", fontsize=10)
     axes[1].set_title("Coverage", loc="left", fontsize=10)
-    axes[1].legend(title="mechanism", fontsize=8, loc="lower left")
+    axes[1].legend(title="mechanism", fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.tight_layout()
     return fig
