@@ -173,7 +173,7 @@ def test_dropout_page(browser, tmp_path):
             for tr in d.find_elements(By.CSS_SELECTOR, "#drop_table tbody tr")]  # fmt: skip
     table = pd.DataFrame(body, columns=head).set_index("strategy")
     assert len(table) == 4 and "bias MNAR" in table.columns and "coverage MCAR" in table.columns
-    cfg = load_config(overrides=["trial.n_per_arm=44", "dropout.anastrozole=0.25", "dropout.placebo=0.25",
+    cfg = load_config(overrides=["trial.n_per_arm=44", "dropout.anastrozole=0.25", "dropout.placebo=0.18",
                                  "dropout.strength=1", "dropout.mechanism=MNAR",
                                  "analysis.missing=complete_case"], seed=SEED)  # fmt: skip
     r = run_power(cfg, reps=1000, methods=["ancova"]).iloc[0]

@@ -15,7 +15,6 @@ import math
 import shlex
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from vtrial.config import load_config, scenario_id
@@ -309,7 +308,8 @@ def sample_sizes(values: dict, targets=(0.8, 0.9)) -> tuple[dict[float, float], 
 
 def check_dropout(values: dict) -> dict:
     return {
-        "dropout_rate": _number(values, "dropout_rate", 0.05, 0.6),
+        "dropout_anastrozole": _number(values, "dropout_anastrozole", 0.05, 0.6),
+        "dropout_placebo": _number(values, "dropout_placebo", 0.05, 0.6),
         "strength": _number(values, "strength", 0, 3),
         "n_per_arm": _number(values, "n_per_arm", 10, 200, integer=True),
         "reps": _number(values, "reps", 200, 20000, integer=True),
@@ -334,8 +334,8 @@ def dropout_page(values: dict) -> tuple[pd.DataFrame, str]:
     strategies = [*DROPOUT_STRATEGIES, MI_STRATEGY] if v["with_mi"] else list(DROPOUT_STRATEGIES)
     base = [
         f"trial.n_per_arm={v['n_per_arm']}",
-        f"dropout.anastrozole={v['dropout_rate']:g}",
-        f"dropout.placebo={v['dropout_rate']:g}",
+        f"dropout.anastrozole={v['dropout_anastrozole']:g}",
+        f"dropout.placebo={v['dropout_placebo']:g}",
         f"dropout.strength={v['strength']:g}",
     ]
     rows = []
@@ -351,8 +351,3 @@ def dropout_page(values: dict) -> tuple[pd.DataFrame, str]:
             lines.append(f"vtrial power --seed {v['seed']} {_set_flags(ov)} --method {method} "
                          f"--reps {reps} --out {mech}_{missing}_{method}.csv")  # fmt: skip
     return pd.DataFrame(rows), "\n".join(lines)
-
-
-def mc_se(p: float, reps: int) -> float:
-    """Monte Carlo SE of a proportion estimated from ``reps`` replicates."""
-    return float(np.sqrt(p * (1 - p) / reps))
