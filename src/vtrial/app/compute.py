@@ -35,6 +35,8 @@ DROPOUT_STRATEGIES = (
     ("baseline observation carried forward (ANCOVA)", "ancova", "bocf"),
     ("all visits by likelihood (MMRM)", "mmrm", "complete_case"),
 )
+#: Target powers whose n per arm the power page shows.
+SIZE_TARGETS = (0.8, 0.9)
 MI_STRATEGY = ("multiple imputation (ANCOVA)", "ancova", "multiple_imputation")
 #: Replicates of the slow multiple-imputation engine on the dropout page.
 MI_REPS = 200
@@ -281,13 +283,12 @@ def power_page(values: dict) -> PowerPage:
     return PowerPage(curve, at_n, [*overrides, f"trial.n_per_arm={v['n_per_arm']}"], command)
 
 
-def sample_sizes(values: dict, targets=(0.8, 0.9)) -> tuple[dict[float, float], str]:
+def sample_sizes(values: dict, targets=SIZE_TARGETS) -> dict[float, float]:
     """Smallest n per arm for each target power (NaN: not reached by 2,000 per arm)."""
     from vtrial.power import sample_size
 
     v = check_power(values)
-    overrides = [*power_overrides(v), f"trial.n_per_arm={v['n_per_arm']}"]
-    cfg = load_config(overrides=overrides, seed=v["seed"])
+    cfg = load_config(overrides=[*power_overrides(v), f"trial.n_per_arm={v['n_per_arm']}"], seed=v["seed"])
     out = {}
     for t in targets:
         if v["difference_pct"] == 0:
@@ -295,12 +296,18 @@ def sample_sizes(values: dict, targets=(0.8, 0.9)) -> tuple[dict[float, float], 
             continue
         table = sample_size(cfg, t, [v["method"]], reps=v["reps"], n_max=2000)
         out[t] = float(table.loc[0, "n_per_arm"])
-    command = "\n".join(
+    return out
+
+
+def sample_size_commands(values: dict, targets=SIZE_TARGETS) -> str:
+    """The ``vtrial sample-size`` commands that give :func:`sample_sizes`."""
+    v = check_power(values)
+    overrides = [*power_overrides(v), f"trial.n_per_arm={v['n_per_arm']}"]
+    return "\n".join(
         f"vtrial sample-size --seed {v['seed']} {_set_flags(overrides)} --method {v['method']} "
         f"--reps {v['reps']} --target-power {t}"
         for t in targets
     )
-    return out, command
 
 
 # --------------------------------------------------------------------------- dropout

@@ -7,6 +7,7 @@ message), never as a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import tempfile
@@ -296,9 +297,17 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
     def power():
         return _attempt(compute.power_page, power_values())
 
-    @reactive.calc
-    def needed():
-        return _attempt(compute.sample_sizes, power_values())
+    # The sample-size search takes longer than the curve: it runs in a thread, so the
+    # curve and the power at n are shown as soon as they are ready.
+    @reactive.extended_task
+    async def needed_task(values):
+        return await asyncio.to_thread(_attempt, compute.sample_sizes, values)
+
+    @reactive.effect
+    def _search_n():
+        values = power_values()
+        needed_task.cancel()  # a newer setting makes a running search moot
+        needed_task.invoke(values)
 
     @render.ui
     def power_error():
@@ -320,10 +329,13 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
 
     @render.ui
     def power_n_needed():
-        res, err = needed()
-        if res is None:
-            return ui.div() if power()[1] else _error_box(err)
-        sizes = res[0]
+        if power()[1]:
+            return ui.div()  # the error box already says what is wrong
+        if needed_task.status() == "running":
+            return ui.p("Searching for the n per arm for 80% and 90% power...", id="n-searching")
+        sizes, err = needed_task.result()
+        if sizes is None:
+            return _error_box(err)
 
         def show(t):
             n = sizes[t]
@@ -345,10 +357,9 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
     @render.code
     def power_command():
         p = power()[0]
-        res = needed()[0]
         if p is None:
             return ""
-        return p.command + ("" if res is None else "\n" + res[1])
+        return p.command + "\n" + compute.sample_size_commands(power_values())
 
     # ------------------------------------------------------------------ dropout
     @reactive.calc
