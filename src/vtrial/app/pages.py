@@ -82,7 +82,7 @@ page_trial = ui.nav_panel(
         ),
         ui.output_ui("trial_error"),
         ui.layout_columns(
-            ui.output_plot("trial_blocks", height="420px"),
+            ui.output_image("trial_blocks", height="auto"),
             ui.output_image("trial_paths", height="auto"),
             col_widths=(5, 7),
         ),  # fmt: skip
@@ -180,7 +180,7 @@ page_dropout = ui.nav_panel(
         ),
         ui.output_ui("drop_error"),
         ui.output_table("drop_table"),
-        ui.output_plot("drop_figure", height="360px"),
+        ui.output_image("drop_figure", height="auto"),
         _command_box("drop_command"),
     ),
 )
@@ -211,10 +211,13 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
     def trial_error():
         return _error_box(trial()[1])
 
-    @render.plot(alt="randomization blocks")
+    @render.image
     def trial_blocks():
         t = trial()[0]
-        return None if t is None else block_figure(t.blocks)
+        if t is None:
+            return None
+        png = plots.save(block_figure(t.blocks), tmp / "blocks")[0]  # tight box: no label cut off
+        return {"src": str(png), "width": "100%", "alt": "randomization blocks"}
 
     @render.image
     def trial_paths():
@@ -384,10 +387,13 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
         wide.columns = [f"{stat} {mech}" for stat, mech in wide.columns]
         return wide.reset_index().round(3)
 
-    @render.plot(alt="bias and coverage")
+    @render.image
     def drop_figure():
         d = dropout()[0]
-        return None if d is None else dropout_figure(d[0])
+        if d is None:
+            return None
+        png = plots.save(dropout_figure(d[0]), tmp / "dropout")[0]
+        return {"src": str(png), "width": "100%", "alt": "bias and coverage"}
 
     @render.code
     def drop_command():
