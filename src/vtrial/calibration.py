@@ -147,14 +147,11 @@ def plot_calibration(table: pd.DataFrame, stem: str | Path) -> list[Path]:
         markers={"inside 95% range": "o", "outside": "X"},
     )  # fmt: skip
     ax.set_xlim(min(-1.6, t["position"].min() - 0.2), max(1.6, t["position"].max() + 0.2))
-    ax.set_xlabel("published value relative to the simulated median (±1: 2.5th or 97.5th percentile)")
+    ax.set_xlabel("published value relative to the simulated median\n(±1: 2.5th or 97.5th percentile)")
     ax.set_ylabel("")
     ax.set_title("Burnett-Bowie 2009: published figures against simulated trials", loc="left")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    stem = Path(stem)
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
-    for p in paths:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return paths
+    from vtrial.plots import save  # one writer for every figure: tight bounding box, no dates
+
+    return save(fig, stem)

@@ -4,10 +4,17 @@ Every function takes tables in the package's formats (the contract's long trial
 format, analysis-result and power tables, and the workflow's sensitivity tables)
 and a path *stem*; it writes ``stem.png`` and ``stem.svg`` and returns both
 paths. The calibration figure lives in :mod:`vtrial.calibration`.
+
+The figures are meant to be read by a class: every label lies inside the
+figure, curves that overlap differ by marker and line style as well as colour,
+and two renders of the same table are byte-identical (no date in either file).
+Arm names come from :data:`vtrial.trial.ARMS` and the published P from
+:func:`vtrial.reference.published`, never from literals here.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,8 +27,18 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-ARM_COLORS = {"placebo": "#4C72B0", "anastrozole": "#DD8452"}
-PUBLISHED_P = 0.0014
+from vtrial.reference import published  # noqa: E402
+from vtrial.trial import ARMS  # noqa: E402
+
+#: One colour per arm, in the order of :data:`vtrial.trial.ARMS` (placebo, anastrozole).
+ARM_COLORS = dict(zip(ARMS, ("#4C72B0", "#DD8452"), strict=True))
+#: Published between-group P of the 2009 trial (PA spine BMD change).
+PUBLISHED_P = float(published()["primary_trial"]["outcomes"]["pa_spine_bmd_g_cm2"]["p_between_groups"])
+#: Published difference in mean 12-month % change (anastrozole minus placebo, points).
+PUBLISHED_DIFFERENCE_PCT = float(published()["derived"]["mean_pct_change_12m"]["difference"])
+#: Markers and line styles that keep overlapping method curves apart in grey print.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", (0, (5, 1.5)), (0, (1, 1)), (0, (3, 1, 1, 1)), (0, (6, 2, 1, 2, 1, 2)))
 
 # SVGs without random ids or dates, so reruns give identical files.
 matplotlib.rcParams["svg.hashsalt"] = "vtrial"
@@ -33,11 +50,17 @@ def _theme() -> None:
 
 
 def save(fig, stem: str | Path, dpi: int = 120) -> list[Path]:
-    """Write ``fig`` as ``stem.png`` and ``stem.svg``, close it, return the paths."""
+    """Write ``fig`` as ``stem.png`` and ``stem.svg``, close it, return the paths.
+
+    ``bbox_inches="tight"`` keeps any label that the layout pushed to an edge;
+    neither file carries a date or a software version, so two renders of the
+    same figure are byte-identical.
+    """
     stem = Path(stem)
     paths = [stem.with_name(stem.name + ".png"), stem.with_name(stem.name + ".svg")]
     for p in paths:
-        fig.savefig(p, dpi=dpi, metadata={"Date": None} if p.suffix == ".svg" else None)
+        meta = {"Date": None, "Creator": None} if p.suffix == ".svg" else {"Software": None}
+        fig.savefig(p, dpi=dpi, metadata=meta, bbox_inches="tight", pad_inches=0.15)
     plt.close(fig)
     return paths
 
@@ -61,7 +84,7 @@ def plot_bmd_trajectories(trial: pd.DataFrame, stem: str | Path) -> list[Path]:
     bmd = bmd[bmd["subject_id"].isin(base.index)].copy()
     bmd["pct_change"] = 100 * (bmd["bmd_g_cm2"] / bmd["subject_id"].map(base) - 1)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
-    for ax, arm in zip(axes, ("placebo", "anastrozole"), strict=True):
+    for ax, arm in zip(axes, ARMS, strict=True):
         sub = bmd[bmd["arm"] == arm]
         sns.lineplot(
             data=sub, x="visit_month", y="pct_change", units="subject_id", estimator=None,
@@ -124,12 +147,12 @@ def plot_analysis(results: pd.DataFrame, stem: str | Path) -> list[Path]:
     )  # fmt: skip
     for yi, p in zip(y, r["p_value"], strict=True):
         ax.annotate(
-            f"P = {p:.2g}", (1.0, yi), xycoords=("axes fraction", "data"), ha="right", va="center", fontsize=8
-        )
+            f"P = {p:.2g}", (1.01, yi), xycoords=("axes fraction", "data"), ha="left", va="center", fontsize=8
+        )  # right of the axes, clear of the intervals
     ax.set_yticks(y, r["label"])
     ax.invert_yaxis()
     ax.axvline(0, color="0.4", lw=1)
-    ax.set_xlabel("anastrozole minus placebo, 12-month % change (percentage points, 95% CI)")
+    ax.set_xlabel(f"{ARMS[1]} minus {ARMS[0]}, 12-month % change\n(percentage points, 95% CI)")
     ax.set_title("One simulated trial: every analysis", loc="left")
     fig.tight_layout()
     return save(fig, stem)
@@ -139,7 +162,8 @@ def plot_analysis(results: pd.DataFrame, stem: str | Path) -> list[Path]:
 
 
 def plot_replication(reps: pd.DataFrame, stem: str | Path, *, published_p: float = PUBLISHED_P,
-                     published_estimate: float | None = None, alpha: float = 0.05) -> list[Path]:  # fmt: skip
+                     published_estimate: float | None = PUBLISHED_DIFFERENCE_PCT,
+                     alpha: float = 0.05) -> list[Path]:  # fmt: skip
     """Distribution of the between-group P and estimate over replications of a design.
 
     Parameters
@@ -168,7 +192,7 @@ def plot_replication(reps: pd.DataFrame, stem: str | Path, *, published_p: float
         ax.axvline(published_estimate, color="tab:red", lw=2, label=f"published {published_estimate:+.2f}")
         ax.legend(fontsize=8)
     ax.set_xlabel("estimated difference, 12-month % change (points)")
-    ax.set_title(f"{len(r)} replications of the published design", loc="left")
+    ax.set_title(f"{len(r)} replications of the design", loc="left")
     fig.tight_layout()
     return save(fig, stem)
 
@@ -181,7 +205,8 @@ def _facet_label(row: pd.Series, keys: Sequence[str]) -> str:
 
 
 def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = (),
-                      target_power: Sequence[float] = (0.8, 0.9)) -> list[Path]:  # fmt: skip
+                      target_power: Sequence[float] = (0.8, 0.9),
+                      planned_n: int | None = None) -> list[Path]:  # fmt: skip
     """Power by n per arm and method: Monte Carlo estimate with 95% band, analytic curve dashed.
 
     Parameters
@@ -192,6 +217,16 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
         Grid columns other than ``trial.n_per_arm``; one panel per combination.
     target_power : sequence of float
         Horizontal reference lines.
+    planned_n : int, optional
+        The planned men per arm (``trial.n_per_arm`` of the config; 44 in 2009),
+        marked by a vertical line on every panel.
+
+    Notes
+    -----
+    Methods differ by marker and line style as well as colour, so curves that
+    lie on top of each other stay distinguishable. The legend has an
+    ``analytic`` entry only if some analytic power is finite (it is NaN, and
+    not drawn, e.g. under MNAR dropout).
     """
     _theme()
     p = power.copy()
@@ -200,11 +235,13 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
     panels = list(dict.fromkeys(p["panel"]))
     methods = list(dict.fromkeys(p["method"]))
     colors = dict(zip(methods, sns.color_palette("tab10", len(methods)), strict=True))
+    style = {m: (MARKERS[i % len(MARKERS)], LINESTYLES[i % len(LINESTYLES)]) for i, m in enumerate(methods)}
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
     fig, axes = plt.subplots(
         nrow, ncol, figsize=(max(8.0, 5.2 * ncol), 4.2 * nrow + 0.8), squeeze=False, sharey=True
     )
+    any_analytic = False
     for ax, panel in zip(axes.flat, panels, strict=False):
         sub = p[p["panel"] == panel]
         for m in methods:
@@ -212,28 +249,36 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
             if d.empty:
                 continue
             ax.fill_between(
-                d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[m], alpha=0.25, lw=0
+                d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[m], alpha=0.2, lw=0
             )
-            ax.plot(d["n_per_arm"], d["power"], color=colors[m], marker="o", ms=3, lw=1.5, label=m)
+            marker, ls = style[m]
+            ax.plot(d["n_per_arm"], d["power"], color=colors[m], marker=marker, ms=4.5, ls=ls, lw=1.5,
+                    label=m, markerfacecolor="white", markeredgewidth=1.2)  # fmt: skip
             a = pd.to_numeric(d["analytic_power"], errors="coerce")
             if a.notna().any():
-                ax.plot(d["n_per_arm"], a, color=colors[m], ls="--", lw=1.2)
+                any_analytic = True
+                ax.plot(d["n_per_arm"], a, color=colors[m], ls="--", lw=1.0, alpha=0.9)
         for t in target_power:
             ax.axhline(t, color="0.5", ls=":", lw=1)
+        if planned_n is not None:
+            ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
         ax.set_title(panel, loc="left", fontsize=10)
-        ax.set_xlabel("men per arm (placebo)")
+        ax.set_xlabel(f"men per arm ({ARMS[0]})")
         ax.set_ylabel("power")
         ax.set_ylim(0, 1.01)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    handles.append(plt.Line2D([], [], color="0.3", ls="--"))
-    labels.append("analytic")
+    if any_analytic:
+        handles.append(plt.Line2D([], [], color="0.3", ls="--"))
+        labels.append("analytic")
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), frameon=False, fontsize=9)
     reps = int(p["reps"].max()) if "reps" in p else 0
-    fig.suptitle(f"Power by n per arm ({reps:,} reps per point; band: 95% CI; dashed: analytic)",
+    dashed = "; dashed: analytic" if any_analytic else ""
+    fig.suptitle(f"Power by n per arm ({reps:,} reps per point; band: 95% CI{dashed})",
                  x=0.01, ha="left", fontsize=11)  # fmt: skip
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    legend_inches = 0.35 + 0.25 * np.ceil(len(labels) / 4)  # room for the legend below the panels
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     return save(fig, stem)
 
 
@@ -251,7 +296,7 @@ def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequen
     for ax in g.axes.flat:
         for cont in ax.containers:
             ax.bar_label(cont, fmt="%.0f", fontsize=8, padding=2)
-    g.set_axis_labels("men per arm (placebo)", "")
+    g.set_axis_labels(f"men per arm ({ARMS[0]})", "")
     g.set_titles("{col_name}")
     sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 0.0), ncol=t["target"].nunique(), title=None)
     g.figure.suptitle("Sample size for the target power", x=0.01, ha="left")
@@ -280,8 +325,56 @@ def plot_heatmap(table: pd.DataFrame, stem: str | Path, *, x: str, y: str, value
     return save(fig, stem)
 
 
+def tornado_ranges(table: pd.DataFrame) -> pd.DataFrame:
+    """Per assumption: n per arm at its low and high value, relative to the base case.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``key, side, value, n_per_arm`` with one ``base`` row and a ``low`` and
+        ``high`` row per key.
+
+    Returns
+    -------
+    DataFrame
+        ``key, low, high, n_low, n_high, d_low, d_high, swing, one_sided``:
+        ``d_*`` is ``n_* - base`` (men per arm), ``swing`` the largest absolute
+        change, ``one_sided`` True when both ends move n the same way (the
+        assumption's effect is not monotone over its range, or the base case is
+        not between the two ends), sorted by ``swing``, largest last.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"key": ["base", "a", "a"], "side": ["base", "low", "high"],
+    ...                   "value": [None, 1, 2], "n_per_arm": [40, 45, 50]})
+    >>> r = tornado_ranges(t)
+    >>> r[["d_low", "d_high", "one_sided"]].values.tolist()
+    [[5.0, 10.0, True]]
+    """
+    base = float(table.loc[table["key"] == "base", "n_per_arm"].iloc[0])
+    if not np.isfinite(base):  # base case beyond the search: anchor at the largest n found
+        base = float(np.nanmax(table["n_per_arm"].astype(float)))
+    rows = []
+    for key, d in table[table["key"] != "base"].groupby("key", sort=False):
+        lo = d[d["side"] == "low"].iloc[0]
+        hi = d[d["side"] == "high"].iloc[0]
+        rows.append((key, lo["value"], hi["value"], float(lo["n_per_arm"]), float(hi["n_per_arm"])))
+    r = pd.DataFrame(rows, columns=["key", "low", "high", "n_low", "n_high"])
+    r["d_low"] = r["n_low"] - base
+    r["d_high"] = r["n_high"] - base
+    r["swing"] = r[["d_low", "d_high"]].abs().max(axis=1)
+    r["one_sided"] = (np.sign(r["d_low"]) * np.sign(r["d_high"])) > 0
+    r.attrs["base"] = base
+    return r.sort_values("swing", ascending=True, kind="stable").reset_index(drop=True)
+
+
 def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float = 0.9) -> list[Path]:
-    """Tornado plot: n per arm for the target power as each assumption moves low to high.
+    """Tornado plot: change in n per arm for the target power as each assumption moves low to high.
+
+    Bars start at the base case (0) and show ``n - base`` for the low and high
+    value of each assumption, labelled with the value and the n it needs. When
+    both ends of an assumption move n the same way the row is marked and a
+    :class:`UserWarning` says so: the range does not bracket the base case.
 
     Parameters
     ----------
@@ -290,48 +383,55 @@ def plot_tornado(table: pd.DataFrame, stem: str | Path, *, target_power: float =
         ``high`` row per key.
     """
     _theme()
-    base = float(table.loc[table["key"] == "base", "n_per_arm"].iloc[0])
     if not np.isfinite(table["n_per_arm"].astype(float)).any():
         fig, ax = plt.subplots(figsize=(8.5, 2.5))
         ax.axis("off")
         ax.text(0.02, 0.5, f"No design in the tornado reaches {100 * target_power:.0f}% power\n"
                 "(no true difference, or beyond sensitivity.max_n_per_arm).", va="center")  # fmt: skip
         return save(fig, stem)
-    if not np.isfinite(base):  # base case beyond the search: anchor bars at the largest n found
-        base = float(np.nanmax(table["n_per_arm"].astype(float)))
-    t = table[table["key"] != "base"]
-    rows = []
-    for key, d in t.groupby("key", sort=False):
-        lo = d[d["side"] == "low"].iloc[0]
-        hi = d[d["side"] == "high"].iloc[0]
-        rows.append((key, lo["value"], hi["value"], float(lo["n_per_arm"]), float(hi["n_per_arm"])))
-    r = pd.DataFrame(rows, columns=["key", "low", "high", "n_low", "n_high"])
-    r["swing"] = (r[["n_low", "n_high"]] - base).abs().max(axis=1)
-    r = r.sort_values("swing", ascending=True)
-    fig, ax = plt.subplots(figsize=(8.5, 0.55 * len(r) + 1.8))
+    r = tornado_ranges(table)
+    base = r.attrs["base"]
+    one_sided = r.loc[r["one_sided"], "key"].tolist()
+    if one_sided:
+        warnings.warn(
+            f"tornado: both ends of {', '.join(one_sided)} move n per arm the same way from the base case "
+            f"({base:.0f}); the range does not bracket the base case",
+            UserWarning,
+            stacklevel=2,
+        )
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(r) + 2.2))
     yy = np.arange(len(r))
-    for side, color in (("low", "#4C72B0"), ("high", "#DD8452")):
-        n = r[f"n_{side}"].to_numpy()
-        ax.barh(yy, n - base, left=base, color=color, height=0.6, label=f"{side} value")
+    both = r["one_sided"].to_numpy()
+    for side, color, off in (("low", ARM_COLORS[ARMS[0]], -0.17), ("high", ARM_COLORS[ARMS[1]], 0.17)):
+        d = r[f"d_{side}"].to_numpy()
+        # Rows whose two ends lie on one side: draw the bars side by side, not on top of each other.
+        ax.barh(yy + np.where(both, off, 0.0), d, height=np.where(both, 0.34, 0.6), color=color,
+                label=f"{side} value")  # fmt: skip
     for yi, row in zip(yy, r.itertuples(), strict=True):
-        left = np.nanmin([row.n_low, row.n_high, base])
-        right = np.nanmax([row.n_low, row.n_high, base])
-        lo_first = not row.n_low > row.n_high
-        texts = (f"{row.low} → {row.n_low:.0f}", f"{row.high} → {row.n_high:.0f}")
-        left_text, right_text = texts if lo_first else texts[::-1]
-        ax.annotate(left_text, (left, yi), xytext=(-4, 0), textcoords="offset points",
-                    ha="right", va="center", fontsize=8)  # fmt: skip
-        ax.annotate(right_text, (right, yi), xytext=(4, 0), textcoords="offset points",
-                    ha="left", va="center", fontsize=8)  # fmt: skip
-    if np.isfinite(base):
-        ax.axvline(base, color="black", lw=1.2)
-    ax.set_yticks(yy, r["key"])
-    ax.set_xlabel(f"men per arm for {100 * target_power:.0f}% power (base case {base:.0f})")
+        for side, off in (("low", -0.17), ("high", 0.17)):
+            d = getattr(row, f"d_{side}")
+            n = getattr(row, f"n_{side}")
+            if not np.isfinite(d):
+                continue
+            text = f"{getattr(row, side)} → {n:.0f} ({d:+.0f})"
+            y = yi + (off if row.one_sided else 0.0)
+            if not row.one_sided:  # one label each side of the base line
+                right = d > 0 or (d == 0 and side == "high")
+            else:
+                right = d >= 0
+            ax.annotate(text, (d, y), xytext=(4 if right else -4, 0), textcoords="offset points",
+                        ha="left" if right else "right", va="center", fontsize=8)  # fmt: skip
+    ax.axvline(0, color="black", lw=1.2)
+    labels = [f"{k} ⚠ both ends on one side" if s else k for k, s in zip(r["key"], both, strict=True)]
+    ax.set_yticks(yy, labels)
+    ax.set_xlabel(
+        f"change in men per arm for {100 * target_power:.0f}% power (base case: {base:.0f} per arm)"
+    )
     ax.set_title("Which assumption moves the sample size most", loc="left")
-    ax.legend(fontsize=8, loc="lower right")
-    finite = np.array([*r[["n_low", "n_high"]].to_numpy().ravel(), base], dtype=float)
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=2, frameon=False)
+    finite = np.array([*r[["d_low", "d_high"]].to_numpy().ravel(), 0.0], dtype=float)
     lo_x, hi_x = np.nanmin(finite), np.nanmax(finite)
-    pad = 0.25 * max(hi_x - lo_x, 10)
+    pad = 0.45 * max(hi_x - lo_x, 10)
     ax.set_xlim(lo_x - pad, hi_x + pad)
     fig.tight_layout()
     return save(fig, stem)
@@ -365,8 +465,8 @@ def plot_tipping(table: pd.DataFrame, stem: str | Path, *, value: str, title: st
     if zero_r is not None and zero_c is not None:
         ax.add_patch(plt.Rectangle((zero_c, zero_r), 1, 1, fill=False, ec="red", lw=2))
     ax.invert_yaxis()
-    ax.set_xlabel("shift of imputed values, placebo arm (percentage points)")
-    ax.set_ylabel("shift of imputed values, anastrozole arm (points)")
+    ax.set_xlabel(f"shift of imputed values,\n{ARMS[0]} arm (percentage points)")
+    ax.set_ylabel(f"shift of imputed values,\n{ARMS[1]} arm (percentage points)")
     ax.set_title(title, loc="left", fontsize=10)
     fig.tight_layout()
     return save(fig, stem)

@@ -1,0 +1,65 @@
+"""The teaching app's computations, without a browser (vtrial.app.compute)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vtrial.app import compute
+from vtrial.config import load_config
+from vtrial.errors import InputError
+from vtrial.power import run_power
+from vtrial.trial import randomize
+
+POWER = {"difference_pct": -2.0, "sd_pct_change": 3.0, "dropout_rate": 0.2, "mechanism": "MNAR",
+         "n_per_arm": 30, "method": "ancova", "reps": 1000, "seed": 7}  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [2, 4, 6, 8])
+def test_block_of_each_man_is_the_block_randomize_fills(size):
+    # The page numbers blocks by enrolment order; randomize() must balance exactly those blocks.
+    cfg = load_config(overrides=["trial.n_per_arm=45", f"trial.block_sizes=[{size}]"])
+    arm = randomize(cfg["trial"], 500, rng=np.random.default_rng(size))
+    full = (arm.shape[1] // size) * size
+    per_block = arm[:, :full].reshape(500, -1, size).sum(axis=2)
+    assert (per_block == size // 2).all()
+    # ... and a shifted block boundary would not be balanced: the check can fail.
+    shifted = arm[:, 1 : 1 + full - size].reshape(500, -1, size).sum(axis=2)
+    assert (shifted != size // 2).any()
+
+
+def test_one_trial_page_lists_blocks_and_dropouts():
+    t = compute.one_trial({"seed": 3, "n_per_arm": 20, "block_size": "4", "method": "welch_t",
+                           "missing": "complete_case"})  # fmt: skip
+    assert len(t.blocks) == 40 and t.blocks["block"].max() == 10
+    assert (t.blocks.groupby("block")["arm"].apply(lambda a: (a == "anastrozole").sum()) == 2).all()
+    done = t.data[(t.data["visit_month"] == 12) & t.data["bmd_g_cm2"].notna()]["subject_id"]
+    assert set(t.dropouts["subject_id"]) == set(range(1, 41)) - set(done)
+    assert t.analysis.loc[0, "n_placebo"] + t.analysis.loc[0, "n_anastrozole"] == len(done)
+    assert "vtrial simulate --seed 3" in t.command and "--method welch_t" in t.command
+
+
+def test_power_page_row_is_run_power_at_that_n():
+    page = compute.power_page(POWER)
+    alone = run_power(load_config(overrides=page.overrides, seed=7), reps=1000, methods=["ancova"]).iloc[0]
+    assert page.at_n["power"] == alone["power"] and page.at_n["bias"] == alone["bias"]
+    assert 30 in page.curve["n_per_arm"].tolist() and np.isnan(page.at_n["analytic_power"])  # MNAR
+    assert page.curve.sort_values("n_per_arm")["power"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("n_per_arm", "1"), ("n_per_arm", "ten"), ("n_per_arm", 30.5), ("reps", None), ("mechanism", "MAYBE"),
+     ("difference_pct", float("nan")), ("sd_pct_change", 0), ("method", "ttest")],
+)  # fmt: skip
+def test_bad_power_inputs_are_refused_in_one_line_naming_the_key(key, value):
+    with pytest.raises(InputError) as e:
+        compute.power_page({**POWER, key: value})
+    msg = str(e.value)
+    assert msg.startswith(f"{key}: value") and "\n" not in msg and "allowed" in msg
+
+
+def test_curve_sizes_include_the_chosen_n():
+    for n in (4, 13, 44, 500):
+        sizes = compute.curve_sizes(n)
+        assert n in sizes and sizes == sorted(set(sizes)) and min(sizes) >= 4
