@@ -45,8 +45,9 @@ import pandas as pd
 from scipy import special, stats
 
 from vtrial import config as config_mod
-from vtrial import engine
+from vtrial import engine, model, samplers
 from vtrial import trial as trial_mod
+from vtrial.analysis.result import Replicates
 from vtrial.errors import InputError
 
 #: Power-table columns fixed by the contract (DESIGN.md), in order.
@@ -78,7 +79,7 @@ def truth(cfg: dict) -> float:
     return float(diff)
 
 
-def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.ndarray:
+def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     """Reduce one block of one method to the sums the power table needs."""
     est = rep.estimate
     valid = np.isfinite(est)
@@ -491,12 +492,12 @@ def _analytic_reason(cfg: dict, method: str) -> str:
 def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]:
     """Joint law of analysed men (placebo, anastrozole) under MCAR dropout.
 
-    Sum over the randomized arm sizes (:func:`vtrial.engine.arm_size_law`) of
+    Sum over the randomized arm sizes (:func:`vtrial.samplers.arm_size_law`) of
     binomial completers, with terms below ``tol`` dropped (mass renormalised).
     """
     n_p, n_a = trial_mod.arm_sizes(cfg["trial"])
     n = n_p + n_a
-    law_a = engine.arm_size_law(cfg["trial"])
+    law_a = samplers.arm_size_law(cfg["trial"])
     d = cfg["dropout"]
     joint: dict[tuple[int, int], float] = {}
     for k_a in np.flatnonzero(law_a > tol):
@@ -595,7 +596,7 @@ def analytic_power(cfg: dict, method: str) -> float:
     """
     if _analytic_reason(cfg, method):
         return float("nan")
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     delta = float(mo.mean_pct[1] - mo.mean_pct[0])
     alpha = float(cfg["analysis"]["alpha"])
     sigma = math.sqrt(mo.cov[1, 1])

@@ -15,22 +15,28 @@ branch:
   of the shift, found, as R does, by Brent's zeroin with ``tol = 1e-4`` (a
   port of R's ``R_zeroin2``), so they agree with R to rounding, not only to
   1e-4. The estimate is then not exactly the median of pairwise differences.
+
+:func:`mann_whitney_vec` is the same test for a whole block of replicate
+trials of the power engine at once (the normal-branch root finding runs in
+lockstep on all replicates).
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
+from vtrial import samplers
 from vtrial.analysis.data import ARMS, to_wide
 from vtrial.analysis.missing import check_arguments, single_outcome
-from vtrial.analysis.result import AnalysisResult, nan_result
+from vtrial.analysis.result import AnalysisResult, Replicates, nan_result
 
-__all__ = ["ALLOWED_MISSING", "hodges_lehmann", "mann_whitney", "wilcox_counts"]
+__all__ = ["ALLOWED_MISSING", "hodges_lehmann", "mann_whitney", "mann_whitney_vec", "wilcox_counts"]
 
 ALLOWED_MISSING: tuple[str, ...] = ("complete_case", "bocf", "locf")
 _EPS = sys.float_info.epsilon
@@ -207,6 +213,8 @@ def hodges_lehmann(
     >>> round(r["estimate"], 6), r["exact"]  # R: wilcox.test(..., conf.int = TRUE) gives 1.6
     (1.6, True)
     """
+    from scipy import stats  # lazily: 0.9 s to import, not needed by the power engine
+
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     nx, ny = float(len(x)), float(len(y))
@@ -346,3 +354,295 @@ def mann_whitney(
         len(p),
         len(a),
     )
+
+
+# --------------------------------------------------------------------------- many replicates
+
+
+def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool = False) -> Replicates:
+    """Wilcoxon rank-sum test with Hodges-Lehmann shift and CI for every replicate.
+
+    Reproduces R ``wilcox.test(x, y, conf.int = TRUE)`` (x anastrozole, y
+    placebo; :func:`vtrial.analysis.nonparametric.hodges_lehmann`) branch for
+    branch, with the replicates as arrays:
+
+    * exact branch (both arms under 50 men, no ties): p-value from the exact
+      null distribution of W, estimate the median of the ``nx ny`` pairwise
+      differences and CI their order statistics at ``qwilcox(alpha / 2)``;
+    * normal branch (ties, or 50 or more men in an arm): tie-corrected normal
+      approximation with continuity correction for the p-value; estimate and
+      CI ends are roots of the standardized statistic as a function of the
+      shift, found by Brent's zeroin (R's ``R_zeroin2``, ``tol = 1e-4``) run in
+      lockstep on all replicates, so they agree with R to rounding.
+
+    With ``p_only`` only the p-values are computed (estimate and CI are NaN):
+    a sample-size or MDE search needs nothing else, and the Hodges-Lehmann
+    root finding, which costs of order ``nx ny`` per step, dominates at large n.
+
+    W at a shift ``d`` is computed from all pairs, ``#(x_i - d > y_j) + #(x_i -
+    d == y_j) / 2``, in the same floating-point operations as the ranks of
+    ``(x - d, y)``; the tie term adds ``3 (t_x + t_y)`` for every tied pair
+    across the arms. Pairwise arrays are ``(reps, nx, ny)``, processed in
+    groups of replicates to bound memory.
+    """
+    xs, ys = [], []
+    for a, out in ((1, xs), (0, ys)):
+        y, w = samplers.outcome_from_bmd(block, a, missing, scale)
+        out.append(np.where(w, y, np.nan).T.copy())
+    x, y = xs[0], ys[0]  # (reps, n_max) with NaN padding
+    reps = block.reps
+    pairs = max(1, x.shape[1] * y.shape[1])
+    group = reps if p_only else max(1, min(reps, 3_000_000 // pairs))
+    cols = ("estimate", "p_value", "ci_low", "ci_high", "nx", "ny")
+    res = {k: np.empty(reps) for k in cols}
+    for g0 in range(0, reps, group):
+        part = _mw_group(x[g0 : g0 + group], y[g0 : g0 + group], alpha, p_only)
+        for k in cols:
+            res[k][g0 : g0 + group] = part[k]
+    nan = np.full(reps, np.nan)
+    return Replicates(
+        res["estimate"], nan, res["p_value"], nan.copy(), res["ny"], res["nx"], alpha,
+        res["ci_low"], res["ci_high"],
+    )  # fmt: skip
+
+
+def _tie_counts(v: np.ndarray) -> np.ndarray:
+    """Per element, how many values of its row equal it (NaN rows entries: 0)."""
+    from scipy.stats import rankdata
+
+    filled = np.where(np.isnan(v), np.inf, v)
+    t = rankdata(filled, method="max", axis=1) - rankdata(filled, method="min", axis=1) + 1.0
+    return np.where(np.isnan(v), 0.0, t)
+
+
+@lru_cache(maxsize=512)
+def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
+    """Cumulative exact null law of W (``P(W <= q)``) and R's ``qwilcox(alpha / 2)``."""
+    counts = wilcox_counts(m, n)
+    total = math.comb(m + n, n)
+    if counts.dtype == object:
+        prob = np.array([float(c) / total for c in counts])
+    else:
+        prob = counts / float(total)
+    eps = np.finfo(float).eps
+    x = alpha / 2
+    acc, q = 0.0, 0
+    if x <= 0.5:
+        x = x - 10 * eps
+        while True:
+            acc += prob[q]
+            if acc >= x:
+                break
+            q += 1
+    else:  # pragma: no cover - alpha < 1 always gives x <= 0.5
+        raise ValueError(alpha)
+    return prob, q
+
+
+def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) -> dict:
+    from scipy.stats import norm
+
+    reps = x.shape[0]
+    nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
+    ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
+    out = {k: np.full(reps, np.nan) for k in ("estimate", "p_value", "ci_low", "ci_high")}
+    out["nx"], out["ny"] = nx, ny
+    big_n = nx + ny
+    mn = nx * ny
+    if not p_only:  # pairwise terms for the root finding of the estimate and CI
+        tx, ty = _tie_counts(x), _tie_counts(y)
+        weight = 3.0 * (tx[:, :, None] + ty[:, None, :])
+        base_ties = (tx * tx - 1.0).clip(min=0).sum(1) + (ty * ty - 1.0).clip(min=0).sum(1)
+
+    def w_stat(d: np.ndarray, idx: np.ndarray):
+        """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
+        xd = x[idx] - d[:, None]
+        lhs = xd[:, :, None]
+        rhs = y[idx][:, None, :]
+        gt = np.count_nonzero(lhs > rhs, axis=(1, 2))
+        eq = lhs == rhs
+        n_eq = np.count_nonzero(eq, axis=(1, 2))
+        ties = base_ties[idx].copy()
+        if n_eq.any():
+            ties += np.where(eq, weight[idx], 0.0).sum((1, 2))
+        dz = gt + 0.5 * n_eq - mn[idx] / 2.0
+        nn = big_n[idx]
+        sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
+        return dz, sigma
+
+    ok = (nx >= 2) & (ny >= 2)
+    all_idx = np.flatnonzero(ok)
+    if not len(all_idx):
+        return out
+    dz0, sigma0, ties0 = _rank_sum_at_zero(x[all_idx], y[all_idx])
+    ties_any = np.zeros(reps, dtype=bool)
+    ties_any[all_idx] = ties0 > 0  # any tie within or across the arms
+    exact = ok & (nx < 50) & (ny < 50) & ~ties_any
+    # --- exact branch
+    stat = np.full(reps, np.nan)
+    stat[all_idx] = dz0 + mn[all_idx] / 2.0
+    diffs = None
+    if exact.any():
+        ex = np.flatnonzero(exact)
+        if not p_only:
+            diffs = np.sort((x[ex][:, :, None] - y[ex][:, None, :]).reshape(len(ex), -1), axis=1)
+        for (m_, n_), rows in _group_pairs(nx[ex], ny[ex]):
+            prob, qu = _wilcox_law(m_, n_, float(alpha))
+            cum = np.cumsum(prob)
+            r = ex[rows]
+            w = stat[r]
+            mnv = m_ * n_
+            q_lo = np.floor(w + 1e-7).astype(np.int64)
+            cdf = np.where(q_lo < 0, 0.0, np.where(q_lo >= mnv, 1.0, cum[np.clip(q_lo, 0, mnv)]))
+            q_hi = np.floor(w - 1 + 1e-7).astype(np.int64)
+            sf = np.where(q_hi < 0, 1.0, np.where(q_hi >= mnv, 0.0, 1.0 - cum[np.clip(q_hi, 0, mnv)]))
+            # P(W > q) summed from the upper tail for accuracy, as R does
+            tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
+            sf = np.where((q_hi >= 0) & (q_hi < mnv), tail[np.clip(q_hi + 1, 0, mnv)], sf)
+            p = np.where(w > mnv / 2.0, sf, cdf)
+            out["p_value"][r] = np.minimum(2.0 * p, 1.0)
+            if p_only:
+                continue
+            dd = diffs[rows]
+            k = max(qu, 1)
+            out["ci_low"][r] = dd[:, k - 1]
+            out["ci_high"][r] = dd[:, mnv - k]
+            out["estimate"][r] = np.median(dd[:, :mnv], axis=1)
+    # --- normal branch
+    normal = ok & ~exact
+    if normal.any():
+        nr = np.flatnonzero(normal)
+        pos = np.searchsorted(all_idx, nr)
+        z = dz0[pos]
+        sigma = sigma0[pos]
+        fine = sigma > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            zc = (z - np.sign(z) * 0.5) / sigma
+            p = 2.0 * np.minimum(special.ndtr(zc), special.ndtr(-zc))
+        out["p_value"][nr] = np.where(fine, p, np.nan)
+        nr = nr[fine]
+        if len(nr) and not p_only:
+            mumin = np.nanmin(x[nr], 1) - np.nanmax(y[nr], 1)
+            mumax = np.nanmax(x[nr], 1) - np.nanmin(y[nr], 1)
+
+            def f_of(correct: bool, zq: float):
+                def f(d, idx):
+                    dz, s = w_stat(d, idx)
+                    corr = np.sign(dz) * 0.5 if correct else 0.0
+                    return (dz - corr) / s - zq
+
+                return f
+
+            for key, zq, correct in (
+                ("ci_low", norm.isf(alpha / 2), True),
+                ("ci_high", norm.ppf(alpha / 2), True),
+                ("estimate", 0.0, False),
+            ):
+                f = f_of(correct, zq)
+                fa = f(mumin, nr)
+                fb = f(mumax, nr)
+                root = _zeroin_lockstep(f, nr, mumin.copy(), mumax.copy(), fa.copy(), fb.copy(), 1e-4)
+                if correct:
+                    root = np.where(fa <= 0, mumin, np.where(fb >= 0, mumax, root))
+                out[key][nr] = root
+    return out
+
+
+def _rank_sum_at_zero(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(W - nx ny / 2, sigma, tie term)`` at shift 0 from ranks of the pooled sample.
+
+    Equal, to the last bit, to the pairwise count ``#(x > y) + #(x == y) / 2``
+    (half-integers are exact in floating point) at ``O(N log N)`` instead of
+    ``O(nx ny)`` per replicate. The tie term is ``sum(t^3 - t)`` over groups of
+    equal values in the pooled sample. NaN pads rows of unequal arm sizes.
+    """
+    from scipy.stats import rankdata
+
+    pooled = np.concatenate([x, y], axis=1)
+    pad = np.isnan(pooled)
+    filled = np.where(pad, np.inf, pooled)
+    rank = rankdata(filled, method="average", axis=1)
+    t = _tie_counts(pooled)  # 0 on padding
+    ties = np.where(pad, 0.0, t * t - 1.0).sum(axis=1)
+    nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
+    ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
+    w = np.where(pad[:, : x.shape[1]], 0.0, rank[:, : x.shape[1]]).sum(axis=1) - nx * (nx + 1.0) / 2.0
+    mn, nn = nx * ny, nx + ny
+    sigma = np.sqrt(mn / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
+    return w - mn / 2.0, sigma, ties
+
+
+def _group_pairs(nx: np.ndarray, ny: np.ndarray):
+    keys = nx.astype(np.int64) * 1_000_003 + ny.astype(np.int64)
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        yield (int(nx[rows[0]]), int(ny[rows[0]])), rows
+
+
+def _zeroin_lockstep(f, idx, a, b, fa, fb, tol, maxit: int = 1000):
+    """R's ``R_zeroin2`` (Brent) on many independent problems at once.
+
+    ``f(points, idx_subset)`` evaluates the functions of the problems
+    ``idx_subset`` at ``points``. Every problem follows exactly the steps the
+    scalar algorithm would take.
+    """
+    eps = np.finfo(float).eps
+    n = len(idx)
+    c, fc = a.copy(), fa.copy()
+    result = np.full(n, np.nan)
+    done = np.zeros(n, dtype=bool)
+    z = fa == 0.0
+    result[z], done[z] = a[z], True
+    z = ~done & (fb == 0.0)
+    result[z], done[z] = b[z], True
+    for _ in range(maxit + 1):
+        act = np.flatnonzero(~done)
+        if not len(act):
+            break
+        A, B, C = a[act], b[act], c[act]
+        FA, FB, FC = fa[act], fb[act], fc[act]
+        prev = B - A
+        swap = np.abs(FC) < np.abs(FB)
+        A, B, C = np.where(swap, B, A), np.where(swap, C, B), np.where(swap, B, C)
+        FA, FB, FC = np.where(swap, FB, FA), np.where(swap, FC, FB), np.where(swap, FB, FC)
+        tol_act = 2 * eps * np.abs(B) + tol / 2
+        new = (C - B) / 2
+        fin = (np.abs(new) <= tol_act) | (FB == 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            interp = (np.abs(prev) >= tol_act) & (np.abs(FA) > np.abs(FB))
+            cb = C - B
+            sec = A == C
+            t1s = FB / FA
+            ps = cb * t1s
+            qs = 1.0 - t1s
+            q_ = FA / FC
+            t1 = FB / FC
+            t2 = FB / FA
+            pi = t2 * (cb * q_ * (q_ - t1) - (B - A) * (t1 - 1.0))
+            qi = (q_ - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            P = np.where(sec, ps, pi)
+            Q = np.where(sec, qs, qi)
+            Q = np.where(P > 0, -Q, Q)
+            P = np.where(P > 0, P, -P)
+            take = interp & (P < (0.75 * cb * Q - np.abs(tol_act * Q) / 2)) & (P < np.abs(prev * Q / 2))
+            new = np.where(take, P / Q, new)
+        new = np.where(np.abs(new) < tol_act, np.where(new > 0, tol_act, -tol_act), new)
+        # finished problems keep B as the root
+        fin_idx = act[fin]
+        result[fin_idx] = B[fin]
+        done[fin_idx] = True
+        go = ~fin
+        act, A, B, C, FA, FB, FC, new = (v[go] for v in (act, A, B, C, FA, FB, FC, new))
+        if not len(act):
+            break
+        A, FA = B, FB
+        B = B + new
+        FB = f(B, idx[act])
+        same = ((FB > 0) & (FC > 0)) | ((FB < 0) & (FC < 0))
+        C = np.where(same, A, C)
+        FC = np.where(same, FA, FC)
+        a[act], b[act], c[act] = A, B, C
+        fa[act], fb[act], fc[act] = FA, FB, FC
+    left = ~done
+    result[left] = b[left]
+    return result
