@@ -608,8 +608,12 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
     ``N(mu_a, Sigma / n)`` and the centred SSCP matrix is ``Wishart(n - 1,
     Sigma)``, independently. The Wishart is drawn by the Bartlett
     decomposition ``L T T' L'`` with ``T11^2 ~ chi2(n - 1)``, ``T22^2 ~ chi2(n - 2)``
-    and ``T21 ~ N(0, 1)``. Arms with fewer than two completers get zero SSCP
-    (the analyses then report NaN, as the reference does).
+    and ``T21 ~ N(0, 1)``. With two completers (``n - 1 = 1`` df) the Wishart is
+    singular: ``T22 = 0`` but ``T21`` is still a standard normal, so the SSCP
+    is ``x x'`` for one ``x ~ N(0, Sigma)`` (dropping ``T21`` there would tie the
+    outcome to the baseline exactly and give ANCOVA a zero SE). Arms with fewer
+    than two completers get zero SSCP (the analyses then report NaN, as the
+    reference does).
 
     Parameters
     ----------
@@ -644,7 +648,7 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         else:
             t11 = np.sqrt(rng.chisquare(np.maximum(k, 1.0)) * (k >= 1))
             t22 = np.sqrt(rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2))
-            t21 = rng.standard_normal(reps) * (k >= 2)
+            t21 = rng.standard_normal(reps) * (k >= 1)
         lb = chol[0, 0] * t11
         ly = chol[1, 0] * t11 + chol[1, 1] * t21
         lz = chol[1, 1] * t22
