@@ -363,56 +363,38 @@ def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool
     """Wilcoxon rank-sum test with Hodges-Lehmann shift and CI for every replicate.
 
     Reproduces R ``wilcox.test(x, y, conf.int = TRUE)`` (x anastrozole, y
-    placebo; :func:`vtrial.analysis.nonparametric.hodges_lehmann`) branch for
-    branch, with the replicates as arrays:
+    placebo; :func:`hodges_lehmann`) branch for branch, with the replicates as
+    arrays:
 
     * exact branch (both arms under 50 men, no ties): p-value from the exact
       null distribution of W, estimate the median of the ``nx ny`` pairwise
-      differences and CI their order statistics at ``qwilcox(alpha / 2)``;
+      differences and CI their order statistics at ``qwilcox(alpha / 2)``
+      (found by linear-time selection, :func:`numpy.partition`);
     * normal branch (ties, or 50 or more men in an arm): tie-corrected normal
       approximation with continuity correction for the p-value; estimate and
       CI ends are roots of the standardized statistic as a function of the
       shift, found by Brent's zeroin (R's ``R_zeroin2``, ``tol = 1e-4``) run in
       lockstep on all replicates, so they agree with R to rounding.
 
-    With ``p_only`` only the p-values are computed (estimate and CI are NaN):
-    a sample-size or MDE search needs nothing else, and the Hodges-Lehmann
-    root finding, which costs of order ``nx ny`` per step, dominates at large n.
+    W and the tie term at a shift ``d`` come from one stable sort of the
+    pooled sample ``(x - d, y)`` per replicate (:func:`_shifted_counts`):
+    ``O(N log N)`` per evaluation instead of ``O(nx ny)`` pairs, and equal to
+    the pairwise counts to the last bit (they are integers).
 
-    W at a shift ``d`` is computed from all pairs, ``#(x_i - d > y_j) + #(x_i -
-    d == y_j) / 2``, in the same floating-point operations as the ranks of
-    ``(x - d, y)``; the tie term adds ``3 (t_x + t_y)`` for every tied pair
-    across the arms. Pairwise arrays are ``(reps, nx, ny)``, processed in
-    groups of replicates to bound memory.
+    With ``p_only`` only the p-values are computed (estimate and CI are NaN):
+    a sample-size or MDE search needs nothing else.
     """
     xs, ys = [], []
     for a, out in ((1, xs), (0, ys)):
         y, w = samplers.outcome_from_bmd(block, a, missing, scale)
-        out.append(np.where(w, y, np.nan).T.copy())
-    x, y = xs[0], ys[0]  # (reps, n_max) with NaN padding
-    reps = block.reps
-    pairs = max(1, x.shape[1] * y.shape[1])
-    group = reps if p_only else max(1, min(reps, 3_000_000 // pairs))
-    cols = ("estimate", "p_value", "ci_low", "ci_high", "nx", "ny")
-    res = {k: np.empty(reps) for k in cols}
-    for g0 in range(0, reps, group):
-        part = _mw_group(x[g0 : g0 + group], y[g0 : g0 + group], alpha, p_only)
-        for k in cols:
-            res[k][g0 : g0 + group] = part[k]
-    nan = np.full(reps, np.nan)
+        # sorted per replicate, NaN (men not analysed) last
+        out.append(np.sort(np.where(w, y, np.nan).T, axis=1))
+    res = _mw_sorted(xs[0], ys[0], alpha, p_only)
+    nan = np.full(block.reps, np.nan)
     return Replicates(
         res["estimate"], nan, res["p_value"], nan.copy(), res["ny"], res["nx"], alpha,
         res["ci_low"], res["ci_high"],
     )  # fmt: skip
-
-
-def _tie_counts(v: np.ndarray) -> np.ndarray:
-    """Per element, how many values of its row equal it (NaN rows entries: 0)."""
-    from scipy.stats import rankdata
-
-    filled = np.where(np.isnan(v), np.inf, v)
-    t = rankdata(filled, method="max", axis=1) - rankdata(filled, method="min", axis=1) + 1.0
-    return np.where(np.isnan(v), 0.0, t)
 
 
 @lru_cache(maxsize=512)
@@ -439,53 +421,99 @@ def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
     return prob, q
 
 
-def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) -> dict:
-    from scipy.stats import norm
+def _shifted_counts(
+    xs: np.ndarray, ys: np.ndarray, d, base_ties: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``#(x_i - d > y_j)``, ``#(x_i - d == y_j)`` and the tie term of ``(x - d, y)`` per row.
 
-    reps = x.shape[0]
-    nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
-    ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
+    ``xs`` and ``ys`` are sorted per row with NaN (padding) last; ``d`` is a
+    scalar or one shift per row; ``base_ties`` is ``sum(t^3 - t)`` over groups
+    of equal values within x and within y. ``x - d`` stays sorted (rounding
+    is monotone), so a stable argsort of the concatenation ``(x - d, y)``
+    merges two sorted runs, equal values ending up together with the x values
+    first. An x value at merged position ``p`` that is the ``i``-th x exceeds
+    exactly ``p - i`` values of y, so ``#(x - d > y)`` is the sum of the x
+    positions minus ``nx (nx - 1) / 2``. Only rows where an x value equals a y
+    value (rare except at the ends of the root search and for tied data) need
+    the groups of equal values: a group with ``a`` values of x and ``b`` of y
+    has ``a b`` equal pairs and adds ``(a + b)^3 - (a + b) - (a^3 - a) - (b^3 -
+    b) = 3 a b (a + b)`` to the tie term. All are integer-valued, hence exact:
+    the same values as the pairwise comparisons of R's ``rank(c(x - d, y))``,
+    at ``O(N log N)`` per row instead of ``O(nx ny)``.
+    """
+    rows, nxm = xs.shape
+    shifted = xs - (d if np.ndim(d) == 0 else np.asarray(d)[:, None])
+    pooled = np.concatenate([shifted, ys], axis=1)
+    order = np.argsort(pooled, axis=1, kind="stable")
+    width = pooled.shape[1]
+    nx = np.count_nonzero(~np.isnan(xs), axis=1)
+    ny = np.count_nonzero(~np.isnan(ys), axis=1)
+    col = np.arange(width)
+    # NaN sorts last: the first nx + ny merged positions are the values
+    isx = (order < nxm) & (col < (nx + ny)[:, None])
+    gt = isx @ col.astype(float) - nx * (nx - 1) / 2.0
+    n_eq = np.zeros(rows)
+    ties = base_ties.astype(float)
+    v = np.take_along_axis(pooled, order, axis=1)
+    cross = (v[:, 1:] == v[:, :-1]) & isx[:, :-1] & ~isx[:, 1:]
+    hit = np.flatnonzero(cross.any(axis=1))
+    if len(hit):
+        vh, xh = v[hit], isx[hit]
+        yh = ~xh & (col < (nx + ny)[hit, None])
+        start = np.ones(vh.shape, dtype=bool)
+        start[:, 1:] = vh[:, 1:] != vh[:, :-1]
+        group = (np.cumsum(start, axis=1) - 1 + (np.arange(len(hit)) * width)[:, None]).ravel()
+        a = np.bincount(group, xh.ravel(), len(hit) * width)
+        b = np.bincount(group, yh.ravel(), len(hit) * width)
+        n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
+        ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
+    return gt, n_eq, ties
+
+
+def _within_ties(v: np.ndarray) -> np.ndarray:
+    """``sum(t^3 - t)`` over groups of ``t`` equal values in each sorted, NaN-padded row."""
+    rows, width = v.shape
+    if width == 0:
+        return np.zeros(rows)
+    start = np.ones(v.shape, dtype=bool)
+    start[:, 1:] = v[:, 1:] != v[:, :-1]
+    group = (np.cumsum(start, axis=1) - 1 + (np.arange(rows) * width)[:, None]).ravel()
+    t = np.bincount(group, (~np.isnan(v)).ravel(), rows * width)
+    return (t * t * t - t).reshape(rows, width).sum(1)
+
+
+def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = False) -> dict:
+    """Rank-sum test, estimate and CI per row of sorted, NaN-padded samples."""
+    reps = xs.shape[0]
+    nx = np.count_nonzero(~np.isnan(xs), axis=1).astype(float)
+    ny = np.count_nonzero(~np.isnan(ys), axis=1).astype(float)
     out = {k: np.full(reps, np.nan) for k in ("estimate", "p_value", "ci_low", "ci_high")}
     out["nx"], out["ny"] = nx, ny
     big_n = nx + ny
     mn = nx * ny
-    if not p_only:  # pairwise terms for the root finding of the estimate and CI
-        tx, ty = _tie_counts(x), _tie_counts(y)
-        weight = 3.0 * (tx[:, :, None] + ty[:, None, :])
-        base_ties = (tx * tx - 1.0).clip(min=0).sum(1) + (ty * ty - 1.0).clip(min=0).sum(1)
+    base_ties = _within_ties(xs) + _within_ties(ys)
 
     def w_stat(d: np.ndarray, idx: np.ndarray):
         """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
-        xd = x[idx] - d[:, None]
-        lhs = xd[:, :, None]
-        rhs = y[idx][:, None, :]
-        gt = np.count_nonzero(lhs > rhs, axis=(1, 2))
-        eq = lhs == rhs
-        n_eq = np.count_nonzero(eq, axis=(1, 2))
-        ties = base_ties[idx].copy()
-        if n_eq.any():
-            ties += np.where(eq, weight[idx], 0.0).sum((1, 2))
+        gt, n_eq, ties = _shifted_counts(xs[idx], ys[idx], d, base_ties[idx])
         dz = gt + 0.5 * n_eq - mn[idx] / 2.0
         nn = big_n[idx]
         sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
-        return dz, sigma
+        return dz, sigma, ties
 
     ok = (nx >= 2) & (ny >= 2)
     all_idx = np.flatnonzero(ok)
     if not len(all_idx):
         return out
-    dz0, sigma0, ties0 = _rank_sum_at_zero(x[all_idx], y[all_idx])
+    dz0, sigma0, ties0 = w_stat(0.0, all_idx)
     ties_any = np.zeros(reps, dtype=bool)
     ties_any[all_idx] = ties0 > 0  # any tie within or across the arms
     exact = ok & (nx < 50) & (ny < 50) & ~ties_any
     # --- exact branch
     stat = np.full(reps, np.nan)
     stat[all_idx] = dz0 + mn[all_idx] / 2.0
-    diffs = None
     if exact.any():
         ex = np.flatnonzero(exact)
-        if not p_only:
-            diffs = np.sort((x[ex][:, :, None] - y[ex][:, None, :]).reshape(len(ex), -1), axis=1)
         for (m_, n_), rows in _group_pairs(nx[ex], ny[ex]):
             prob, qu = _wilcox_law(m_, n_, float(alpha))
             cum = np.cumsum(prob)
@@ -503,11 +531,14 @@ def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) 
             out["p_value"][r] = np.minimum(2.0 * p, 1.0)
             if p_only:
                 continue
-            dd = diffs[rows]
+            # order statistics of the m n pairwise differences by selection
+            diffs = (xs[r, :m_, None] - ys[r, None, :n_]).reshape(len(r), mnv)
             k = max(qu, 1)
+            mid = (mnv - 1) // 2, mnv // 2
+            dd = np.partition(diffs, sorted({k - 1, mnv - k, *mid}), axis=1)
             out["ci_low"][r] = dd[:, k - 1]
             out["ci_high"][r] = dd[:, mnv - k]
-            out["estimate"][r] = np.median(dd[:, :mnv], axis=1)
+            out["estimate"][r] = dd[:, mid[0]] if mid[0] == mid[1] else (dd[:, mid[0]] + dd[:, mid[1]]) / 2.0
     # --- normal branch
     normal = ok & ~exact
     if normal.any():
@@ -522,12 +553,16 @@ def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) 
         out["p_value"][nr] = np.where(fine, p, np.nan)
         nr = nr[fine]
         if len(nr) and not p_only:
-            mumin = np.nanmin(x[nr], 1) - np.nanmax(y[nr], 1)
-            mumax = np.nanmax(x[nr], 1) - np.nanmin(y[nr], 1)
+            from scipy.stats import norm
+
+            last_x = (nx[nr] - 1).astype(np.intp)[:, None]
+            last_y = (ny[nr] - 1).astype(np.intp)[:, None]
+            mumin = xs[nr, 0] - np.take_along_axis(ys[nr], last_y, 1)[:, 0]
+            mumax = np.take_along_axis(xs[nr], last_x, 1)[:, 0] - ys[nr, 0]
 
             def f_of(correct: bool, zq: float):
                 def f(d, idx):
-                    dz, s = w_stat(d, idx)
+                    dz, s, _ = w_stat(d, idx)
                     corr = np.sign(dz) * 0.5 if correct else 0.0
                     return (dz - corr) / s - zq
 
@@ -546,30 +581,6 @@ def _mw_group(x: np.ndarray, y: np.ndarray, alpha: float, p_only: bool = False) 
                     root = np.where(fa <= 0, mumin, np.where(fb >= 0, mumax, root))
                 out[key][nr] = root
     return out
-
-
-def _rank_sum_at_zero(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(W - nx ny / 2, sigma, tie term)`` at shift 0 from ranks of the pooled sample.
-
-    Equal, to the last bit, to the pairwise count ``#(x > y) + #(x == y) / 2``
-    (half-integers are exact in floating point) at ``O(N log N)`` instead of
-    ``O(nx ny)`` per replicate. The tie term is ``sum(t^3 - t)`` over groups of
-    equal values in the pooled sample. NaN pads rows of unequal arm sizes.
-    """
-    from scipy.stats import rankdata
-
-    pooled = np.concatenate([x, y], axis=1)
-    pad = np.isnan(pooled)
-    filled = np.where(pad, np.inf, pooled)
-    rank = rankdata(filled, method="average", axis=1)
-    t = _tie_counts(pooled)  # 0 on padding
-    ties = np.where(pad, 0.0, t * t - 1.0).sum(axis=1)
-    nx = np.count_nonzero(~np.isnan(x), axis=1).astype(float)
-    ny = np.count_nonzero(~np.isnan(y), axis=1).astype(float)
-    w = np.where(pad[:, : x.shape[1]], 0.0, rank[:, : x.shape[1]]).sum(axis=1) - nx * (nx + 1.0) / 2.0
-    mn, nn = nx * ny, nx + ny
-    sigma = np.sqrt(mn / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
-    return w - mn / 2.0, sigma, ties
 
 
 def _group_pairs(nx: np.ndarray, ny: np.ndarray):
