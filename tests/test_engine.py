@@ -86,3 +86,26 @@ def test_per_man_y_output_identical_for_any_chunking_and_workers():
     ):
         b = power.run_power(cfg, reps=3500, **kw)
         assert a.to_csv(index=False) == b.to_csv(index=False), kw
+
+
+def test_exact_output_identical_for_any_chunking_and_workers():
+    """The exact shortcut draws groups of blocks at once; a block's values must not depend on
+    which task (or how many replicates) asked for it."""
+    from vtrial import power
+
+    cfg = load_config(overrides=["analysis.methods=[ancova, welch_t]"])
+    a = power.run_power(cfg, reps=12500, chunk_size=1000)
+    assert set(a["engine"]) == {"exact"}
+    for kw in (
+        {"chunk_size": 3000},
+        {"chunk_size": 100000, "workers": 2},
+        {"chunk_size": 7000, "workers": 2},
+    ):
+        b = power.run_power(cfg, reps=12500, **kw)
+        assert a.to_csv(index=False) == b.to_csv(index=False), kw
+    # a shorter run is a prefix of the longer one, block by block
+    short = engine.run_block(cfg, "0123456789", 13, 250, ["ancova"])["ancova"]
+    full = engine.run_block(cfg, "0123456789", 13, 1000, ["ancova"])["ancova"]
+    assert np.array_equal(short.estimate, full.estimate[:250])
+    other = engine.run_block(cfg, "0123456789", 14, 1000, ["ancova"])["ancova"]
+    assert not np.array_equal(other.estimate, full.estimate)

@@ -599,7 +599,14 @@ def arm_stats(block: Block, missing: str, scale: str) -> ArmStats:
     return ArmStats(**fields, size=block.size.astype(float))
 
 
-def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStats:
+def exact_arm_stats(
+    cfg: dict,
+    reps: int,
+    ss: np.random.SeedSequence,
+    *,
+    sizes: Stream = Stream.RANDOMIZE,
+    stats: Stream = Stream.EXACT,
+) -> ArmStats:
     """Draw the per-arm sufficient statistics directly (the exact shortcut).
 
     Given the arm size ``N_a`` (drawn as :func:`draw_arm_sizes`), the number of
@@ -622,7 +629,11 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
     reps : int
         Replicates.
     ss : numpy.random.SeedSequence
-        The block's seed sequence.
+        The seed sequence of the block (or group of blocks).
+    sizes, stats : Stream
+        Child streams of ``ss`` for the arm sizes and for the statistics
+        (the power engine draws a group of blocks at once with
+        ``EXACT_GROUP_SIZES`` and ``EXACT_GROUP``, see :func:`vtrial.engine.exact_block_stats`).
 
     Returns
     -------
@@ -630,34 +641,44 @@ def exact_arm_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         Baseline means as deviations from the population mean BMD.
     """
     mo = moments(cfg)
-    size = draw_arm_sizes(cfg["trial"], reps, rng=child_rng(ss, Stream.RANDOMIZE))
-    rng = child_rng(ss, Stream.EXACT)
+    size = draw_arm_sizes(cfg["trial"], reps, rng=child_rng(ss, sizes))
+    rng = child_rng(ss, stats)
     d = cfg["dropout"]
     chol = mo.chol2
+    c00, c10, c11 = chol[0, 0], chol[1, 0], chol[1, 1]
     out = {k: np.empty((2, reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
     for a in (0, 1):
         p = d["anastrozole"] if a else d["placebo"]
         n = size[a] if p <= 0 else rng.binomial(size[a], 1.0 - p)
-        nf = n.astype(float)
-        z = rng.standard_normal((2, reps)) / np.sqrt(np.maximum(nf, 1.0))
+        nf = out["n"][a]
+        nf[:] = n
+        z = rng.standard_normal((2, reps))
+        z /= np.sqrt(np.maximum(nf, 1.0))
         k = np.maximum(nf - 1, 0.0)
         if np.all(k == k[0]) and k[0] >= 2:  # fixed arm size: scalar df is faster
-            t11 = np.sqrt(rng.chisquare(k[0], reps))
-            t22 = np.sqrt(rng.chisquare(k[0] - 1, reps))
+            x1 = rng.chisquare(k[0], reps)
+            x2 = rng.chisquare(k[0] - 1, reps)
             t21 = rng.standard_normal(reps)
         else:
-            t11 = np.sqrt(rng.chisquare(np.maximum(k, 1.0)) * (k >= 1))
-            t22 = np.sqrt(rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2))
+            x1 = rng.chisquare(np.maximum(k, 1.0)) * (k >= 1)
+            x2 = rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2)
             t21 = rng.standard_normal(reps) * (k >= 1)
-        lb = chol[0, 0] * t11
-        ly = chol[1, 0] * t11 + chol[1, 1] * t21
-        lz = chol[1, 1] * t22
-        out["n"][a] = nf
-        out["bbar"][a] = chol[0, 0] * z[0]
-        out["ybar"][a] = mo.mean_pct[a] + chol[1, 0] * z[0] + chol[1, 1] * z[1]
-        out["sbb"][a] = lb * lb
-        out["sby"][a] = lb * ly
-        out["syy"][a] = ly * ly + lz * lz
+        # SSCP = (L T)(L T)' with T = [[t11, 0], [t21, t22]], t11^2 = x1, t22^2 = x2
+        u = np.sqrt(x1)
+        u *= t21
+        out["sbb"][a] = (c00 * c00) * x1
+        np.multiply(c00 * c10, x1, out=out["sby"][a])
+        out["sby"][a] += (c00 * c11) * u
+        t21 *= t21
+        t21 += x2
+        np.multiply(c10 * c10, x1, out=out["syy"][a])
+        out["syy"][a] += (2.0 * c10 * c11) * u
+        out["syy"][a] += (c11 * c11) * t21
+        np.multiply(c00, z[0], out=out["bbar"][a])
+        ybar = out["ybar"][a]
+        np.multiply(c10, z[0], out=ybar)
+        ybar += c11 * z[1]
+        ybar += mo.mean_pct[a]
     return ArmStats(**out, size=size.astype(float))
 
 

@@ -11,21 +11,29 @@ change for an MMRM) leaves every other quantity unchanged. The labels are
 part of the output: changing a number changes every published replicate that
 uses it. Per-arm streams add ``arm * stride`` (arm 0 placebo, 1 anastrozole).
 
-=================  =====  ======  ==================================================
-stream             label  stride  what it draws
-=================  =====  ======  ==================================================
-``RANDOMIZE``      0      --      arm sizes (:func:`vtrial.samplers.draw_arm_sizes`)
-``EXACT``          1      --      sufficient statistics of the exact shortcut
-``REFERENCE``      2      --      the reference analyses' own randomness
-                                  (permutations, bootstrap, imputations)
-``FULL``           3      --      :func:`vtrial.trial.simulate_arrays` (``full``)
-``BASELINE``       10     4       measured baseline BMD given Y12, per man
-``DROPOUT``        11     4       dropout uniform, per man
-``VISIT``          12     4       first missed visit (month-6 scan), per man
-``Y6``             13     4       month-6 change given (B0, Y12), per man
-``Y12``            30     1       12-month change, per man
-``BASELINE_SUMS``  40     1       baseline sums given Y (``per_man_y``)
-=================  =====  ======  ==================================================
+The exact shortcut draws groups of :data:`vtrial.engine.EXACT_GROUP_BLOCKS` blocks at once
+(:func:`vtrial.engine.exact_block_stats`): group ``g`` uses the children
+``EXACT_GROUP_SIZES`` and ``EXACT_GROUP`` of the seed sequence of chunk
+``g`` (labels no per-block stream uses, so the streams are independent).
+
+=====================  =====  ======  ==================================================
+stream                 label  stride  what it draws
+=====================  =====  ======  ==================================================
+``RANDOMIZE``          0      --      arm sizes (:func:`vtrial.samplers.draw_arm_sizes`)
+``EXACT``              1      --      exact shortcut statistics of one block (default of
+                                      :func:`vtrial.samplers.exact_arm_stats`)
+``REFERENCE``          2      --      the reference analyses' own randomness
+                                      (permutations, bootstrap, imputations)
+``FULL``               3      --      :func:`vtrial.trial.simulate_arrays` (``full``)
+``EXACT_GROUP_SIZES``  4      --      arm sizes of a group of blocks (exact shortcut)
+``EXACT_GROUP``        5      --      sufficient statistics of a group of blocks
+``BASELINE``           10     4       measured baseline BMD given Y12, per man
+``DROPOUT``            11     4       dropout uniform, per man
+``VISIT``              12     4       first missed visit (month-6 scan), per man
+``Y6``                 13     4       month-6 change given (B0, Y12), per man
+``Y12``                30     1       12-month change, per man
+``BASELINE_SUMS``      40     1       baseline sums given Y (``per_man_y``)
+=====================  =====  ======  ==================================================
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ class Stream(IntEnum):
     EXACT = 1
     REFERENCE = 2
     FULL = 3
+    EXACT_GROUP_SIZES = 4
+    EXACT_GROUP = 5
     BASELINE = 10
     DROPOUT = 11
     VISIT = 12
