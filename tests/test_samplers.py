@@ -273,11 +273,11 @@ def test_exact_shortcut_matches_per_man_engine_in_tiny_trials(n):
             summary.append((ok, p, est[ok], cover[ok]))
         (ok1, p1, e1, c1), (ok2, p2, e2, c2) = summary
 
-        def close(x1, x2, label):
+        for label, x1, x2 in (
+            ("valid fraction", ok1.astype(float), ok2.astype(float)),
+            ("power", (p1 < 0.05).astype(float), (p2 < 0.05).astype(float)),
+            ("mean estimate", e1, e2),
+            ("coverage", c1.astype(float), c2.astype(float)),
+        ):
             se = np.sqrt(x1.var() / len(x1) + x2.var() / len(x2))
             assert abs(x1.mean() - x2.mean()) < 3 * se, (n, m, label, x1.mean(), x2.mean(), se)
-
-        close(ok1.astype(float), ok2.astype(float), "valid fraction")
-        close((p1 < 0.05).astype(float), (p2 < 0.05).astype(float), "power")
-        close(e1, e2, "mean estimate")
-        close(c1.astype(float), c2.astype(float), "coverage")
