@@ -422,51 +422,52 @@ def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
 
 
 def _shifted_counts(
-    xs: np.ndarray, ys: np.ndarray, d, base_ties: np.ndarray
+    pooled: np.ndarray, nxm: int, nx: np.ndarray, ny: np.ndarray, d, base_ties: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``#(x_i - d > y_j)``, ``#(x_i - d == y_j)`` and the tie term of ``(x - d, y)`` per row.
 
-    ``xs`` and ``ys`` are sorted per row with NaN (padding) last; ``d`` is a
-    scalar or one shift per row; ``base_ties`` is ``sum(t^3 - t)`` over groups
-    of equal values within x and within y. ``x - d`` stays sorted (rounding
-    is monotone), so a stable argsort of the concatenation ``(x - d, y)``
-    merges two sorted runs, equal values ending up together with the x values
-    first. An x value at merged position ``p`` that is the ``i``-th x exceeds
-    exactly ``p - i`` values of y, so ``#(x - d > y)`` is the sum of the x
-    positions minus ``nx (nx - 1) / 2``. Only rows where an x value equals a y
-    value (rare except at the ends of the root search and for tied data) need
-    the groups of equal values: a group with ``a`` values of x and ``b`` of y
-    has ``a b`` equal pairs and adds ``(a + b)^3 - (a + b) - (a^3 - a) - (b^3 -
-    b) = 3 a b (a + b)`` to the tie term. All are integer-valued, hence exact:
-    the same values as the pairwise comparisons of R's ``rank(c(x - d, y))``,
-    at ``O(N log N)`` per row instead of ``O(nx ny)``.
+    ``pooled`` is ``(x, y)`` per row, each sorted with NaN (padding) last, x in
+    the first ``nxm`` columns (overwritten here by ``x - d``); ``nx`` and
+    ``ny`` count the values; ``d`` is a scalar or one shift per row;
+    ``base_ties`` is ``sum(t^3 - t)`` over groups of equal values within x and
+    within y. ``x - d`` stays sorted (rounding is monotone), so a stable
+    argsort of ``(x - d, y)`` merges two sorted runs, equal values ending up
+    together with the x values first and the padding last (x padding first).
+    An x value at merged position ``p`` that is the ``i``-th x exceeds exactly
+    ``p - i`` values of y, so ``#(x - d > y)`` is the sum of the x positions
+    minus ``nx (nx - 1) / 2`` (and minus the padding's share). Only rows where
+    an x value equals a y value (rare except at the ends of the root search
+    and for tied data) need the groups of equal values: a group with ``a``
+    values of x and ``b`` of y has ``a b`` equal pairs and adds ``(a + b)^3 -
+    (a + b) - (a^3 - a) - (b^3 - b) = 3 a b (a + b)`` to the tie term. All are
+    integer-valued, hence exact: the same values as the pairwise comparisons
+    of R's ``rank(c(x - d, y))``, at ``O(N log N)`` per row instead of
+    ``O(nx ny)``.
     """
-    rows, nxm = xs.shape
-    shifted = xs - (d if np.ndim(d) == 0 else np.asarray(d)[:, None])
-    pooled = np.concatenate([shifted, ys], axis=1)
+    rows, width = pooled.shape
+    pooled[:, :nxm] -= d if np.ndim(d) == 0 else np.asarray(d)[:, None]
     order = np.argsort(pooled, axis=1, kind="stable")
-    width = pooled.shape[1]
-    nx = np.count_nonzero(~np.isnan(xs), axis=1)
-    ny = np.count_nonzero(~np.isnan(ys), axis=1)
-    col = np.arange(width)
-    # NaN sorts last: the first nx + ny merged positions are the values
-    isx = (order < nxm) & (col < (nx + ny)[:, None])
-    gt = isx @ col.astype(float) - nx * (nx - 1) / 2.0
+    isx = order < nxm
+    pad = nxm - nx  # x padding sits at merged positions nx + ny, ..., nx + ny + pad - 1
+    gt = isx @ np.arange(width, dtype=float) - nx * (nx - 1) / 2.0 - pad * (nx + ny) - pad * (pad - 1) / 2.0
     n_eq = np.zeros(rows)
     ties = base_ties.astype(float)
     v = np.take_along_axis(pooled, order, axis=1)
-    cross = (v[:, 1:] == v[:, :-1]) & isx[:, :-1] & ~isx[:, 1:]
-    hit = np.flatnonzero(cross.any(axis=1))
-    if len(hit):
-        vh, xh = v[hit], isx[hit]
-        yh = ~xh & (col < (nx + ny)[hit, None])
-        start = np.ones(vh.shape, dtype=bool)
-        start[:, 1:] = vh[:, 1:] != vh[:, :-1]
-        group = (np.cumsum(start, axis=1) - 1 + (np.arange(len(hit)) * width)[:, None]).ravel()
-        a = np.bincount(group, xh.ravel(), len(hit) * width)
-        b = np.bincount(group, yh.ravel(), len(hit) * width)
-        n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
-        ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
+    same = v[:, 1:] == v[:, :-1]  # NaN padding is never equal
+    maybe = np.flatnonzero(same.any(axis=1))
+    if len(maybe):
+        cross = same[maybe] & isx[maybe, :-1] & ~isx[maybe, 1:]
+        hit = maybe[cross.any(axis=1)]
+        if len(hit):
+            vh, xh = v[hit], isx[hit]
+            yh = ~xh & ~np.isnan(vh)
+            start = np.ones(vh.shape, dtype=bool)
+            start[:, 1:] = ~same[hit]
+            group = (np.cumsum(start, axis=1) - 1 + (np.arange(len(hit)) * width)[:, None]).ravel()
+            a = np.bincount(group, (xh & ~np.isnan(vh)).ravel(), len(hit) * width)
+            b = np.bincount(group, yh.ravel(), len(hit) * width)
+            n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
+            ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
     return gt, n_eq, ties
 
 
@@ -492,10 +493,12 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
     big_n = nx + ny
     mn = nx * ny
     base_ties = _within_ties(xs) + _within_ties(ys)
+    pooled = np.concatenate([xs, ys], axis=1)
+    nxi, nyi = nx.astype(np.int64), ny.astype(np.int64)
 
     def w_stat(d: np.ndarray, idx: np.ndarray):
         """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
-        gt, n_eq, ties = _shifted_counts(xs[idx], ys[idx], d, base_ties[idx])
+        gt, n_eq, ties = _shifted_counts(pooled[idx], xs.shape[1], nxi[idx], nyi[idx], d, base_ties[idx])
         dz = gt + 0.5 * n_eq - mn[idx] / 2.0
         nn = big_n[idx]
         sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
