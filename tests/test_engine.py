@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from vtrial import engine
 from vtrial.config import load_config
@@ -67,42 +68,34 @@ def test_block_sizes():
     assert engine.block_sizes(engine.BLOCK * 2) == [engine.BLOCK] * 2
 
 
-def test_per_man_y_output_identical_for_any_chunking_and_workers():
+@pytest.mark.parametrize(
+    "kind, overrides, reps",
+    [
+        ("per_man_y", ["dropout.mechanism=MNAR", "grid.dropout.mechanism=[MNAR, MAR]"], 3500),
+        # the exact shortcut draws groups of blocks at once: a block's values must not depend
+        # on which task asked for it
+        ("exact", [], 12500),
+    ],
+)
+def test_output_identical_for_any_chunking_and_workers(kind, overrides, reps):
     from vtrial import power
 
-    cfg = load_config(
-        overrides=[
-            "analysis.methods=[ancova, welch_t]",
-            "dropout.mechanism=MNAR",
-            "grid.dropout.mechanism=[MNAR, MAR]",
-        ]
-    )
-    a = power.run_power(cfg, reps=3500, chunk_size=1000)
-    assert set(a["engine"]) == {"per_man_y"}
+    cfg = load_config(overrides=["analysis.methods=[ancova, welch_t]", *overrides])
+    a = power.run_power(cfg, reps=reps, chunk_size=1000)
+    assert set(a["engine"]) == {kind}
     for kw in (
         {"chunk_size": 3000},
         {"chunk_size": 100000, "workers": 2},
         {"chunk_size": 1000, "workers": 2},
-    ):
-        b = power.run_power(cfg, reps=3500, **kw)
-        assert a.to_csv(index=False) == b.to_csv(index=False), kw
-
-
-def test_exact_output_identical_for_any_chunking_and_workers():
-    """The exact shortcut draws groups of blocks at once; a block's values must not depend on
-    which task (or how many replicates) asked for it."""
-    from vtrial import power
-
-    cfg = load_config(overrides=["analysis.methods=[ancova, welch_t]"])
-    a = power.run_power(cfg, reps=12500, chunk_size=1000)
-    assert set(a["engine"]) == {"exact"}
-    for kw in (
-        {"chunk_size": 3000},
-        {"chunk_size": 100000, "workers": 2},
         {"chunk_size": 7000, "workers": 2},
     ):
-        b = power.run_power(cfg, reps=12500, **kw)
+        b = power.run_power(cfg, reps=reps, **kw)
         assert a.to_csv(index=False) == b.to_csv(index=False), kw
+
+
+def test_exact_block_is_a_slice_of_its_group():
+    cfg = load_config(overrides=["analysis.methods=[ancova]"])
+    assert engine.method_engine(cfg, "ancova") == "exact"
     # a shorter run is a prefix of the longer one, block by block
     short = engine.run_block(cfg, "0123456789", 13, 250, ["ancova"])["ancova"]
     full = engine.run_block(cfg, "0123456789", 13, 1000, ["ancova"])["ancova"]
