@@ -387,8 +387,9 @@ def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool
     xs, ys = [], []
     for a, out in ((1, xs), (0, ys)):
         y, w = samplers.outcome_from_bmd(block, a, missing, scale)
-        # sorted per replicate, NaN (men not analysed) last
-        out.append(np.sort(np.where(w, y, np.nan).T, axis=1))
+        # sorted per replicate, NaN (men not analysed) last; columns of padding only dropped
+        v = np.sort(np.where(w, y, np.nan).T, axis=1)
+        out.append(v[:, : int(np.count_nonzero(w, axis=0).max(initial=0))])
     res = _mw_sorted(xs[0], ys[0], alpha, p_only)
     nan = np.full(block.reps, np.nan)
     return Replicates(
