@@ -27,7 +27,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from vtrial import engine, power  # noqa: E402
+from vtrial import engine, model, power, samplers  # noqa: E402
 from vtrial.config import load_config, scenario_id, set_key  # noqa: E402
 
 TOTALS = list(range(40, 131, 10))  # 10 totals, n per arm 20..65
@@ -71,7 +71,7 @@ def mcpower_search(threads: int) -> dict[int, float]:
     from mcpower import MCPower
 
     cfg = load_config(overrides=NO_DROPOUT)
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
     beta_t = 2.46 / sd_e  # standardized: difference in residual SDs
     beta_b = mo.cov[0, 1] / math.sqrt(mo.cov[0, 0]) / sd_e  # slope x SD(baseline) / residual SD
@@ -95,7 +95,7 @@ def statsmodels_loop(reps_per_total: int) -> tuple[float, dict[int, float]]:
     total_time, trials, pw = 0.0, 0, {}
     for total in TOTALS:
         c = set_key(cfg, "trial.n_per_arm", total // 2)
-        block = engine.per_man_block(c, reps_per_total, np.random.SeedSequence([1, total]), need_y6=False)
+        block = samplers.per_man_block(c, reps_per_total, np.random.SeedSequence([1, total]), need_y6=False)
         t0 = time.perf_counter()
         rej = 0
         for r in range(reps_per_total):
@@ -153,7 +153,7 @@ def per_man_table(repeats: int) -> dict:
 
 def reference_rate(method: str, trials: int = 40) -> float:
     cfg = load_config(overrides=["dropout.mechanism=MNAR"])
-    block = engine.per_man_block(cfg, trials, np.random.SeedSequence(5), need_y6=True)
+    block = samplers.per_man_block(cfg, trials, np.random.SeedSequence(5), need_y6=True)
     t0 = time.perf_counter()
     engine.reference_replicates(block, cfg, method, np.random.SeedSequence(6))
     return trials / (time.perf_counter() - t0)

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 from test_analysis_helpers import DATASETS, load, r_reference
 
+from vtrial import engine, samplers, trial
+from vtrial.analysis import METHODS
 from vtrial.analysis.ancova import ancova
 from vtrial.analysis.data import to_wide
 from vtrial.analysis.missing import change
-from vtrial.analysis.mmrm import fit_mmrm, mmrm
+from vtrial.analysis.mmrm import fit_mmrm, mmrm, mmrm_vec
+from vtrial.config import load_config
 
 
 def _arrays(dataset, scale, covariates=()):
@@ -121,3 +124,36 @@ def test_mmrm_unfittable_returns_note():
     data = data.assign(bmd_g_cm2=data["bmd_g_cm2"].where(data["visit_month"] != 6))
     res = mmrm(data)
     assert math.isnan(res.estimate) and "month-6" in res.note
+
+
+# --------------------------------------------------------------------------- many replicates (power engine)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["dropout.mechanism=MNAR"],
+        ["dropout.mechanism=MAR"],
+        NO_DROPOUT_MMRM := ["dropout.anastrozole=0", "dropout.placebo=0"],
+        ["analysis.scale=absolute"],
+    ],
+)
+def test_mmrm_equals_reference(overrides):
+    """Closed-form REML MMRM vs the reference optimiser: estimate and SE to 1e-10,
+    df (the reference uses a numerical Hessian) and p-value to 1e-7."""
+    cfg = load_config(overrides=overrides)
+    block = samplers.per_man_block(cfg, 15, np.random.SeedSequence([9, len(overrides)]), need_y6=True)
+    opt = engine.analysis_options(cfg)
+    rep = mmrm_vec(block, opt["scale"], 0.05)
+    ta = samplers.block_to_arrays(block)
+    for r in range(15):
+        res = METHODS["mmrm"][0](trial.to_long(ta, r), scale=opt["scale"])
+        assert rep.estimate[r] == pytest.approx(res.estimate, rel=1e-10, abs=1e-12)
+        assert rep.se[r] == pytest.approx(res.se, rel=1e-10)
+        assert rep.df[r] == pytest.approx(res.df, rel=1e-7)
+        assert rep.p_value[r] == pytest.approx(res.p_value, rel=1e-7, abs=1e-12)
+        assert rep.ci_low[r] == pytest.approx(res.ci_low, rel=1e-7)
+        assert (rep.n_placebo[r], rep.n_anastrozole[r]) == (res.n_placebo, res.n_anastrozole)
+    if overrides == NO_DROPOUT_MMRM:
+        assert np.allclose(rep.df, rep.n_placebo + rep.n_anastrozole - 3)

@@ -12,12 +12,15 @@ import math
 
 import numpy as np
 import pytest
+from engine_helpers import compare
 from scipy import stats
 from test_analysis_helpers import DATASETS, load, r_reference
 
+from vtrial import samplers
 from vtrial.analysis.data import to_wide
 from vtrial.analysis.missing import single_outcome
-from vtrial.analysis.nonparametric import hodges_lehmann, mann_whitney, wilcox_counts
+from vtrial.analysis.nonparametric import hodges_lehmann, mann_whitney, mann_whitney_vec, wilcox_counts
+from vtrial.config import load_config
 
 CASES = [
     (d, s, sc) for d in DATASETS for s in ("complete_case", "bocf", "locf") for sc in ("pct", "absolute")
@@ -90,3 +93,51 @@ def test_exact_ci_uses_pairwise_differences_order_statistics():
     assert res["exact"]
     assert (res["ci_low"], res["ci_high"]) == (diffs[1], diffs[-2])
     assert res["estimate"] == np.median(diffs)
+
+
+# --------------------------------------------------------------------------- many replicates (power engine)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],  # exact branch (under 50 per arm, no ties)
+        ["analysis.missing=bocf"],  # tied zeros: normal branch, zeroin roots
+        ["analysis.missing=locf", "dropout.mechanism=MNAR"],
+        ["trial.n_per_arm=60", "dropout.anastrozole=0", "dropout.placebo=0"],  # 50+ per arm
+        ["trial.n_per_arm=4", "dropout.anastrozole=0.5", "dropout.placebo=0.5"],  # failures
+        ["analysis.scale=absolute", "analysis.missing=bocf"],
+    ],
+)
+def test_mann_whitney_equals_reference(overrides):
+    cfg = load_config(overrides=overrides)
+    block = samplers.per_man_block(cfg, 30, np.random.SeedSequence([5, len(overrides)]), need_y6=True)
+    worst = compare(block, cfg, ["mann_whitney"], 30)
+    assert worst["mann_whitney"] < 1e-10, worst
+
+
+def test_mann_whitney_normal_branch_p_matches_scipy():
+    """Rank-sum p-value with ties equals scipy's asymptotic test with tie and continuity correction."""
+    cfg = load_config(overrides=["analysis.missing=bocf"])  # many tied zeros
+    block = samplers.per_man_block(cfg, 30, np.random.SeedSequence(5), need_y6=True)
+    rep = mann_whitney_vec(block, "bocf", "pct", 0.05)
+    for r in range(30):
+        ys = []
+        for a in (0, 1):
+            y, w = samplers.outcome_from_bmd(block, a, "bocf", "pct")
+            ys.append(y[:, r][w[:, r]])
+        ref = stats.mannwhitneyu(ys[1], ys[0], method="asymptotic", use_continuity=True)
+        assert rep.p_value[r] == pytest.approx(ref.pvalue, rel=1e-10, abs=1e-14)
+
+
+def test_mann_whitney_p_only_keeps_the_p_values():
+    # The sample-size search asks only for p-values; they must be the very
+    # p-values of the full computation, in both of R's branches.
+    from vtrial.engine import run_block
+
+    for n in (20, 60):
+        cfg = load_config(overrides=[f"trial.n_per_arm={n}", "analysis.methods=[mann_whitney]"])
+        full = run_block(cfg, "0123456789", 0, 300, ["mann_whitney"])["mann_whitney"]
+        quick = run_block(cfg, "0123456789", 0, 300, ["mann_whitney"], p_only=True)["mann_whitney"]
+        assert np.array_equal(full.p_value, quick.p_value, equal_nan=True)
+        assert np.isnan(quick.ci_low).all() and np.isfinite(full.ci_low).any()

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from vtrial import engine, power
+from vtrial import engine, model, power
 from vtrial.cli import main
 from vtrial.config import load_config, scenario_id
 
@@ -77,7 +77,7 @@ def test_welch_analytic_against_direct_monte_carlo():
 def test_ancova_analytic_against_quad():
     """Gauss-Jacobi average over the baseline imbalance vs scipy quad on the Beta density."""
     cfg = load_config(overrides=[*NO_DROPOUT, "trial.n_per_arm=20"])
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
     n0 = n1 = 20
     df = n0 + n1 - 3

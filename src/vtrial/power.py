@@ -50,8 +50,9 @@ import pandas as pd
 from scipy import special
 
 from vtrial import config as config_mod
-from vtrial import engine
+from vtrial import engine, model, samplers
 from vtrial import trial as trial_mod
+from vtrial.analysis.result import Replicates
 from vtrial.errors import InputError
 
 
@@ -95,7 +96,7 @@ def truth(cfg: dict) -> float:
     return float(diff)
 
 
-def block_sums(rep: engine.Replicates, true_value: float, alpha: float) -> np.ndarray:
+def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     """Reduce one block of one method to the sums the power table needs."""
     est = rep.estimate
     valid = np.isfinite(est)
@@ -549,26 +550,28 @@ def _analytic_reason(cfg: dict, method: str) -> str:
 def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]:
     """Joint law of analysed men (placebo, anastrozole) under MCAR dropout.
 
-    Sum over the randomized arm sizes (:func:`vtrial.engine.arm_size_law`) of
+    Sum over the randomized arm sizes (:func:`vtrial.samplers.arm_size_law`) of
     binomial completers, with terms below ``tol`` dropped (mass renormalised).
+    Pairs ordered by placebo, then anastrozole completers.
     """
     n_p, n_a = trial_mod.arm_sizes(cfg["trial"])
     n = n_p + n_a
-    law_a = engine.arm_size_law(cfg["trial"])
+    law_a = samplers.arm_size_law(cfg["trial"])
     d = cfg["dropout"]
-    joint: dict[tuple[int, int], float] = {}
-    for k_a in np.flatnonzero(law_a > tol):
+    joint = np.zeros((n + 1, n + 1))
+    used = np.zeros((n + 1, n + 1), dtype=bool)
+    for k_a in np.flatnonzero(law_a > tol):  # at most n + 1 arm sizes; the pairs are vectorised
         k_p = n - k_a
         pa = stats.binom.pmf(np.arange(k_a + 1), k_a, 1 - d["anastrozole"])
         pp = stats.binom.pmf(np.arange(k_p + 1), k_p, 1 - d["placebo"])
         ia = np.flatnonzero(pa > tol)
         ip = np.flatnonzero(pp > tol)
-        w = law_a[k_a] * np.outer(pp[ip], pa[ia])
-        for i, x in enumerate(ip):
-            for j, y in enumerate(ia):
-                joint[(int(x), int(y))] = joint.get((int(x), int(y)), 0.0) + w[i, j]
-    total = sum(joint.values())
-    return [(a, b, p / total) for (a, b), p in joint.items()]
+        joint[np.ix_(ip, ia)] += law_a[k_a] * np.outer(pp[ip], pa[ia])
+        used[np.ix_(ip, ia)] = True
+    x, y = np.nonzero(used)
+    p = joint[x, y]
+    p = p / p.sum()
+    return [(int(a), int(b), float(w)) for a, b, w in zip(x, y, p, strict=True)]
 
 
 def _power_nct(df, ncp, crit):
@@ -581,6 +584,34 @@ def _legendre(k: int):
     return (x + 1) / 2, w / 2
 
 
+def _t_crit(df: np.ndarray, q: float) -> np.ndarray:
+    """``stdtrit(df, q)`` for many df at once: Chebyshev interpolation in ``1 / df``.
+
+    The t quantile is an analytic, slowly varying function of ``1 / df``; a
+    low-degree interpolant on the range of ``1 / df`` replaces one root search
+    per value (millions in the Welch quadrature). The degree (6 to 30) is the
+    smallest whose interpolant agrees with ``stdtrit`` to 1e-12 at the
+    extrema and midpoints between its nodes; if none does (very small df),
+    ``stdtrit`` is used for every value.
+    """
+    df = np.asarray(df, dtype=float)
+    if df.size < 2000:
+        return special.stdtrit(df, q)
+    x = 1.0 / df
+    lo, hi = float(x.min()), float(x.max())
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo > 0):
+        return special.stdtrit(df, q)
+    for degree in (6, 10, 14, 20, 30):
+        cheb = np.polynomial.Chebyshev.interpolate(
+            lambda t: special.stdtrit(1.0 / t, q), degree, domain=[lo, hi]
+        )
+        check = np.cos(np.pi * np.arange(2 * degree + 3) / (2 * degree + 2))  # extrema and midpoints
+        check = lo + (hi - lo) * (check + 1.0) / 2.0
+        if np.max(np.abs(cheb(check) - special.stdtrit(1.0 / check, q))) <= 1e-12:
+            return cheb(x)
+    return special.stdtrit(df, q)
+
+
 def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: int = 32):
     """Exact Welch power given arm sizes (arrays): quadrature over the two sample variances.
 
@@ -588,18 +619,25 @@ def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: 
     difference ``D ~ N(delta, sigma^2 (1/n0 + 1/n1))``; given the variances the
     test rejects when ``|D| > t_{nu, 1 - alpha/2} SE`` with the
     Welch-Satterthwaite ``nu``. Gauss-Legendre nodes on the probability scale
-    of each chi-square.
+    of each chi-square. All (n0, n1) pairs at once: the chi-square quantiles
+    once per arm size, the t quantiles by :func:`_t_crit`.
     """
     u, w = _legendre(nodes)
-    n0 = np.asarray(n0, dtype=float)[:, None, None]
-    n1 = np.asarray(n1, dtype=float)[:, None, None]
-    k0, k1 = n0 - 1, n1 - 1
-    v0 = sigma**2 * special.chdtri(k0, 1 - u[None, :, None]) / k0 / n0
-    v1 = sigma**2 * special.chdtri(k1, 1 - u[None, None, :]) / k1 / n1
+    n0 = np.asarray(n0, dtype=float)
+    n1 = np.asarray(n1, dtype=float)
+
+    def scaled_var(n):  # (pairs, nodes): sigma^2 chi2_{n-1} quantile / (n - 1) / n
+        sizes, inv = np.unique(n, return_inverse=True)
+        k = sizes[:, None] - 1
+        return (sigma**2 * special.chdtri(k, 1 - u[None, :]) / k / sizes[:, None])[inv]
+
+    v0 = scaled_var(n0)[:, :, None]
+    v1 = scaled_var(n1)[:, None, :]
+    k0, k1 = (n0 - 1)[:, None, None], (n1 - 1)[:, None, None]
     se2 = v0 + v1
     df = se2**2 / (v0**2 / k0 + v1**2 / k1)
-    crit = special.stdtrit(df, 1 - alpha / 2) * np.sqrt(se2)
-    sd = sigma * np.sqrt(1 / n0 + 1 / n1)
+    crit = _t_crit(df, 1 - alpha / 2) * np.sqrt(se2)
+    sd = (sigma * np.sqrt(1 / n0 + 1 / n1))[:, None, None]
     pw = special.ndtr((delta - crit) / sd) + special.ndtr((-delta - crit) / sd)
     return np.einsum("kij,i,j->k", pw, w, w)
 
@@ -653,7 +691,7 @@ def analytic_power(cfg: dict, method: str) -> float:
     """
     if _analytic_reason(cfg, method):
         return float("nan")
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     delta = float(mo.mean_pct[1] - mo.mean_pct[0])
     alpha = float(cfg["analysis"]["alpha"])
     sigma = math.sqrt(mo.cov[1, 1])

@@ -54,6 +54,9 @@ import pandas as pd
 
 from vtrial import cohort as cohort_mod
 from vtrial.errors import InputError
+from vtrial.model import Effects, _estradiol_change, _estradiol_response, dropout_scales, implied_effects
+
+__all__ = ["Effects", "implied_effects"]  # re-exported: the model's effects, drawn here
 
 ARMS = ("placebo", "anastrozole")
 VISITS = (0, 3, 6, 12)
@@ -202,107 +205,6 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
     return out
 
 
-# --------------------------------------------------------------------------- BMD effects
-
-
-@dataclass(frozen=True)
-class Effects:
-    """Per-arm parameters of the true 12-month % change, index 0 placebo, 1 anastrozole.
-
-    Attributes
-    ----------
-    mean_pct : ndarray (2,)
-        Mean observed (and true) 12-month % change per arm.
-    sd_true_pct : ndarray (2,)
-        SD of the true % change not explained by estradiol (direct mode: all of it).
-    difference_pct : float
-        Implied anastrozole minus placebo mean difference (percentage points).
-    estradiol_slope : float
-        % BMD change per pg/mL of estradiol change (0 in direct mode).
-    """
-
-    mean_pct: np.ndarray
-    sd_true_pct: np.ndarray
-    difference_pct: float
-    estradiol_slope: float
-
-
-@lru_cache(maxsize=64)
-def _estradiol_change_moments(cohort_key: str, hormones_key: str) -> tuple[float, float]:
-    """Mean and SD of a man's true month-12 estradiol change (pg/mL) on anastrozole.
-
-    From 400,000 enrolled men with a fixed seed, so the value is a deterministic
-    function of the config; its Monte Carlo error is below 0.01 pg/mL.
-    """
-    import json
-
-    c = json.loads(cohort_key)
-    h = json.loads(hormones_key)
-    rng = np.random.default_rng(20091201)
-    men = cohort_mod.draw_cohort(c, 1, 400_000, rng=rng)
-    d = _estradiol_change(men.log_estradiol[0], h, rng)
-    return float(d.mean()), float(d.std())
-
-
-def _estradiol_response(shape, hormones_cfg: dict, rng) -> np.ndarray:
-    """Multiplicative estradiol response (mean 1) per man on anastrozole."""
-    s = hormones_cfg["estradiol_response_log_sd"]
-    return np.exp(rng.standard_normal(shape) * s - s * s / 2)
-
-
-def _estradiol_change(log_e2: np.ndarray, hormones_cfg: dict, rng, response=None) -> np.ndarray:
-    if response is None:
-        response = _estradiol_response(log_e2.shape, hormones_cfg, rng)
-    ratio12 = hormones_cfg["estradiol_ratio"][2]
-    return np.exp(log_e2) * (ratio12 * response - 1.0)
-
-
-def implied_effects(cfg: dict) -> Effects:
-    """Per-arm means and residual SDs of the true % change implied by ``cfg``.
-
-    Direct mode reads ``effects.placebo_pct_change`` and ``effects.difference_pct``.
-    Estradiol-mediated mode ignores ``difference_pct`` and implies it:
-    ``slope * E[dE2 | anastrozole] + direct_pct``, where ``dE2`` is a man's true
-    estradiol change at month 12 (pg/mL; zero on placebo); the residual SD in the
-    anastrozole arm is reduced by ``slope^2 * Var(dE2)`` so that both arms keep
-    the observed SD ``sd_pct_change``.
-
-    Examples
-    --------
-    >>> from vtrial.config import load_config
-    >>> e = implied_effects(load_config())
-    >>> float(e.difference_pct)
-    -2.46
-    """
-    import json
-
-    eff = cfg["effects"]
-    cv = cfg["measurement"]["bmd_cv_pct"]
-    var_true = eff["sd_pct_change"] ** 2 - 2 * cv**2
-    placebo = eff["placebo_pct_change"]
-    if eff["mode"] == "direct":
-        diff = eff["difference_pct"]
-        return Effects(np.array([placebo, placebo + diff]), np.sqrt([var_true, var_true]), float(diff), 0.0)
-    slope = eff["estradiol_slope_pct_per_pg_ml"]
-    mean_de2, sd_de2 = _estradiol_change_moments(
-        json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
-    )
-    diff = slope * mean_de2 + eff["direct_pct"]
-    resid_var = var_true - (slope * sd_de2) ** 2
-    if resid_var <= 0:
-        raise InputError(
-            f"config key 'effects.estradiol_slope_pct_per_pg_ml': value {slope} makes estradiol "
-            f"alone vary the % change by SD {abs(slope) * sd_de2:.2f}, more than "
-            f"effects.sd_pct_change allows; lower the slope or raise the SD"
-        )
-    return Effects(
-        np.array([placebo, placebo + eff["direct_pct"]]),  # + slope * dE2 per man
-        np.sqrt([var_true, resid_var]),
-        float(diff),
-        float(slope),
-    )
-
-
 # --------------------------------------------------------------------------- dropout
 
 
@@ -446,17 +348,11 @@ def dropout_driver(cfg: dict, anastrozole: np.ndarray, pct: np.ndarray) -> np.nd
     mech = cfg["dropout"]["mechanism"]
     if mech == "MCAR":
         return None
-    eff = implied_effects(cfg)
-    cv = cfg["measurement"]["bmd_cv_pct"]
+    mean12, sd12, mean6, sd6 = dropout_scales(cfg)
     arm = anastrozole.astype(np.intp)
-    sd12 = cfg["effects"]["sd_pct_change"]
-    mean12 = np.array([eff.mean_pct[0], eff.mean_pct[0] + eff.difference_pct])
     if mech == "MNAR":
         return -(pct[..., 1] - mean12[arm]) / sd12
-    f6 = cfg["effects"]["month6_fraction"]
-    var_true = sd12**2 - 2 * cv**2
-    sd6 = np.sqrt(f6**2 * var_true + 2 * cv**2)
-    return -(pct[..., 0] - f6 * mean12[arm]) / sd6
+    return -(pct[..., 0] - mean6[arm]) / sd6
 
 
 def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> TrialArrays:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from vtrial.analysis.missing import (
     STRATEGIES,
@@ -56,6 +55,8 @@ def _make_fit(covariates: tuple[str, ...], robust: str | None):
             raise FitError(f"{len(y)} men for {x.shape[1]} ANCOVA coefficients")
         if np.linalg.matrix_rank(x) < x.shape[1]:
             raise FitError("ANCOVA design is singular (a covariate is constant or collinear)")
+        import statsmodels.api as sm  # lazily: 2 s to import, not needed by the power engine
+
         model = sm.OLS(y, x)
         res = model.fit(cov_type=robust, use_t=True) if robust else model.fit()
         se = float(res.bse[1])

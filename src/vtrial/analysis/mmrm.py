@@ -23,6 +23,10 @@ number of covariates) exactly, which the tests check.
 
 Only ``missing="complete_case"`` is allowed, meaning "no imputation": the
 likelihood already uses all observed visits.
+
+:func:`mmrm_vec` fits the same model (without extra covariates) to a whole
+block of replicate trials of the power engine at once, in closed form under
+monotone dropout.
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from vtrial.analysis.data import ARMS, to_wide
 from vtrial.analysis.missing import (
@@ -42,9 +45,10 @@ from vtrial.analysis.missing import (
     parse_covariates,
     t_inference,
 )
-from vtrial.analysis.result import AnalysisResult, nan_result
+from vtrial.analysis.result import AnalysisResult, Replicates, nan_result
+from vtrial.analysis.ttests import t_results
 
-__all__ = ["ALLOWED_MISSING", "MMRMFit", "fit_mmrm", "mmrm"]
+__all__ = ["ALLOWED_MISSING", "MMRMFit", "fit_mmrm", "mmrm", "mmrm_vec"]
 
 ALLOWED_MISSING: tuple[str, ...] = ("complete_case",)
 
@@ -280,6 +284,8 @@ def fit_mmrm(z: np.ndarray, y6: np.ndarray, y12: np.ndarray) -> MMRMFit:
         d_c = 2 * c * c * g[1, 1]
         return value, -np.array([d_a, d_b, d_c])
 
+    from scipy import optimize  # lazily: the power engine's mmrm_vec needs no optimizer
+
     res = optimize.minimize(objective, _start(problem), jac=True, method="BFGS", options={"gtol": 1e-4})
     if not np.all(np.isfinite(res.x)):
         raise FitError("REML optimisation of the MMRM covariance failed")
@@ -392,3 +398,117 @@ def mmrm(
     se = float(np.sqrt(fit.cov_beta[q + 1, q + 1]))
     lo, hi, p = t_inference(estimate, se, fit.contrast_df, alpha)
     return AnalysisResult("mmrm", missing, estimate, se, lo, hi, p, fit.contrast_df, n_p, n_a)
+
+
+# --------------------------------------------------------------------------- many replicates
+
+
+def mmrm_vec(block, scale: str, alpha: float) -> Replicates:
+    """REML MMRM (months 6 and 12, unstructured 2x2 covariance) for every replicate.
+
+    Same model, estimate, SE and Satterthwaite df as
+    :func:`vtrial.analysis.mmrm.mmrm` (visit-specific intercept, arm and
+    baseline-BMD effects; all observed visits; MAR). With monotone dropout
+    (a man seen at month 12 was seen at month 6, as the generator makes it)
+    the REML criterion factorises (Little and Rubin, factored likelihood):
+    reparametrize ``Sigma`` by ``s11``, ``g = s12 / s11`` and
+    ``t2 = s22 - s12^2 / s11``, and the fixed effects of month 12 by
+    ``d = b12 - g b6``; integrating the fixed effects out (Jacobian 1), the
+    restricted likelihood is the product of
+
+    * the REML of the OLS of Y6 on ``[1, arm, bmd0]`` over the men seen at
+      month 6: ``s11 = RSS6 / (n6 - 3)``;
+    * for completers, the likelihood of ``Y12 - g Y6`` given ``[1, arm,
+      bmd0]`` with ``d`` integrated out: ``g`` is the Y6 coefficient of the
+      OLS of Y12 on ``[1, arm, bmd0, Y6]`` and ``t2 = RSS / (nc - 3)``.
+
+    So the REML estimate is in closed form; the GLS month-12 arm effect is
+    ``d_arm + g b6_arm`` with variance ``t2 a + g^2 s11 b`` (``a``, ``b`` the
+    arm entries of ``(X'X)^-1`` for completers and for men seen at month 6).
+    The observed REML information is diagonal in ``(s11, g, t2)``:
+    ``(n6 - 3) / (2 s11^2)``, ``S / t2`` (``S``: residual sum of squares of Y6
+    on ``[1, arm, bmd0]`` among completers) and ``(nc - 3) / (2 t2^2)``; the
+    Satterthwaite df ``2 v^2 / (g' A g)`` is invariant to the
+    reparametrization at the optimum. Without dropout it equals ``n - 3``.
+    The Fisher-scoring iterations of the general case are unnecessary here.
+    """
+    y6s, y12s, b0s, seen, comp = [], [], [], [], []
+    for a in (0, 1):
+        b0 = block.b0(a)
+
+        def change(pct, b0=b0):
+            bt = b0 * (1 + pct / 100)
+            return 100.0 * (bt - b0) / b0 if scale == "pct" else bt - b0
+
+        y6s.append(change(block.y6(a)))
+        y12s.append(change(block.y12(a)))
+        b0s.append(block.db[a])
+        comp.append(block.complete[a])
+        seen.append(block.seen6[a] | block.complete[a])
+    n_seen = np.stack([s.sum(0) for s in seen]).astype(float)
+    n_comp = np.stack([c.sum(0) for c in comp]).astype(float)
+    # Stage 1: Y6 on [1, arm, bmd0] over men seen at month 6.
+    m1, w1 = _pooled_sscp([b0s, y6s], seen)
+    # Stage 2: Y12 on [1, arm, bmd0, Y6] over completers.
+    m2, w2 = _pooled_sscp([b0s, y6s, y12s], comp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n6 = n_seen.sum(0)
+        nc = n_comp.sum(0)
+        db1 = m1[0, 1] - m1[0, 0]
+        beta_b = w1[0, 1] / w1[0, 0]
+        b6_arm = (m1[1, 1] - m1[1, 0]) - beta_b * db1
+        rss6 = w1[1, 1] - w1[0, 1] * beta_b
+        s11 = rss6 / (n6 - 3.0)
+        bfac = 1.0 / n_seen[0] + 1.0 / n_seen[1] + db1 * db1 / w1[0, 0]
+        det = w2[0, 0] * w2[1, 1] - w2[0, 1] ** 2
+        cb = (w2[1, 1] * w2[0, 2] - w2[0, 1] * w2[1, 2]) / det
+        g = (w2[0, 0] * w2[1, 2] - w2[0, 1] * w2[0, 2]) / det
+        rss = w2[2, 2] - cb * w2[0, 2] - g * w2[1, 2]
+        t2 = rss / (nc - 3.0)
+        dbc = m2[0, 1] - m2[0, 0]
+        d6c = m2[1, 1] - m2[1, 0]
+        d_arm = (m2[2, 1] - m2[2, 0]) - cb * dbc - g * d6c
+        afac = 1.0 / n_comp[0] + 1.0 / n_comp[1] + dbc * dbc / w2[0, 0]
+        s_res = w2[1, 1] - w2[0, 1] ** 2 / w2[0, 0]
+        est = d_arm + g * b6_arm
+        v = t2 * afac + g * g * s11 * bfac
+        denom = (
+            (g**4) * bfac**2 * 2 * s11**2 / (n6 - 3.0)
+            + (2 * g * s11 * bfac) ** 2 * t2 / s_res
+            + afac**2 * 2 * t2**2 / (nc - 3.0)
+        )
+        df = 2 * v * v / denom
+        ok = (
+            (n_seen.min(0) >= 2)
+            & (nc >= 4)
+            & (n6 >= 4)
+            & (n_comp.min(0) >= 1)
+            & (s11 > 0)
+            & (t2 > 0)
+            & (s_res > 0)
+        )
+    return t_results(est, np.sqrt(v), df, n_seen, n_seen, alpha, ok)
+
+
+def _pooled_sscp(values: list, masks: list) -> tuple[np.ndarray, np.ndarray]:
+    """Per-arm means ``(k, 2, reps)`` and pooled within-arm SSCP ``(k, k, reps)``."""
+    k = len(values)
+    reps = masks[0].shape[1]
+    means = np.zeros((k, 2, reps))
+    sscp = np.zeros((k, k, reps))
+    for a in (0, 1):
+        w = masks[a]
+        n = np.maximum(np.count_nonzero(w, axis=0), 1)
+        cen = []
+        for j in range(k):
+            x = np.where(w, values[j][a], 0.0)
+            mu = x.sum(0) / n
+            means[j, a] = mu
+            cen.append(np.where(w, values[j][a] - mu, 0.0))
+        for i in range(k):
+            for j in range(i, k):
+                s = np.einsum("ij,ij->j", cen[i], cen[j])
+                sscp[i, j] += s
+                if i != j:
+                    sscp[j, i] += s
+    return means, sscp

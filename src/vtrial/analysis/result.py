@@ -1,7 +1,9 @@
 """The one result type every analysis method returns.
 
 A result row is the contract of DESIGN.md ("Analysis result"): the power engine,
-the pipeline and ``vtrial analyze`` all read these same fields.
+the pipeline and ``vtrial analyze`` all read these same fields. The power
+engine's vectorised analyses return the same fields for a whole block of
+replicate trials at once as :class:`Replicates` (arrays instead of floats).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+import numpy as np
 import pandas as pd
+from scipy import special
 
-__all__ = ["AnalysisResult", "RESULT_COLUMNS", "nan_result", "results_to_frame"]
+__all__ = ["AnalysisResult", "RESULT_COLUMNS", "Replicates", "nan_result", "results_to_frame", "t_quantile"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,74 @@ def results_to_frame(results: list[AnalysisResult]) -> pd.DataFrame:
             "n_anastrozole": int,
         }
     )
+
+
+# --------------------------------------------------------------------------- many replicates
+
+
+@dataclass
+@dataclass
+class Replicates:
+    """One method's results for every replicate of a block (arrays of shape ``(reps,)``).
+
+    Attributes mirror :class:`vtrial.analysis.result.AnalysisResult`: estimate
+    and se (percentage points or g/cm2), p_value, df, n_placebo,
+    n_anastrozole. A replicate whose fit failed has NaN estimate. For t-based
+    methods the CI is ``estimate -/+ t_{df, 1 - alpha/2} se``, computed on
+    demand (:attr:`ci_low`, :attr:`ci_high`); coverage is then decided by the
+    equivalent test of the true value (:meth:`covers`), which avoids a t
+    quantile per replicate when only the power table is needed.
+    """
+
+    estimate: np.ndarray
+    se: np.ndarray
+    p_value: np.ndarray
+    df: np.ndarray
+    n_placebo: np.ndarray
+    n_anastrozole: np.ndarray
+    alpha: float
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+
+    def _ci(self) -> None:
+        if self.lo is None:
+            with np.errstate(invalid="ignore"):
+                crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
+            self.lo = self.estimate - crit * self.se
+            self.hi = self.estimate + crit * self.se
+
+    @property
+    def ci_low(self) -> np.ndarray:
+        """Lower confidence limit per replicate."""
+        self._ci()
+        return self.lo
+
+    @property
+    def ci_high(self) -> np.ndarray:
+        """Upper confidence limit per replicate."""
+        self._ci()
+        return self.hi
+
+    def covers(self, value: float) -> np.ndarray:
+        """Boolean per replicate: the CI contains ``value`` (False where the fit failed)."""
+        if self.lo is not None:
+            return (self.lo <= value) & (value <= self.hi)
+        finite = self.df[np.isfinite(self.df)]
+        if finite.size and np.all(finite == np.round(finite)):
+            # few distinct integer df: one t quantile each
+            self._ci()
+            return (self.lo <= value) & (value <= self.hi)
+        with np.errstate(invalid="ignore"):
+            t = np.abs(self.estimate - value) / self.se
+            return 2.0 * special.stdtr(self.df, -t) >= self.alpha
+
+
+def t_quantile(df: np.ndarray, q: float) -> np.ndarray:
+    """``stdtrit(df, q)``, computed once per distinct df when df are few (integers)."""
+    if df.size > 64:
+        finite = df[np.isfinite(df)]
+        if finite.size and np.all(finite == np.round(finite)):
+            vals, inv = np.unique(df, return_inverse=True)
+            if len(vals) * 8 < df.size:
+                return special.stdtrit(vals, q)[inv.reshape(df.shape)]
+    return special.stdtrit(df, q)

@@ -2,17 +2,23 @@
 
 Both tests are written out from their textbook formulas (not by calling
 scipy) so that the scipy comparison in the tests is an independent check.
+
+:func:`t_methods` computes Student, Welch and the baseline-adjusted ANCOVA
+for a whole block of replicate trials at once from per-arm sufficient
+statistics (the power engine's vectorised form of :func:`student_t`,
+:func:`welch_t` and :func:`vtrial.analysis.ancova.ancova`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from vtrial.analysis.missing import STRATEGIES, FitError, check_arguments, estimate_with_strategy
-from vtrial.analysis.result import AnalysisResult
+from vtrial.analysis.result import AnalysisResult, Replicates
 
-__all__ = ["ALLOWED_MISSING", "student_t", "welch_t"]
+__all__ = ["ALLOWED_MISSING", "student_t", "t_methods", "welch_t"]
 
 ALLOWED_MISSING: tuple[str, ...] = STRATEGIES
 
@@ -159,3 +165,75 @@ def welch_t(
         delta=delta,
         delta_arm=delta_arm,
     )
+
+
+# --------------------------------------------------------------------------- many replicates
+
+
+def t_results(est, se, df, n, size, alpha, ok) -> Replicates:
+    """Replicates of a t-based method; where ``ok`` is False the fit failed.
+
+    ``n`` and ``size`` are ``(2, reps)`` men analysed and randomized per arm: a
+    failed fit reports the men available (NaN estimate, SE and df), as the
+    reference implementations do.
+    """
+    if not np.all(ok):
+        n = np.where(ok, n, size)
+        est = np.where(ok, est, np.nan)
+        se = np.where(ok, se, np.nan)
+        df = np.where(ok, df, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = est / se
+        p = 2.0 * special.stdtr(df, -np.abs(t))
+    return Replicates(est, se, p, df, n[0], n[1], alpha)
+
+
+def t_methods(stats, method: str, alpha: float) -> Replicates:
+    """Student, Welch or ANCOVA results for every replicate from per-arm sums.
+
+    Parameters
+    ----------
+    stats : vtrial.samplers.ArmStats
+        Per-arm sufficient statistics (``n``, ``ybar``, ``bbar``, ``syy``, ``sbb``,
+        ``sby`` and ``size``, each of shape ``(2, reps)``).
+    method : {"student_t", "welch_t", "ancova"}
+    alpha : float
+        Two-sided significance level.
+
+    Returns
+    -------
+    Replicates
+        Same formulas as :mod:`vtrial.analysis.ttests` and the OLS ANCOVA
+        ``y ~ 1 + arm + bmd0``: the adjusted effect is
+        ``(ybar1 - ybar0) - beta (bbar1 - bbar0)`` with ``beta = Sby / Sbb``
+        pooled within arms, residual variance ``(Syy - Sby^2 / Sbb) / (N - 3)``
+        and variance factor ``1/n0 + 1/n1 + (bbar1 - bbar0)^2 / Sbb``.
+    """
+    n0, n1 = stats.n
+    diff = stats.ybar[1] - stats.ybar[0]
+    ok = (n0 >= 2) & (n1 >= 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "student_t":
+            df = n0 + n1 - 2.0
+            pooled = (stats.syy[0] + stats.syy[1]) / df
+            se = np.sqrt(pooled * (1.0 / n1 + 1.0 / n0))
+            return t_results(diff, se, df, stats.n, stats.size, alpha, ok & (se > 0))
+        if method == "welch_t":
+            va = stats.syy[1] / (n1 - 1.0) / n1
+            vp = stats.syy[0] / (n0 - 1.0) / n0
+            se2 = va + vp
+            df = se2**2 / (va**2 / (n1 - 1.0) + vp**2 / (n0 - 1.0))
+            return t_results(diff, np.sqrt(se2), df, stats.n, stats.size, alpha, ok & (se2 > 0))
+        if method == "ancova":
+            sbb = stats.sbb[0] + stats.sbb[1]
+            sby = stats.sby[0] + stats.sby[1]
+            syy = stats.syy[0] + stats.syy[1]
+            beta = sby / sbb
+            db = stats.bbar[1] - stats.bbar[0]
+            est = diff - beta * db
+            df = n0 + n1 - 3.0
+            sigma2 = (syy - sby * beta) / df
+            se = np.sqrt(sigma2 * (1.0 / n0 + 1.0 / n1 + db * db / sbb))
+            ok = (n0 >= 2) & (n1 >= 2) & (df >= 1) & (sbb > 0) & (se > 0)
+            return t_results(est, se, df, stats.n, stats.size, alpha, ok)
+    raise ValueError(f"not a t method: {method}")

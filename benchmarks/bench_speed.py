@@ -1,0 +1,97 @@
+"""Per-component timings of the power engine (not tests; figures quoted in RESULTS.md).
+
+Run from the repository root (in-process, single thread, median of ``--repeats``):
+
+    PYTHONPATH=src python benchmarks/bench_speed.py [--repeats 3]
+
+* ``exact``: the exact shortcut's sufficient statistics for 1,000,000 replicates
+  (asked for block by block, 1,000 blocks, default design with MCAR dropout and without dropout) against
+  drawing the same random numbers alone in one call per distribution;
+* ``mann_whitney``: Mann-Whitney (with Hodges-Lehmann estimate and CI) against
+  Student's t on the per-man engine, 150 men per arm, 10,000 replicates;
+* ``analytic``: analytic Welch power at 150 men per arm (default dropout).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from vtrial import engine, power  # noqa: E402
+from vtrial.config import load_config  # noqa: E402
+
+try:
+    from vtrial.engine import exact_block_stats  # noqa: E402
+except ImportError:  # before the exact shortcut drew groups of blocks
+    from vtrial.engine import exact_arm_stats  # noqa: E402
+    from vtrial.streams import seed_sequence  # noqa: E402
+
+    def exact_block_stats(cfg, scenario, index, reps):
+        return exact_arm_stats(cfg, reps, seed_sequence(cfg["seed"], scenario, index))
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def exact(cfg, reps: int = 1_000_000) -> None:
+    """The exact engine's statistics, block by block as :func:`vtrial.engine.run_block` asks for them."""
+    for k in range(reps // engine.BLOCK):
+        exact_block_stats(cfg, "0123456789", k, engine.BLOCK)
+
+
+def raw_draws(cfg, reps: int = 1_000_000) -> None:
+    """The exact shortcut's random numbers alone: per arm a binomial, three normals, two chi-squares."""
+    rng = np.random.default_rng(1)
+    n = cfg["trial"]["n_per_arm"]
+    for arm in ("placebo", "anastrozole"):
+        p = cfg["dropout"][arm]
+        k = rng.binomial(n, 1 - p, reps) - 1.0 if p > 0 else np.full(reps, n - 1.0)
+        rng.standard_normal((3, reps))
+        if p > 0:
+            rng.chisquare(np.maximum(k, 1.0))
+            rng.chisquare(np.maximum(k - 1, 1.0))
+        else:
+            rng.chisquare(k[0], reps)
+            rng.chisquare(k[0] - 1, reps)
+
+
+def run(cfg, methods, blocks: int = 10) -> None:
+    for k in range(blocks):
+        engine.run_block(cfg, "0123456789", k, engine.BLOCK, methods)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    r = args.repeats
+    for label, over in (("MCAR dropout", []), ("no dropout", ["dropout.anastrozole=0", "dropout.placebo=0"])):
+        cfg = load_config(overrides=over)
+        te, tr = median_time(lambda cfg=cfg: exact(cfg), r), median_time(lambda cfg=cfg: raw_draws(cfg), r)
+        print(f"exact 1e6 reps ({label}): {te:.3f} s; random numbers alone {tr:.3f} s; ratio {te / tr:.2f}")
+    cfg = load_config(overrides=["trial.n_per_arm=150", "simulation.exact_shortcut=never"])
+    tm = median_time(lambda: run(cfg, ["mann_whitney"]), r)
+    tt = median_time(lambda: run(cfg, ["student_t"]), r)
+    print(f"per-man 150/arm 10,000 reps: mann_whitney {tm:.3f} s, student_t {tt:.3f} s, ratio {tm / tt:.2f}")
+    cfg = load_config(overrides=["trial.n_per_arm=150"])
+    ta = median_time(lambda: power.analytic_power(cfg, "welch_t"), r)
+    print(f"analytic Welch power 150/arm: {ta:.3f} s (value {power.analytic_power(cfg, 'welch_t'):.12f})")
+
+
+if __name__ == "__main__":
+    main()
