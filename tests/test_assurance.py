@@ -119,10 +119,10 @@ def test_ancova_normal_prior_against_double_quadrature():
     Reference: Gauss-Legendre in t = sqrt(R) (which removes the r^(-1/2) singularity)
     times a Gauss-Legendre rule for the normal prior, with scipy.stats.nct.
     """
-    from vtrial import engine
+    from vtrial import model
 
     cfg = load_config(overrides=[*NO_DROPOUT, "trial.n_per_arm=20"])
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
     big_n, h, b = 40, math.sqrt(2 / 20), (40 - 2) / 2
     crit = stats.t.ppf(0.975, big_n - 3)

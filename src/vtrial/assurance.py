@@ -45,7 +45,7 @@ import numpy as np
 from scipy import interpolate, special
 
 from vtrial import config as config_mod
-from vtrial import engine, power
+from vtrial import engine, model, power
 from vtrial import trial as trial_mod
 from vtrial.errors import InputError
 from vtrial.priors import DesignPrior, Draws, Mixture, Normal, StudentT
@@ -93,7 +93,7 @@ def _tails(cfg: dict, method: str, mean, var) -> tuple[np.ndarray, np.ndarray]:
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     var = np.broadcast_to(np.asarray(var, dtype=float), mean.shape)
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     alpha = float(cfg["analysis"]["alpha"])
     law = power._completer_law(cfg)
     n0 = np.array([x[0] for x in law], dtype=float)
@@ -224,7 +224,7 @@ def design_se(cfg: dict, method: str) -> float:
     >>> round(design_se(load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0"]), "welch_t"), 4)
     0.6396
     """
-    mo = engine.moments(cfg)
+    mo = model.moments(cfg)
     var = mo.cov[1, 1]
     if method == "ancova":
         var -= mo.cov[0, 1] ** 2 / mo.cov[0, 0]
