@@ -606,25 +606,71 @@ def assurance_from_replicates(significant, estimate, true_difference, direction:
     """
     if direction not in (-1, 1):
         raise InputError(f"direction: value {direction!r} is not allowed (allowed: -1, 1)")
+    return summarise_sums(block_sums(significant, estimate, true_difference, direction))
+
+
+# --------------------------------------------------------------------------- block sums (the engine)
+
+# Sums kept per block and method by the engine (added in block order, so a run's
+# summaries do not depend on chunking): replicates, significant in the favoured
+# direction, significant in the other, significant (finite estimate), significant
+# with the sign of the estimate differing from the replicate's truth (a true 0
+# counts 1/2), and over significant replicates sum |estimate| and sum |truth|.
+_A_REPS, _A_RIGHT, _A_WRONG, _A_SIG, _A_TYPE_S, _A_ABS_EST, _A_ABS_TRUE = range(7)
+N_BLOCK_SUMS = 7
+
+
+def block_sums(significant, estimate, true_difference, direction: int) -> np.ndarray:
+    """The sums behind :func:`assurance_from_replicates` for one block of replicates.
+
+    Adding the sums of several blocks and calling :func:`summarise_sums` gives
+    the same summaries as :func:`assurance_from_replicates` on all replicates.
+
+    Examples
+    --------
+    >>> s = block_sums(np.array([True, True, False, True]), np.array([-3.0, 1.0, -0.5, -2.0]),
+    ...                np.array([-2.0, -1.0, -1.0, -2.0]), -1)
+    >>> s.tolist()
+    [4.0, 2.0, 1.0, 3.0, 1.0, 6.0, 5.0]
+    """
     est = np.asarray(estimate, dtype=float)
     sig = np.asarray(significant, dtype=bool) & np.isfinite(est)
     truth = np.broadcast_to(np.asarray(true_difference, dtype=float), est.shape)
-    n = len(est)
     sgn = np.sign(est)
-    a = np.count_nonzero(sig & (sgn == direction)) / n
-    w = np.count_nonzero(sig & (sgn == -direction)) / n
-    k = int(np.count_nonzero(sig))
+    e, t = est[sig], truth[sig]
+    wrong = np.where(t == 0, 0.5, (np.sign(e) != np.sign(t)).astype(float))
+    out = np.zeros(N_BLOCK_SUMS)
+    out[_A_REPS] = len(est)
+    out[_A_RIGHT] = np.count_nonzero(sig & (sgn == direction))
+    out[_A_WRONG] = np.count_nonzero(sig & (sgn == -direction))
+    out[_A_SIG] = len(e)
+    out[_A_TYPE_S] = wrong.sum()
+    out[_A_ABS_EST] = np.abs(e).sum()
+    out[_A_ABS_TRUE] = np.abs(t).sum()
+    return out
+
+
+def summarise_sums(sums) -> dict:
+    """Assurance summaries from added :func:`block_sums` (the keys of :func:`assurance_from_replicates`).
+
+    Examples
+    --------
+    >>> r = summarise_sums([4.0, 2.0, 1.0, 3.0, 1.0, 6.0, 5.0])
+    >>> r["assurance"], r["p_wrong_sign"], round(r["type_s"], 4), r["type_m"]
+    (0.5, 0.25, 0.3333, 1.2)
+    """
+    s = np.asarray(sums, dtype=float)
+    n = s[_A_REPS]
+    a, w = s[_A_RIGHT] / n, s[_A_WRONG] / n
+    k = int(s[_A_SIG])
     nan = float("nan")
     if k:
-        e, t = est[sig], truth[sig]
-        wrong = np.where(t == 0, 0.5, (np.sign(e) != np.sign(t)).astype(float))
-        ts = float(wrong.mean())
-        denom = np.abs(t).sum()
-        tm = float(np.abs(e).sum() / denom) if denom > 0 else math.inf
+        ts = float(s[_A_TYPE_S] / k)
+        tm = float(s[_A_ABS_EST] / s[_A_ABS_TRUE]) if s[_A_ABS_TRUE] > 0 else math.inf
     else:
         ts = tm = nan
     return {
-        "reps": n,
+        "reps": int(n),
         "assurance": float(a),
         "assurance_se": math.sqrt(a * (1 - a) / n),
         "p_wrong_sign": float(w),
@@ -633,3 +679,142 @@ def assurance_from_replicates(significant, estimate, true_difference, direction:
         "type_s": ts,
         "type_m": tm,
     }
+
+
+def design_prior(cfg: dict) -> DesignPrior:
+    """The design prior of a config: its ``prior`` section, else :func:`vtrial.priors.default_prior`.
+
+    Examples
+    --------
+    >>> design_prior({}).difference.mean
+    -2.46
+    """
+    from vtrial.priors import parse_prior
+
+    return parse_prior(cfg.get("prior"))
+
+
+# --------------------------------------------------------------------------- the assurance table
+
+#: Columns of :func:`run_assurance` before the grid columns.
+ASSURANCE_COLUMNS = [
+    "scenario_id", "method", "n_per_arm", "reps", "alpha", "direction", "prior_point", "assurance",
+    "assurance_se", "analytic_assurance", "p_wrong_sign", "p_wrong_sign_se", "type_s", "type_m",
+    "power", "power_se", "analytic_power", "max_assurance", "engine",
+]  # fmt: skip
+
+
+def prior_point(prior) -> float:
+    """The point of the prior compared with: its mean, or its median where the mean is undefined.
+
+    Examples
+    --------
+    >>> from vtrial.priors import StudentT
+    >>> prior_point(StudentT(-2.0, 1.0, 1.0)), prior_point(Normal(-2.46, 0.7))
+    (-2.0, -2.46)
+    """
+    diff = _as_design_prior(prior).difference
+    m = float(diff.mean)
+    return m if math.isfinite(m) else float(diff.median)
+
+
+def run_assurance(
+    cfg: dict,
+    *,
+    reps: int | None = None,
+    methods=None,
+    prior=None,
+    workers: int = 1,
+    chunk_size: int | None = None,
+    progress: bool = False,
+) -> "pd.DataFrame":
+    """Monte Carlo assurance, Type S/M and power at the prior's point, per scenario and method.
+
+    Every replicate trial draws its true difference from the design prior
+    (:func:`vtrial.engine.prior_truths`). The streams are keyed by the
+    scenario id *without* ``trial.n_per_arm``, so scenarios that differ only
+    in n simulate the same prior draws and men (common random numbers: a
+    smooth curve in n). ``power`` is the ordinary engine's power at
+    :func:`prior_point` with the same streams and replicates.
+
+    Parameters
+    ----------
+    cfg : dict
+        Validated config (its ``grid`` is expanded; direct mode).
+    reps : int, optional
+        Replicates per scenario (default ``simulation.reps``).
+    methods : sequence of str, optional
+        Default ``analysis.methods``.
+    prior : vtrial.priors.DesignPrior, optional
+        Default :func:`design_prior` of each scenario.
+    workers, chunk_size, progress
+        As :func:`vtrial.power.run_power` (results do not depend on them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`ASSURANCE_COLUMNS` then one column per grid key.
+        ``assurance`` and ``p_wrong_sign`` are the shares of replicates
+        significant with the favoured (``direction``) and the other sign,
+        with binomial SEs; ``type_s`` and ``type_m`` as
+        :func:`assurance_from_replicates`; ``analytic_assurance`` from
+        :func:`analytic_assurance_detail` (NaN without a formula).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> t = run_assurance(load_config(), reps=2000, methods=["welch_t"])
+    >>> abs(t.loc[0, "assurance"] - t.loc[0, "analytic_assurance"]) < 3 * t.loc[0, "assurance_se"]
+    True
+    """
+    import pandas as pd
+
+    methods = power._methods(cfg, methods)
+    reps = power._check_reps(cfg["simulation"]["reps"] if reps is None else reps)
+    grid_keys = list((cfg.get("grid") or {}).keys())
+    rows = []
+    pool = power._pool(workers) if workers > 1 else None
+    try:
+        for sc in config_mod.expand_grid(cfg):
+            scfg = sc.config
+            dp = design_prior(scfg) if prior is None else prior
+            g = dp.difference.direction()
+            alpha = float(scfg["analysis"]["alpha"])
+            point = prior_point(dp)
+            at_point = config_mod.set_key(scfg, "effects.difference_pct", point)
+            stream_id = config_mod.scenario_id(scfg, exclude=("trial.n_per_arm",))
+            kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, pool=pool,
+                      label=f"assurance {sc.id}")  # fmt: skip
+            sums = power.simulate_sums(scfg, stream_id, reps, methods, prior=dp, **kw)
+            psums = power.simulate_sums(at_point, stream_id, reps, methods, p_only=True, **kw)
+            for m in methods:
+                r = summarise_sums(sums[m][power._NSUMS :])
+                p = psums[m][power._REJ] / psums[m][power._REPS]
+                row = {
+                    "scenario_id": sc.id,
+                    "method": m,
+                    "n_per_arm": int(scfg["trial"]["n_per_arm"]),
+                    "reps": reps,
+                    "alpha": alpha,
+                    "direction": g,
+                    "prior_point": point,
+                    "assurance": r["assurance"],
+                    "assurance_se": r["assurance_se"],
+                    "analytic_assurance": analytic_assurance(scfg, m, dp, direction=g),
+                    "p_wrong_sign": r["p_wrong_sign"],
+                    "p_wrong_sign_se": r["p_wrong_sign_se"],
+                    "type_s": r["type_s"],
+                    "type_m": r["type_m"],
+                    "power": p,
+                    "power_se": math.sqrt(p * (1 - p) / reps),
+                    "analytic_power": power.analytic_power(at_point, m),
+                    "max_assurance": max_assurance(dp, alpha, g),
+                    "engine": engine.method_engine(scfg, m, methods),
+                }
+                for key, value in sc.grid_values:
+                    row[key] = value
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return pd.DataFrame(rows, columns=ASSURANCE_COLUMNS + grid_keys)

@@ -308,9 +308,45 @@ def needs_y6(cfg: dict, methods) -> bool:
     )
 
 
+def prior_truths(cfg: dict, prior, ss: np.random.SeedSequence, reps: int) -> np.ndarray:
+    """Per-replicate true differences (percentage points) of one block, from the design prior.
+
+    Drawn from the block's ``PRIOR`` stream (:class:`vtrial.streams.Stream`),
+    so a block gets the same truths at every sample size when its streams are
+    keyed by the scenario id without ``trial.n_per_arm`` (common random
+    numbers: the simulated assurance is then a smooth function of n).
+
+    Raises
+    ------
+    InputError
+        Where the engine cannot give each replicate its own truth: the
+        ``full`` simulator (estradiol-mediated effects, stratified
+        randomization, extra ANCOVA covariates), or a prior on the SD.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> from vtrial.priors import default_prior
+    >>> d = prior_truths(load_config(), default_prior(), np.random.SeedSequence(3), 4)
+    >>> d.shape, bool((d < 0).all())
+    ((4,), True)
+    """
+    if not per_man_valid(cfg):
+        raise InputError(
+            "prior: simulated assurance needs effects.mode 'direct' without stratified_blocks or "
+            "analysis.covariates (the full simulator cannot take per-trial true differences)"
+        )
+    if prior.sd_pct_change is not None:
+        raise InputError(
+            "prior.sd_pct_change: simulated assurance draws the difference only (allowed: no SD prior; "
+            "the analytic assurance accepts one)"
+        )
+    return np.asarray(prior.difference.sample(reps, rng=child_rng(ss, Stream.PRIOR)), dtype=float)
+
+
 def run_block(
-    cfg: dict, scenario: str, index: int, reps: int, methods, p_only: bool = False
-) -> dict[str, Replicates]:
+    cfg: dict, scenario: str, index: int, reps: int, methods, p_only: bool = False, prior=None
+) -> dict[str, Replicates] | tuple[dict[str, Replicates], np.ndarray]:
     """Simulate and analyse block ``index`` (``reps`` replicates) of a scenario.
 
     Parameters
@@ -328,30 +364,40 @@ def run_block(
     p_only : bool
         Only the p-values are needed (a sample-size or MDE search): methods
         whose estimate and CI cost more than their test may skip them.
+    prior : vtrial.priors.DesignPrior, optional
+        Draw each replicate's true difference from this prior
+        (:func:`prior_truths`) instead of using ``effects.difference_pct``.
 
     Returns
     -------
     dict
-        Method name -> :class:`Replicates`.
+        Method name -> :class:`Replicates`; with ``prior``, the pair
+        ``(that dict, true differences per replicate)``.
     """
     ss = seed_sequence(cfg["seed"], scenario, index)
     opt = analysis_options(cfg)
     engines = {m: method_engine(cfg, m, methods) for m in methods}
+    truths = shift = None
+    if prior is not None:
+        truths = prior_truths(cfg, prior, ss, reps)
+        shift = truths - float(cfg["effects"]["difference_pct"])
     out: dict[str, Replicates] = {}
     for kind in ("exact", "per_man_y"):
         if any(e == kind for e in engines.values()):
             if kind == "exact":
                 st = exact_block_stats(cfg, scenario, index, reps)
+                if shift is not None:
+                    st = samplers.shift_stats(st, shift)
             else:
-                st = samplers.per_man_y_stats(cfg, reps, ss)
+                st = samplers.per_man_y_stats(cfg, reps, ss, shift=shift)
             for m, e in engines.items():
                 if e == kind:
                     out[m] = t_methods(st, m, opt["alpha"])
     rest = [m for m in methods if engines[m] not in ("exact", "per_man_y")]
     if not rest:
-        return out
+        return out if prior is None else (out, truths)
     if per_man_valid(cfg):
-        block = samplers.per_man_block(cfg, reps, ss, need_y6=needs_y6(cfg, rest))
+        block = samplers.per_man_block(cfg, reps, ss, need_y6=needs_y6(cfg, rest), shift=shift)
     else:
         block = samplers.full_block(cfg, reps, ss, covariates=full_needs_covariates(cfg))
     stats = None
@@ -366,7 +412,7 @@ def run_block(
             out[m] = mann_whitney_vec(block, opt["missing"], opt["scale"], opt["alpha"], p_only)
         elif m == "mmrm":
             out[m] = mmrm_vec(block, opt["scale"], opt["alpha"])
-    return out
+    return out if prior is None else (out, truths)
 
 
 def full_needs_covariates(cfg: dict) -> bool:

@@ -38,6 +38,7 @@ over the chance baseline imbalance, each averaged over the law of the arm sizes
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -121,14 +122,31 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     return out
 
 
-def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha, p_only=False):
+def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha, p_only=False, prior=None):
     import json
 
     cfg = json.loads(cfg_json)
     out = []
     for index, size in blocks:
-        res = engine.run_block(cfg, scenario, index, size, methods, p_only)
-        out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
+        if prior is None:
+            res = engine.run_block(cfg, scenario, index, size, methods, p_only)
+            out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
+            continue
+        from vtrial import assurance
+
+        res, truths = engine.run_block(cfg, scenario, index, size, methods, p_only, prior=prior)
+        g = prior.difference.direction()
+        out.append(
+            {
+                m: np.concatenate(
+                    [
+                        block_sums(res[m], true_value, alpha),
+                        assurance.block_sums(res[m].p_value < alpha, res[m].estimate, truths, g),
+                    ]
+                )
+                for m in methods
+            }
+        )
     return out
 
 
@@ -173,6 +191,7 @@ def simulate_sums(
     label: str = "",
     pool=None,
     p_only: bool = False,
+    prior=None,
 ) -> dict[str, np.ndarray]:
     """Run ``reps`` replicates of one scenario and return per-method sums.
 
@@ -197,6 +216,10 @@ def simulate_sums(
     p_only : bool
         Only rejection counts are needed (sample-size and MDE searches); the
         other sums may then be NaN (see :func:`vtrial.engine.run_block`).
+    prior : vtrial.priors.DesignPrior, optional
+        Draw each replicate's true difference from this prior; the sums then
+        go on with :func:`vtrial.assurance.block_sums` (its
+        :data:`vtrial.assurance.N_BLOCK_SUMS` sums after the power sums).
 
     Returns
     -------
@@ -222,13 +245,15 @@ def simulate_sums(
     results = []
     if workers <= 1 or len(tasks) == 1:
         for t in tasks:
-            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha, p_only))
+            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha, p_only, prior))
             bar.step(len(t))
     else:
         own = pool is None
         ex = pool or _pool(workers)
         try:
-            futs = [ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only) for t in tasks]
+            futs = [
+                ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only, prior) for t in tasks
+            ]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
                 bar.step(len(t))
@@ -236,7 +261,8 @@ def simulate_sums(
             if own:
                 ex.shutdown()
     bar.close()
-    total = {m: np.zeros(engine_nsums()) for m in methods}
+    width = engine_nsums() if prior is None else engine_nsums() + _assurance_nsums()
+    total = {m: np.zeros(width) for m in methods}
     for block in results:  # block order: deterministic sums
         for m in methods:
             total[m] = total[m] + block[m]
@@ -245,6 +271,12 @@ def simulate_sums(
 
 def engine_nsums() -> int:
     return _NSUMS
+
+
+def _assurance_nsums() -> int:
+    from vtrial import assurance
+
+    return assurance.N_BLOCK_SUMS
 
 
 def _pool(workers: int):
@@ -771,13 +803,15 @@ class Statistic:
     non-decreasing in the searched key (in its absolute value for signed keys).
     ``seed_method`` names a method whose formula is cheap and close to the
     others': its answer starts the other methods' formula searches over an
-    integer key.
+    integer key. ``uses_prior``: both functions take a keyword ``prior`` (a
+    :class:`vtrial.priors.DesignPrior`).
     """
 
     name: str
     monte_carlo: Callable[..., dict[str, tuple[float, float]]]
     analytic: Callable[[dict, str], float] | None = None
     seed_method: str | None = None
+    uses_prior: bool = False
 
 
 #: Columns of a :func:`solve` table before the grid columns.
@@ -786,8 +820,31 @@ SOLVE_COLUMNS = [
     "statistic_below", "statistic_below_se", "analytic_value", "analytic_statistic", "reps", "engine",
 ]  # fmt: skip
 
+def _assurance_mc(cfg: dict, scenario: str, methods, reps: int, *, prior, **kw) -> dict[str, tuple[float, float]]:
+    """Monte Carlo assurance and its SE per method (true differences drawn from ``prior``)."""
+    from vtrial import assurance
+
+    sums = simulate_sums(cfg, scenario, reps, methods, prior=prior, **kw)
+    out = {}
+    for m in methods:
+        r = assurance.summarise_sums(sums[m][_NSUMS:])
+        out[m] = (r["assurance"], r["assurance_se"])
+    return out
+
+
+def _analytic_assurance(cfg: dict, method: str, *, prior) -> float:
+    from vtrial import assurance
+
+    return assurance.analytic_assurance(cfg, method, prior)
+
+
 #: Statistics :func:`solve` knows; a new one is one entry here.
-STATISTICS = {"power": Statistic("power", _power_mc, analytic_power, seed_method="student_t")}
+STATISTICS = {
+    "power": Statistic("power", _power_mc, analytic_power, seed_method="student_t"),
+    "assurance": Statistic(
+        "assurance", _assurance_mc, _analytic_assurance, seed_method="student_t", uses_prior=True
+    ),
+}
 
 
 def _search(
@@ -884,6 +941,20 @@ def _sign(cfg: dict, key: str, spec: SearchKey) -> float:
     return -1.0 if config_mod.get_key(cfg, key) <= 0 else 1.0
 
 
+def _prior_for(cfg: dict, prior, target: float):
+    """The design prior of a search (given, or the config's), after checking ``target`` is reachable."""
+    from vtrial import assurance
+
+    dp = assurance.design_prior(cfg) if prior is None else prior
+    top = assurance.max_assurance(dp, cfg["analysis"]["alpha"])
+    if target >= top:
+        raise InputError(
+            f"target assurance: value {target} is not reachable; the largest assurance any sample "
+            f"size gives is {top:.6g} (the prior probability of the favoured sign)"
+        )
+    return dp
+
+
 def cfg_value(cfg: dict, key: str) -> float:
     """The configured value of ``key`` as a search start (absolute value; 1 if zero)."""
     value = abs(config_mod.get_key(cfg, key))
@@ -903,6 +974,7 @@ def solve(
     analytic_only: bool = False,
     upper: float | None = None,
     tol: float = 1e-3,
+    prior=None,
 ) -> pd.DataFrame:
     """Smallest value of a monotone config key at which a statistic reaches a target.
 
@@ -945,6 +1017,11 @@ def solve(
     tol : float
         Precision of a continuous answer (units of the key); the formula's
         answer is found to ``tol / 10``.
+    prior : vtrial.priors.DesignPrior, optional
+        Design prior of a statistic that uses one (``assurance``); default
+        :func:`vtrial.assurance.design_prior` of each scenario. A target at or
+        above :func:`vtrial.assurance.max_assurance` is refused before any
+        search.
 
     Returns
     -------
@@ -985,17 +1062,24 @@ def solve(
     rows = []
     pool = _pool(workers) if workers > 1 and not analytic_only else None
     try:
-        for sc in config_mod.expand_grid(cfg):
+        scenarios = config_mod.expand_grid(cfg)
+        # every scenario's target is checked before any search
+        priors = [_prior_for(sc.config, prior, target) if stat.uses_prior else None for sc in scenarios]
+        for sc, dp in zip(scenarios, priors, strict=True):
             base = sc.config
             sid = config_mod.scenario_id(base, exclude=(key,))
             sign = _sign(base, key, spec)
+            monte_carlo, analytic = stat.monte_carlo, stat.analytic
+            if dp is not None:
+                monte_carlo = functools.partial(monte_carlo, prior=dp)
+                analytic = functools.partial(analytic, prior=dp)
             cache: dict[float, dict | None] = {}
             exact_cache: dict[tuple, float] = {}
 
             def at(v, base=base, sign=sign):
                 return config_mod.set_key(base, key, int(v) if spec.integer else sign * v)
 
-            def exact(v, m, at=at, exact_cache=exact_cache) -> float:
+            def exact(v, m, at=at, exact_cache=exact_cache, analytic=analytic) -> float:
                 if (v, m) not in exact_cache:
                     c = at(v)
                     try:
@@ -1003,10 +1087,12 @@ def solve(
                     except InputError:
                         exact_cache[v, m] = 0.0
                     else:
-                        exact_cache[v, m] = stat.analytic(c, m)
+                        exact_cache[v, m] = analytic(c, m)
                 return exact_cache[v, m]
 
-            def evaluate(v, m, at=at, sid=sid, cache=cache, exact=exact) -> tuple[float, float]:
+            def evaluate(
+                v, m, at=at, sid=sid, cache=cache, exact=exact, monte_carlo=monte_carlo
+            ) -> tuple[float, float]:
                 if analytic_only:
                     return exact(v, m), nan
                 if v not in cache:
@@ -1018,7 +1104,7 @@ def solve(
                     else:
                         label = f"{key} {v}"
                         kw = dict(workers=workers, progress=progress, label=label, pool=pool)
-                        cache[v] = stat.monte_carlo(c, sid, methods, reps, **kw)
+                        cache[v] = monte_carlo(c, sid, methods, reps, **kw)
                 return (0.0, nan) if cache[v] is None else cache[v][m]
 
             for m in methods:
@@ -1088,8 +1174,10 @@ def sample_size(
     workers: int = 1,
     progress: bool = False,
     n_max: int = 100_000,
+    statistic: str = "power",
+    prior=None,
 ) -> pd.DataFrame:
-    """Smallest n per arm whose Monte Carlo power reaches ``target_power``.
+    """Smallest n per arm whose Monte Carlo power (or assurance) reaches ``target_power``.
 
     :func:`solve` over ``trial.n_per_arm``: common random numbers across
     candidate sizes (the streams are keyed by the scenario id without
@@ -1113,6 +1201,12 @@ def sample_size(
         As :func:`run_power`.
     n_max : int
         Largest n per arm tried.
+    statistic : {"power", "assurance"}
+        What must reach the target: the power, or the assurance under
+        ``prior`` (:mod:`vtrial.assurance`; each replicate's true difference
+        drawn from the prior, the same draws at every candidate n).
+    prior : vtrial.priors.DesignPrior, optional
+        For ``assurance``; default the config's (:func:`vtrial.assurance.design_prior`).
 
     Returns
     -------
@@ -1121,24 +1215,26 @@ def sample_size(
         n_per_arm`` (Monte Carlo answer; NaN if not reached by ``n_max``),
         ``power, power_se`` at n, ``power_below, power_below_se`` at n - 1,
         ``analytic_n_per_arm``, ``analytic_power`` (at the Monte Carlo n),
-        ``reps, engine`` and one column per grid key.
+        ``reps, engine`` and one column per grid key. With ``assurance``,
+        ``power`` reads ``assurance`` in every column name.
     """
     if "trial.n_per_arm" in (cfg.get("grid") or {}):
         raise InputError("grid key 'trial.n_per_arm': sample-size searches over n; do not put it in the grid")
     t = solve(cfg, "trial.n_per_arm", target_power, methods=methods, reps=reps, workers=workers,
-              progress=progress, upper=n_max)  # fmt: skip
+              progress=progress, upper=n_max, statistic=statistic, prior=prior)  # fmt: skip
+    st = statistic
     out = pd.DataFrame(
         {
             "scenario_id": t["scenario_id"],
             "method": t["method"],
-            "target_power": t["target"],
+            f"target_{st}": t["target"],
             "n_per_arm": t["value"],
-            "power": t["statistic"],
-            "power_se": t["statistic_se"],
-            "power_below": t["statistic_below"],
-            "power_below_se": t["statistic_below_se"],
+            st: t["statistic"],
+            f"{st}_se": t["statistic_se"],
+            f"{st}_below": t["statistic_below"],
+            f"{st}_below_se": t["statistic_below_se"],
             "analytic_n_per_arm": t["analytic_value"],
-            "analytic_power": t["analytic_statistic"],
+            f"analytic_{st}": t["analytic_statistic"],
             "reps": t["reps"],
             "engine": t["engine"],
         }

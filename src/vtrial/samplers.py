@@ -282,7 +282,9 @@ def _completers(
     return np.greater_equal(x, 1.0, out=out)
 
 
-def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: bool) -> Block:
+def per_man_block(
+    cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: bool, shift: np.ndarray | None = None
+) -> Block:
     """Simulate one block with the per-man sampler (direct mode, no stratification).
 
     Per arm and man: ``Y12`` from one standard normal (its own stream), then
@@ -306,6 +308,15 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
         The block's seed sequence; child streams are derived from it.
     need_y6 : bool
         Also draw the month-6 change and visit (MMRM, LOCF).
+    shift : ndarray (reps,), optional
+        Per-replicate shift of the anastrozole arm's mean 12-month change
+        (percentage points; a true difference drawn from a design prior minus
+        the configured one). Each man's 12-month change moves by it and his
+        6-month change by ``month6_fraction`` times it *before* dropout is
+        drawn, so MAR and MNAR dropout respond to the change the man actually
+        has (dropout stays standardized by the configured arm means). The
+        baseline and month-6 deviations are drawn from the unshifted values,
+        so the within-arm law is unchanged.
 
     Returns
     -------
@@ -339,6 +350,10 @@ def per_man_block(cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: 
             d6 *= sd6_resid
             d6 += np.multiply(db, coef6[0], out=tmp)
             d6 += np.multiply(dy, coef6[1], out=tmp)
+        if shift is not None and arm == 1:
+            dy += shift
+            if d6 is not None:
+                d6 += mo.month6_fraction * shift
         drv = {"MCAR": None, "MNAR": dy, "MAR": d6}[mech]
         sd_drv = sd12 if mech == "MNAR" else math.sqrt(s[2, 2])
         complete = _completers(cfg, arm, drv, sd_drv, child_rng(ss, Stream.DROPOUT, arm), (n_arm, reps))
@@ -492,6 +507,25 @@ class ArmStats:
     sbb: np.ndarray
     sby: np.ndarray
     size: np.ndarray
+
+
+def shift_stats(st: ArmStats, shift: np.ndarray) -> ArmStats:
+    """Exact-shortcut statistics with the anastrozole arm's mean moved by ``shift`` per replicate.
+
+    Under the exact shortcut dropout does not depend on the data, so a
+    different true difference moves only the anastrozole arm's mean outcome
+    (percentage points); the sums of squares are unchanged. Returns new
+    arrays (``st`` may be a view of a cached group).
+
+    Examples
+    --------
+    >>> st = ArmStats(*(np.zeros((2, 2)) for _ in range(7)))
+    >>> shift_stats(st, np.array([-1.0, 0.5])).ybar.tolist(), st.ybar.tolist()
+    ([[0.0, 0.0], [-1.0, 0.5]], [[0.0, 0.0], [0.0, 0.0]])
+    """
+    ybar = st.ybar.copy()
+    ybar[1] += shift
+    return ArmStats(st.n, ybar, st.bbar, st.syy, st.sbb, st.sby, st.size)
 
 
 def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, float, np.ndarray]:
@@ -682,7 +716,9 @@ def exact_arm_stats(
     return ArmStats(**out, size=size.astype(float))
 
 
-def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStats:
+def per_man_y_stats(
+    cfg: dict, reps: int, ss: np.random.SeedSequence, *, shift: np.ndarray | None = None
+) -> ArmStats:
     """Per-arm complete-case sums with per-man outcomes and drawn baseline sums (``per_man_y``).
 
     Draws for each man only the variable that drives dropout -- ``Y12`` under
@@ -720,6 +756,12 @@ def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
     larger trial extends a smaller one man by man); the drawn sums use the same
     normals but, through the chi-square, are only partly common.
 
+    ``shift`` (per replicate, percentage points) moves the anastrozole arm's
+    12-month changes, and its 6-month changes by ``month6_fraction`` times it,
+    before dropout is drawn, as :func:`per_man_block` does (the same Welch and
+    Student results bitwise); the regression of the other variables on the
+    drawn one uses the unshifted deviations.
+
     Examples
     --------
     >>> from vtrial.config import load_config
@@ -747,6 +789,10 @@ def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         stream = child_rng(ss, Stream.Y6, arm) if mech == "MAR" else child_rng(ss, Stream.Y12, arm)
         stream.standard_normal(out=dv)
         dv *= sd_v
+        vshift = None
+        if shift is not None and arm == 1:
+            vshift = mo.month6_fraction * shift if mech == "MAR" else shift
+            dv += vshift
         complete = _completers(
             cfg, arm, None if mech == "MCAR" else dv, sd_v, child_rng(ss, Stream.DROPOUT, arm), shape,
             out=_scratch("complete", shape, bool),
@@ -761,6 +807,8 @@ def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
         mv = wv.sum(0) / safe
         svv = np.einsum("ij,ij->j", wv, wv) - n * mv * mv
         root = np.sqrt(np.maximum(svv, 0.0))
+        # mean deviation of the drawn variable from its arm mean, for the regression
+        mdev = mv if vshift is None else mv - vshift
         rng = child_rng(ss, Stream.BASELINE_SUMS, arm)
         two = n >= 2
         df = np.where(two, n - 2.0, 0.0)
@@ -772,7 +820,7 @@ def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
             h = c[0] * root + sd_b * z[1]
             out["ybar"][arm] = mv + mo.mean_pct[arm]
             out["syy"][arm] = svv
-            out["bbar"][arm] = c[0] * mv + sd_b * z[0] / np.sqrt(safe)
+            out["bbar"][arm] = c[0] * mdev + sd_b * z[0] / np.sqrt(safe)
             out["sbb"][arm] = np.where(two, h * h + cond[0, 0] * chi, 0.0)
             out["sby"][arm] = np.where(two, h * root, 0.0)
         else:
@@ -789,8 +837,10 @@ def per_man_y_stats(cfg: dict, reps: int, ss: np.random.SeedSequence) -> ArmStat
             lb = lc[0, 0] * t11
             ly = lc[1, 0] * t11 + lc[1, 1] * t21
             lz = lc[1, 1] * t22
-            out["bbar"][arm] = c[0] * mv + w1[0] / np.sqrt(safe)
-            out["ybar"][arm] = mo.mean_pct[arm] + c[1] * mv + w1[1] / np.sqrt(safe)
+            out["bbar"][arm] = c[0] * mdev + w1[0] / np.sqrt(safe)
+            out["ybar"][arm] = mo.mean_pct[arm] + c[1] * mdev + w1[1] / np.sqrt(safe)
+            if vshift is not None:
+                out["ybar"][arm] += shift
             out["sbb"][arm] = np.where(two, hb * hb + lb * lb, 0.0)
             out["sby"][arm] = np.where(two, hb * hy + lb * ly, 0.0)
             out["syy"][arm] = np.where(two, hy * hy + ly * ly + lz * lz, 0.0)

@@ -27,6 +27,8 @@ stream                 label  stride  what it draws
 ``FULL``               3      --      :func:`vtrial.trial.simulate_arrays` (``full``)
 ``EXACT_GROUP_SIZES``  4      --      arm sizes of a group of blocks (exact shortcut)
 ``EXACT_GROUP``        5      --      sufficient statistics of a group of blocks
+``PRIOR``              6      --      per-replicate true difference (and SD) from the
+                                      design prior (assurance, :func:`vtrial.engine.run_block`)
 ``BASELINE``           10     4       measured baseline BMD given Y12, per man
 ``DROPOUT``            11     4       dropout uniform, per man
 ``VISIT``              12     4       first missed visit (month-6 scan), per man
@@ -52,6 +54,7 @@ class Stream(IntEnum):
     FULL = 3
     EXACT_GROUP_SIZES = 4
     EXACT_GROUP = 5
+    PRIOR = 6
     BASELINE = 10
     DROPOUT = 11
     VISIT = 12

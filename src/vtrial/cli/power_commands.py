@@ -2,8 +2,8 @@
 
 ``vtrial power [--reps R | --target-se S] [--grid KEY=V1,V2,...]... [--workers W] --out power.csv``
     Monte Carlo power and diagnostics, one row per scenario and method.
-``vtrial sample-size --target-power P [--method M]... [--reps R] [--out ss.csv]``
-    Smallest n per arm reaching P (common random numbers across n).
+``vtrial sample-size --target-power P | --target-assurance A [--method M]... [--reps R] [--out ss.csv]``
+    Smallest n per arm reaching P (or assurance A; common random numbers across n).
 ``vtrial mde --n-per-arm N --target-power P [--method M]... [--out mde.csv]``
     Smallest |difference| (percentage points) reaching P.
 """
@@ -134,7 +134,11 @@ def cmd_sample_size(args) -> None:
     out = common.check_out(args.out)
     cfg = _config(args)
     s = cfg["simulation"]
-    table = sample_size(cfg, args.target_power, reps=s["reps"], workers=s["workers"], progress=not args.quiet)
+    statistic, target = ("power", args.target_power)
+    if args.target_assurance is not None:
+        statistic, target = ("assurance", args.target_assurance)
+    table = sample_size(cfg, target, reps=s["reps"], workers=s["workers"], progress=not args.quiet,
+                        statistic=statistic)  # fmt: skip
     common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
     if out is not None:
         common.note(f"wrote {out}: {len(table)} rows")
@@ -194,9 +198,13 @@ def register(sub) -> None:
     _engine_options(
         p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)"
     )
-    p.add_argument(
-        "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
-    )
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target-power", metavar="P", type=_TARGET_POWER, help="target power in (0, 1)")
+    target.add_argument(
+        "--target-assurance", metavar="A", type=_TARGET_POWER,
+        help="target assurance in (0, 1): power averaged over the design prior (config 'prior'), "
+        "significant in the direction the prior favours; below the prior probability of that sign",
+    )  # fmt: skip
     common.add_out(p, required=False, default="-")
 
     p = common.add_command(sub, "mde", "minimal detectable difference at a given n per arm", cmd_mde)
