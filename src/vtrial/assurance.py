@@ -42,6 +42,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import pandas as pd
 from scipy import interpolate, special
 
 from vtrial import config as config_mod
@@ -727,7 +728,7 @@ def run_assurance(
     workers: int = 1,
     chunk_size: int | None = None,
     progress: bool = False,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Monte Carlo assurance, Type S/M and power at the prior's point, per scenario and method.
 
     Every replicate trial draws its true difference from the design prior
@@ -767,17 +768,19 @@ def run_assurance(
     >>> abs(t.loc[0, "assurance"] - t.loc[0, "analytic_assurance"]) < 3 * t.loc[0, "assurance_se"]
     True
     """
-    import pandas as pd
-
     methods = power._methods(cfg, methods)
     reps = power._check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     grid_keys = list((cfg.get("grid") or {}).keys())
+    scenarios = config_mod.expand_grid(cfg)
+    priors = [design_prior(sc.config) if prior is None else prior for sc in scenarios]
+    for sc, dp in zip(scenarios, priors, strict=True):  # every scenario checked before any work
+        engine.check_prior(sc.config, dp)
+        dp.difference.direction()
     rows = []
     pool = power._pool(workers) if workers > 1 else None
     try:
-        for sc in config_mod.expand_grid(cfg):
+        for sc, dp in zip(scenarios, priors, strict=True):
             scfg = sc.config
-            dp = design_prior(scfg) if prior is None else prior
             g = dp.difference.direction()
             alpha = float(scfg["analysis"]["alpha"])
             point = prior_point(dp)

@@ -308,6 +308,25 @@ def needs_y6(cfg: dict, methods) -> bool:
     )
 
 
+def check_prior(cfg: dict, prior) -> None:
+    """:class:`InputError` (one line) unless the engine can simulate ``cfg`` under ``prior``.
+
+    The ``full`` simulator (estradiol-mediated effects, stratified
+    randomization, extra ANCOVA covariates) cannot give each replicate its own
+    true difference, and the engine does not draw the SD.
+    """
+    if not per_man_valid(cfg):
+        raise InputError(
+            "prior: simulated assurance needs effects.mode 'direct' without stratified_blocks or "
+            "analysis.covariates (the full simulator cannot take per-trial true differences)"
+        )
+    if prior.sd_pct_change is not None:
+        raise InputError(
+            "prior.sd_pct_change: simulated assurance draws the difference only (allowed: no SD prior; "
+            "the analytic assurance accepts one)"
+        )
+
+
 def prior_truths(cfg: dict, prior, ss: np.random.SeedSequence, reps: int) -> np.ndarray:
     """Per-replicate true differences (percentage points) of one block, from the design prior.
 
@@ -331,16 +350,7 @@ def prior_truths(cfg: dict, prior, ss: np.random.SeedSequence, reps: int) -> np.
     >>> d.shape, bool((d < 0).all())
     ((4,), True)
     """
-    if not per_man_valid(cfg):
-        raise InputError(
-            "prior: simulated assurance needs effects.mode 'direct' without stratified_blocks or "
-            "analysis.covariates (the full simulator cannot take per-trial true differences)"
-        )
-    if prior.sd_pct_change is not None:
-        raise InputError(
-            "prior.sd_pct_change: simulated assurance draws the difference only (allowed: no SD prior; "
-            "the analytic assurance accepts one)"
-        )
+    check_prior(cfg, prior)
     return np.asarray(prior.difference.sample(reps, rng=child_rng(ss, Stream.PRIOR)), dtype=float)
 
 

@@ -252,7 +252,8 @@ def simulate_sums(
         ex = pool or _pool(workers)
         try:
             futs = [
-                ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only, prior) for t in tasks
+                ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only, prior)
+                for t in tasks
             ]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
@@ -820,7 +821,10 @@ SOLVE_COLUMNS = [
     "statistic_below", "statistic_below_se", "analytic_value", "analytic_statistic", "reps", "engine",
 ]  # fmt: skip
 
-def _assurance_mc(cfg: dict, scenario: str, methods, reps: int, *, prior, **kw) -> dict[str, tuple[float, float]]:
+
+def _assurance_mc(
+    cfg: dict, scenario: str, methods, reps: int, *, prior, **kw
+) -> dict[str, tuple[float, float]]:
     """Monte Carlo assurance and its SE per method (true differences drawn from ``prior``)."""
     from vtrial import assurance
 
@@ -941,11 +945,13 @@ def _sign(cfg: dict, key: str, spec: SearchKey) -> float:
     return -1.0 if config_mod.get_key(cfg, key) <= 0 else 1.0
 
 
-def _prior_for(cfg: dict, prior, target: float):
+def _prior_for(cfg: dict, prior, target: float, simulate: bool):
     """The design prior of a search (given, or the config's), after checking ``target`` is reachable."""
     from vtrial import assurance
 
     dp = assurance.design_prior(cfg) if prior is None else prior
+    if simulate:
+        engine.check_prior(cfg, dp)
     top = assurance.max_assurance(dp, cfg["analysis"]["alpha"])
     if target >= top:
         raise InputError(
@@ -1064,7 +1070,10 @@ def solve(
     try:
         scenarios = config_mod.expand_grid(cfg)
         # every scenario's target is checked before any search
-        priors = [_prior_for(sc.config, prior, target) if stat.uses_prior else None for sc in scenarios]
+        priors = [
+            _prior_for(sc.config, prior, target, not analytic_only) if stat.uses_prior else None
+            for sc in scenarios
+        ]
         for sc, dp in zip(scenarios, priors, strict=True):
             base = sc.config
             sid = config_mod.scenario_id(base, exclude=(key,))

@@ -36,7 +36,9 @@ def register(sub) -> None:
         cmd_assurance,
     )  # fmt: skip
     common.add_config_options(p)
-    _engine_options(p, reps_help=f"replicate trials per scenario, 1 to {common.REPS_MAX} (default simulation.reps)")
+    _engine_options(
+        p, reps_help=f"replicate trials per scenario, 1 to {common.REPS_MAX} (default simulation.reps)"
+    )
     p.add_argument(
         "--n-per-arm", metavar="N", type=common.int_range(2, 1_000_000),
         help="men randomized to placebo, 2 to 1000000 (default trial.n_per_arm)",
