@@ -26,7 +26,9 @@ from vtrial.config import (
     expand_grid,
     get_key,
     make_scenario,
+    prior_file,
     read_yaml_file,
+    resolve_prior_file,
     set_key,
     validate_config,
 )
@@ -52,7 +54,8 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
     Snakemake deep-merges ``--configfile`` files into ``config/config.yaml``;
     vtrial replaces the free-keyed mappings (:data:`FREE_KEY_MAPPINGS`) whole,
     so a config that sets ``grid`` gets exactly that grid. This re-applies them
-    from the files, in order, then validates.
+    from the files, in order, makes a relative ``prior.difference.file`` of a
+    file absolute against that file's folder, then validates.
 
     Parameters
     ----------
@@ -87,7 +90,12 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
             for part in dotted.split(".")[:-1]:
                 target = target.setdefault(part, {})
             target[dotted.split(".")[-1]] = copy.deepcopy(node)
+        # A draws file is named relative to the config file that names it.
+        given = resolve_prior_file(copy.deepcopy(data), Path(path).parent)
+        if given != data and prior_file(cfg) == prior_file(data):
+            cfg["prior"]["difference"]["file"] = prior_file(given)
     return check_config(cfg)
+
 
 
 def _variable_key(key: str, where: str) -> None:
