@@ -188,8 +188,15 @@ CASES = [
     (SEQ, ["--config", "seq_no_beta.yaml"], "sequential.futility.beta"),
     (SIM, ["--config", "seq_no_beta.yaml"], "sequential.futility.beta"),
     (SEQ, ["--config", "seq_gamma.yaml"], "sequential.efficacy.gamma"),
-    (SEQ, _set("sequential.information_fractions=[0.5, 1]", "sequential.sided=2",
-               "sequential.futility={type: as_pocock, beta: 0.2}"), "sequential.futility"),  # fmt: skip
+    (
+        SEQ,
+        _set(
+            "sequential.information_fractions=[0.5, 1]",
+            "sequential.sided=2",
+            "sequential.futility={type: as_pocock, beta: 0.2}",
+        ),
+        "sequential.futility",
+    ),
     (SEQ, _set("sequential.information_fractions=[0.5, .nan, 1]"), "sequential.information_fractions"),
     (POWER, _set("grid.sequential.alpha=[0.01, 0.02]"), "sequential.alpha"),
     (SIM, ["--config", "prior_sd.yaml"], "prior.difference.sd"),

@@ -43,8 +43,16 @@ def test_csv_is_the_boundaries_table_with_drift_and_inflation(tmp_path, capsys):
     section = yaml.safe_load(FOLLOWUP.read_text())["sequential"]
     expected = boundaries_table(section)
     assert list(table.columns) == [*expected.columns, "drift", "inflation_factor"]
-    assert list(table.columns[:5]) == ["look", "information_fraction", "z_efficacy", "cumulative_alpha", "z_futility"]
-    pd.testing.assert_frame_equal(table[list(expected.columns)], expected, check_exact=False, rtol=0, atol=1e-12)
+    assert list(table.columns[:5]) == [
+        "look",
+        "information_fraction",
+        "z_efficacy",
+        "cumulative_alpha",
+        "z_futility",
+    ]
+    pd.testing.assert_frame_equal(
+        table[list(expected.columns)], expected, check_exact=False, rtol=0, atol=1e-12
+    )
     assert (table["drift"] == expected.attrs["drift"]).all()
     assert (table["inflation_factor"] == expected.attrs["inflation_factor"]).all()
     err = capsys.readouterr().err
@@ -81,7 +89,9 @@ def test_rpact_fixture_design_through_the_command(tmp_path):
     np.testing.assert_allclose(table["z_futility"][:-1], entry["futilityBounds"], rtol=0, atol=1e-6)
     np.testing.assert_allclose(table["cumulative_alpha"], entry["alphaSpent"], rtol=0, atol=1e-7)
     assert table["drift"][0] ** 2 == pytest.approx(entry["characteristics"]["shift"], rel=1e-6)
-    assert table["inflation_factor"][0] == pytest.approx(entry["characteristics"]["inflationFactor"], rel=1e-6)
+    assert table["inflation_factor"][0] == pytest.approx(
+        entry["characteristics"]["inflationFactor"], rel=1e-6
+    )
     # The config's default effects are rpact's alternative 2.46 and SD 3 (1:1, noncentral t).
     (case,) = [c for c in SAMPLE_SIZE if c["design"] == "asOF_bsHSD_binding" and not c["normalApproximation"]]
     assert table["n_max"][0] == pytest.approx(case["maxNumberOfSubjects"], rel=1e-5)
@@ -95,7 +105,9 @@ def test_design_without_futility_has_no_futility_column(tmp_path):
     entry = RPACT["asOF_2"]
     assert "z_futility" not in table.columns
     np.testing.assert_allclose(table["z_efficacy"], entry["criticalValues"], rtol=0, atol=1e-6)
-    assert table["inflation_factor"][0] == pytest.approx(entry["characteristics"]["inflationFactor"], rel=1e-6)
+    assert table["inflation_factor"][0] == pytest.approx(
+        entry["characteristics"]["inflationFactor"], rel=1e-6
+    )
 
 
 def test_out_dash_prints_the_table_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -103,7 +115,13 @@ def test_out_dash_prints_the_table_and_writes_nothing(tmp_path, capsys, monkeypa
     assert main(["sequential", "--config", str(FOLLOWUP), "--out", "-"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert lines[0].split()[:5] == ["look", "information_fraction", "z_efficacy", "cumulative_alpha", "z_futility"]
+    assert lines[0].split()[:5] == [
+        "look",
+        "information_fraction",
+        "z_efficacy",
+        "cumulative_alpha",
+        "z_futility",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
     assert lines[1].split()[2] == "3.731"  # rpact 3.73066529 to 4 significant digits
     assert "inflation factor" in captured.err

@@ -171,7 +171,11 @@ def test_optional_sections_are_documented_and_their_defaults_are_the_validators(
     from vtrial.sequential_config import validate_sequential
 
     top = schema()
-    assert set(OPTIONAL_SECTIONS) == set(top["properties"]) - set(top["required"]) - {"grid", "pipeline", "sensitivity"}
+    assert set(OPTIONAL_SECTIONS) == set(top["properties"]) - set(top["required"]) - {
+        "grid",
+        "pipeline",
+        "sensitivity",
+    }
     assert not set(OPTIONAL_SECTIONS) & set(default_config())
     keys = [(k, n) for k, n in _leaves() if k.split(".")[0] in OPTIONAL_SECTIONS]
     assert {k.split(".")[0] for k, _ in keys} == set(OPTIONAL_SECTIONS)
@@ -525,14 +529,19 @@ def test_draws_file_is_relative_to_the_config_files_folder(tmp_path, monkeypatch
     assert cfg["prior"]["difference"]["file"] == str(study / "draws.csv")
     validate_config(cfg)  # absolute now: valid from any folder
     with pytest.raises(InputError, match=r"prior\.difference\.file': file 'draws\.csv' does not exist"):
-        load_config(overrides=["prior.difference={distribution: draws, file: draws.csv}"])  # from the current folder
+        # --set: from the current folder
+        load_config(overrides=["prior.difference={distribution: draws, file: draws.csv}"])
     monkeypatch.chdir(study)
     assert load_config(overrides=["prior.difference={distribution: draws, file: draws.csv}"])["prior"]
 
 
 @pytest.mark.parametrize(
     "content, message",
-    [("", "holds no draws"), ("d\n-2.0\nabc\n", "line 3 .* 'abc', not a number"), ("-2,1\n", "has 2 columns")],
+    [
+        ("", "holds no draws"),
+        ("d\n-2.0\nabc\n", "line 3 .* 'abc', not a number"),
+        ("-2,1\n", "has 2 columns"),
+    ],
     ids=["empty", "not-a-number", "two-columns"],
 )
 def test_bad_draws_files_name_the_key(tmp_path, content, message):

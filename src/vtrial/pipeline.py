@@ -97,7 +97,6 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
     return check_config(cfg)
 
 
-
 def _variable_key(key: str, where: str) -> None:
     if key.split(".")[0] in NOT_VARIABLE:
         raise InputError(

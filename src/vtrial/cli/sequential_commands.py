@@ -39,7 +39,9 @@ def _sample_size(cfg: dict, table) -> None:
             "(allowed: a nonzero difference to detect)"
         )
     design = boundaries_design(cfg["sequential"])
-    ss = sample_size_means(design, eff["difference_pct"], eff["sd_pct_change"], cfg["trial"]["allocation_ratio"])
+    ss = sample_size_means(
+        design, eff["difference_pct"], eff["sd_pct_change"], cfg["trial"]["allocation_ratio"]
+    )
     table["n_cumulative"] = ss.per_look
     for name in SAMPLE_SIZE_COLUMNS:
         table[name] = getattr(ss, name)
@@ -49,7 +51,9 @@ def cmd_sequential(args) -> None:
     out = common.check_out(args.out)
     cfg = common.load(args)
     if cfg.get("sequential") is None:
-        raise InputError("config key 'sequential' is not set (add a sequential section: see config/README.md)")
+        raise InputError(
+            "config key 'sequential' is not set (add a sequential section: see config/README.md)"
+        )
     from vtrial.boundaries import boundaries_table
 
     table = boundaries_table(cfg["sequential"])
