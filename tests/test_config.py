@@ -525,8 +525,9 @@ def test_draws_file_is_relative_to_the_config_files_folder(tmp_path, monkeypatch
     (study / "draws.csv").write_text("difference\n-2.0\n-3.0\n")
     (study / "c.yaml").write_text("prior:\n  difference: {distribution: draws, file: draws.csv}\n")
     monkeypatch.chdir(tmp_path)  # not the config's folder
-    cfg = load_config(study / "c.yaml")
+    cfg = load_config("study/c.yaml")
     assert cfg["prior"]["difference"]["file"] == str(study / "draws.csv")
+    monkeypatch.chdir(study.parent.parent)
     validate_config(cfg)  # absolute now: valid from any folder
     with pytest.raises(InputError, match=r"prior\.difference\.file': file 'draws\.csv' does not exist"):
         # --set: from the current folder

@@ -723,7 +723,7 @@ def resolve_prior_file(cfg: dict, folder: str | Path) -> dict:
     """
     file = prior_file(cfg)
     if isinstance(file, str) and file and not Path(file).is_absolute():
-        _prior_difference(cfg)["file"] = str(Path(folder) / file)
+        _prior_difference(cfg)["file"] = str(Path(folder).absolute() / file)
     return cfg
 
 

@@ -38,8 +38,9 @@ from vtrial.errors import InputError
 #: replaces it whole, as ``vtrial --config`` does, instead of Snakemake's deep merge.
 FREE_KEY_MAPPINGS = ("grid", "sensitivity.tornado")
 
-#: Sections a grid or a tornado range may not vary.
-NOT_VARIABLE = ("seed", "simulation", "pipeline", "sensitivity", "grid")
+#: Sections a grid or a tornado range may not vary (``sequential`` and ``prior``
+#: do not enter the scenario id, see :data:`vtrial.config.DATA_SECTIONS`).
+NOT_VARIABLE = ("seed", "simulation", "pipeline", "sensitivity", "grid", "sequential", "prior")
 
 #: Published between-group P of the 2009 trial (PA spine BMD change).
 PUBLISHED_P = 0.0014
