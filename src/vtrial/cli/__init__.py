@@ -21,6 +21,7 @@ from vtrial.errors import InputError
 COMMAND_MODULES = (
     "vtrial.cli.trial_commands",
     "vtrial.cli.power_commands",
+    "vtrial.cli.sequential_commands",
     "vtrial.cli.app_commands",
 )
 
