@@ -88,11 +88,11 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
         "the trial enrols adult men and no one is documented to have lived past 122",
     ),
     "bmi_kg_m2": (
-        10.0,
+        8.0,
         100.0,
         "kg/m2",
-        "adult BMI outside this range is not seen in outpatients; it is an entry or unit error "
-        "(e.g. weight in pounds)",
+        "adult BMI below 8 is not survivable and above 100 is not seen in outpatients; it is an "
+        "entry or unit error (e.g. weight in pounds)",
     ),
     "testosterone_ng_dl": (
         0.0,
@@ -277,7 +277,7 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
         frame,
         "visit_month",
         duplicated,
-        "is a second row for this man and visit (allowed: one row per man and visit)",
+        "is in more than one row for this man (allowed: one row per man and visit)",
     )
     is_active = (frame["arm"] == ARMS[1]).to_numpy()
     first_arm = pd.Series(is_active).groupby(codes).transform("first").to_numpy()
