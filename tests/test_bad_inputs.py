@@ -1,6 +1,6 @@
 """Bad configs and overrides through the real command line.
 
-Each case runs ``vtrial simulate`` or ``vtrial power --reps 10`` in a subprocess
+Each case runs ``vtrial simulate``, ``vtrial power --reps 10`` or ``vtrial sequential`` in a subprocess
 and must end before any simulation: exit status 2, exactly one non-empty line on
 stderr that names the key (or the file), no traceback, and the output folder
 left as it was.
@@ -44,6 +44,25 @@ FILES = {
     "float_seed.yaml": b"seed: 1.5\n",
     "nan_file.yaml": b"cohort:\n  eligibility:\n    testosterone_single_ng_dl: [150, .nan]\n",
     "tornado_nan.yaml": b"sensitivity:\n  tornado:\n    effects.difference_pct: [-3.0, .nan]\n",
+    # the optional sections sequential and prior
+    "seq_decreasing.yaml": b"sequential:\n  information_fractions: [0.6, 0.5, 1]\n",
+    "seq_not_one.yaml": b"sequential:\n  information_fractions: [0.5, 0.9]\n",
+    "seq_alpha.yaml": b"sequential:\n  information_fractions: [0.5, 1]\n  alpha: 0.6\n",
+    "seq_type.yaml": b"sequential:\n  information_fractions: [0.5, 1]\n  efficacy: {type: haybittle_peto}\n",
+    "seq_no_beta.yaml": b"sequential:\n  information_fractions: [0.5, 1]\n  futility: {type: as_hsd, gamma: -2}\n",
+    "seq_gamma.yaml": b"sequential:\n  information_fractions: [0.5, 1]\n  efficacy: {type: as_kim_demets}\n",
+    "prior_sd.yaml": b"prior:\n  difference: {distribution: normal, mean: -2.46, sd: -0.5}\n",
+    "prior_weights.yaml": (
+        b"prior:\n  difference:\n    distribution: mixture\n    components:\n"
+        b"      - {weight: 0.7, mean: -2.46, sd: 0.74}\n      - {weight: 0.2, mean: 0.0, sd: 0.5}\n"
+    ),
+    "prior_family.yaml": b"prior:\n  difference: {distribution: cauchy, mean: -2.46}\n",
+    "prior_empty.yaml": b"prior:\n  difference: {distribution: draws, file: empty.csv}\n",
+    "empty.csv": b"",
+    "prior_malformed.yaml": b"prior:\n  difference: {distribution: draws, file: malformed.csv}\n",
+    "malformed.csv": b"difference\n-2.1\n-1.7,0.3\n",
+    "prior_text.yaml": b"prior:\n  difference: {distribution: draws, file: text.csv}\n",
+    "text.csv": b"difference\n-2.1\nabout -2\n",
 }
 
 
@@ -53,6 +72,7 @@ def _set(*overrides: str) -> list[str]:
 
 SIM = ["simulate"]
 POWER = ["power", "--reps", "10"]
+SEQ = ["sequential"]
 
 # (command, arguments, text the one stderr line must contain)
 CASES = [
@@ -155,6 +175,41 @@ CASES = [
         _set("analysis.missing=delta_mnar", "analysis.methods=[mann_whitney, mmrm]"),
         "analysis.missing",
     ),
+    # the sequential section (checked by validate_sequential) and the design prior (parse_prior)
+    (SEQ, [], "config key 'sequential' is not set"),
+    (SEQ, ["--config", "seq_decreasing.yaml"], "sequential.information_fractions"),
+    (SIM, ["--config", "seq_decreasing.yaml"], "sequential.information_fractions"),
+    (SEQ, ["--config", "seq_not_one.yaml"], "sequential.information_fractions"),
+    (SIM, ["--config", "seq_not_one.yaml"], "sequential.information_fractions"),
+    (SEQ, ["--config", "seq_alpha.yaml"], "sequential.alpha"),
+    (SIM, ["--config", "seq_alpha.yaml"], "sequential.alpha"),
+    (SEQ, ["--config", "seq_type.yaml"], "sequential.efficacy.type"),
+    (SIM, ["--config", "seq_type.yaml"], "sequential.efficacy.type"),
+    (SEQ, ["--config", "seq_no_beta.yaml"], "sequential.futility.beta"),
+    (SIM, ["--config", "seq_no_beta.yaml"], "sequential.futility.beta"),
+    (SEQ, ["--config", "seq_gamma.yaml"], "sequential.efficacy.gamma"),
+    (
+        SEQ,
+        _set(
+            "sequential.information_fractions=[0.5, 1]",
+            "sequential.sided=2",
+            "sequential.futility={type: as_pocock, beta: 0.2}",
+        ),
+        "sequential.futility",
+    ),
+    (SEQ, _set("sequential.information_fractions=[0.5, .nan, 1]"), "sequential.information_fractions"),
+    (POWER, _set("grid.sequential.alpha=[0.01, 0.02]"), "sequential.alpha"),
+    (SIM, ["--config", "prior_sd.yaml"], "prior.difference.sd"),
+    (SEQ, ["--config", "prior_sd.yaml"], "prior.difference.sd"),
+    (SIM, ["--config", "prior_weights.yaml"], "prior.difference.components"),
+    (SEQ, ["--config", "prior_weights.yaml"], "prior.difference.components"),
+    (SIM, ["--config", "prior_family.yaml"], "prior.difference.distribution"),
+    (SEQ, ["--config", "prior_family.yaml"], "prior.difference.distribution"),
+    (SIM, ["--config", "prior_empty.yaml"], "prior.difference.file"),
+    (SIM, ["--config", "prior_malformed.yaml"], "prior.difference.file"),
+    (SEQ, ["--config", "prior_malformed.yaml"], "prior.difference.file"),
+    (SIM, ["--config", "prior_text.yaml"], "prior.difference.file"),
+    (SIM, _set("prior.difference={distribution: draws, file: nowhere.csv}"), "prior.difference.file"),
 ]
 
 
@@ -197,4 +252,4 @@ def test_bad_input_stops_with_one_line_naming_the_key(tmp_path, command, args, k
 
 def test_battery_is_large_and_covers_both_commands():
     assert len(CASES) >= 45
-    assert {c[0][0] for c in CASES} == {"simulate", "power"}
+    assert {c[0][0] for c in CASES} == {"simulate", "power", "sequential"}

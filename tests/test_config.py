@@ -142,6 +142,10 @@ def _leaves():
     return leaves(schema(), "")
 
 
+#: Top-level sections absent from the default configuration.
+OPTIONAL_SECTIONS = ("sequential", "prior")
+
+
 def test_every_key_is_documented_with_its_default_and_the_reason_for_its_range():
     defaults = default_config()
     keys = _leaves()
@@ -151,6 +155,7 @@ def test_every_key_is_documented_with_its_default_and_the_reason_for_its_range()
             return [p for k, v in node.items() for p in paths(v, f"{prefix}.{k}" if prefix else k)]
         return [prefix]
 
+    keys = [(k, n) for k, n in keys if k.split(".")[0] not in OPTIONAL_SECTIONS]
     assert [k for k, _ in keys] == paths(defaults)  # every key of the default, in the same order
     for key, node in keys:
         assert node.get("description", "").strip(), key
@@ -160,6 +165,33 @@ def test_every_key_is_documented_with_its_default_and_the_reason_for_its_range()
         numeric |= {node.get("items", {}).get("type")}
         if numeric & {"number", "integer"}:
             assert node.get("x-why", "").strip(), key
+
+
+def test_optional_sections_are_documented_and_their_defaults_are_the_validators():
+    from vtrial.sequential_config import validate_sequential
+
+    top = schema()
+    assert set(OPTIONAL_SECTIONS) == set(top["properties"]) - set(top["required"]) - {
+        "grid",
+        "pipeline",
+        "sensitivity",
+    }
+    assert not set(OPTIONAL_SECTIONS) & set(default_config())
+    keys = [(k, n) for k, n in _leaves() if k.split(".")[0] in OPTIONAL_SECTIONS]
+    assert {k.split(".")[0] for k, _ in keys} == set(OPTIONAL_SECTIONS)
+    for key, node in keys:
+        assert node.get("description", "").strip(), key
+        numeric = {node.get("type")} | {b.get("type") for b in node.get("anyOf", [])}
+        if numeric & {"number", "integer"}:
+            assert node.get("x-why", "").strip(), key
+    # Every default the schema states is the one validate_sequential fills in.
+    filled = validate_sequential(
+        {"information_fractions": [0.5, 1], "futility": {"type": "as_pocock", "beta": 0.1}}
+    )
+    documented = {k: n["default"] for k, n in keys if "default" in n}
+    assert len(documented) == 8
+    for key, value in documented.items():
+        assert get_key({"sequential": filled}, key) == value, key
 
 
 def test_every_number_has_an_upper_and_a_lower_bound():
@@ -178,7 +210,7 @@ def test_config_readme_tables_are_generated_from_the_schema():
     from vtrial.config_docs import render
 
     text = (ROOT / "config" / "README.md").read_text(encoding="utf-8")
-    assert text.count("<!-- BEGIN GENERATED:") == 12
+    assert text.count("<!-- BEGIN GENERATED:") == 14
     assert render(text) == text, "run: python -m vtrial.config_docs config/README.md"
 
 
@@ -444,3 +476,98 @@ def test_messages_are_one_short_line():
         load_config(overrides=["analysis.methods=[" + ", ".join(["ancova"] * 500) + ", anova]"])
     assert len(str(err.value)) <= MAX_MESSAGE
     assert "analysis.methods[500]" in str(err.value)
+
+
+# --------------------------------------------------------------------------- optional sections
+
+FOLLOWUP = ROOT / "config" / "examples" / "sequential_followup.yaml"
+
+
+def test_optional_sections_are_absent_by_default_and_validated_when_present(tmp_path):
+    cfg = load_config()
+    assert "sequential" not in cfg and "prior" not in cfg
+    cfg = load_config(FOLLOWUP)
+    assert cfg["sequential"]["futility"] == {"type": "as_hsd", "gamma": -2, "binding": False, "beta": 0.1}
+    assert load_config(overrides=["sequential=null", "prior=null"])["sequential"] is None
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["sequential.information_fractions=[0.6, 0.5, 1]"], "sequential.information_fractions: .* strictly increasing"),
+        (["sequential.information_fractions=[0.5, 0.9]"], "sequential.information_fractions: .* must end at 1"),
+        (["sequential.information_fractions=[0.5, 1]", "sequential.alpha=0.6"], "'sequential.alpha': value 0.6 is out of range"),
+        (["sequential.information_fractions=[1]", "sequential.efficacy.type=wald"], "'sequential.efficacy.type': value 'wald'"),
+        (["sequential.information_fractions=[1]", "sequential.efficacy.type=as_hsd"], "sequential.efficacy.gamma: missing"),
+        (["sequential.information_fractions=[1]", "sequential.futility.type=as_hsd"], "'sequential.futility.beta' is missing"),
+        (["sequential.information_fractions=[1]", "sequential.sided=2", "sequential.futility={type: as_pocock, beta: 0.2}"], "sequential.futility: futility bounds"),
+        (["sequential.alpha=0.05"], "'sequential.information_fractions' is missing"),
+        (["prior.difference={distribution: normal, mean: -2, sd: -1}"], "'prior.difference.sd': value -1 is out of range"),
+        (["prior.difference={distribution: cauchy}"], "'prior.difference.distribution': value 'cauchy'"),
+        (["prior.difference={distribution: mixture, components: [{weight: 0.5, mean: -2, sd: 1}, {weight: 0.6, mean: 0, sd: 1}]}"], "'prior.difference.components': weights"),
+        (["prior.difference={distribution: normal, mean: -2, sd: 1, df: 3}"], "'prior.difference.df' is not known"),
+        (["prior.difference={distribution: normal, mean: -80, sd: 1}"], "'prior.difference.mean': value -80 is out of range"),
+        (["prior.sd_pct_change={distribution: scaled_inv_chi2, value: 3}"], "'prior.sd_pct_change.df' is missing"),
+        (["prior.bogus=1"], "prior.bogus"),
+        (["grid.sequential.alpha=[0.01, 0.02]"], "grid cannot vary 'sequential.alpha'"),
+        (["grid.prior.difference.sd=[1, 2]"], "grid cannot vary 'prior.difference.sd'"),
+    ],
+)  # fmt: skip
+def test_bad_optional_sections_name_the_key(overrides, message):
+    with pytest.raises(InputError, match=message) as err:
+        load_config(overrides=overrides)
+    assert "\n" not in str(err.value)
+
+
+def test_draws_file_is_relative_to_the_config_files_folder(tmp_path, monkeypatch):
+    study = tmp_path / "study"
+    study.mkdir()
+    (study / "draws.csv").write_text("difference\n-2.0\n-3.0\n")
+    (study / "c.yaml").write_text("prior:\n  difference: {distribution: draws, file: draws.csv}\n")
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    cfg = load_config("study/c.yaml")
+    assert cfg["prior"]["difference"]["file"] == str(study / "draws.csv")
+    monkeypatch.chdir(study.parent.parent)
+    validate_config(cfg)  # absolute now: valid from any folder
+    with pytest.raises(InputError, match=r"prior\.difference\.file': file 'draws\.csv' does not exist"):
+        # --set: from the current folder
+        load_config(overrides=["prior.difference={distribution: draws, file: draws.csv}"])
+    monkeypatch.chdir(study)
+    assert load_config(overrides=["prior.difference={distribution: draws, file: draws.csv}"])["prior"]
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "holds no draws"),
+        ("d\n-2.0\nabc\n", "line 3 .* 'abc', not a number"),
+        ("-2,1\n", "has 2 columns"),
+    ],
+    ids=["empty", "not-a-number", "two-columns"],
+)
+def test_bad_draws_files_name_the_key(tmp_path, content, message):
+    (tmp_path / "draws.csv").write_text(content)
+    (tmp_path / "c.yaml").write_text("prior:\n  difference: {distribution: draws, file: draws.csv}\n")
+    with pytest.raises(InputError, match=f"'prior.difference.file': .*{message}"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_optional_sections_keep_the_scenario_and_its_streams(tmp_path):
+    from vtrial.cli import main
+
+    plain = load_config()
+    both = load_config(FOLLOWUP, overrides=["prior.difference={distribution: normal, mean: -1, sd: 2}"])
+    assert scenario_id(both) == scenario_id(plain)
+    assert [s.id for s in expand_grid(both)] == [s.id for s in expand_grid(plain)]
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert main(["simulate", "--out", str(a)]) == 0
+    assert main(["simulate", "--config", str(FOLLOWUP), "--set", "prior.difference.distribution=t",
+                 "--set", "prior.difference.mean=-1", "--set", "prior.difference.scale=1",
+                 "--set", "prior.difference.df=4", "--out", str(b)]) == 0  # fmt: skip
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_set_creates_keys_of_optional_sections_only():
+    assert set_key(default_config(), "prior.difference.sd", 1.0)["prior"] == {"difference": {"sd": 1.0}}
+    with pytest.raises(InputError, match="'sequential.looks' does not exist"):
+        set_key(default_config(), "sequential.looks", 3)

@@ -705,20 +705,17 @@ def boundaries_frame(design: Design) -> pd.DataFrame:
     return frame
 
 
-def boundaries_table(section: dict) -> pd.DataFrame:
-    """Boundaries of the config section ``sequential`` (see :mod:`vtrial.sequential_config`).
+def boundaries_design(section: dict) -> Design:
+    """The :class:`Design` of the config section ``sequential`` (see :mod:`vtrial.sequential_config`).
 
-    Validates the section, builds the design (:func:`group_sequential_design`,
-    then :func:`conditional_power_futility` for ``futility.type:
-    conditional_power``) and returns :func:`boundaries_frame`.
+    Validates the section, then builds the design with
+    :func:`group_sequential_design`, followed by
+    :func:`conditional_power_futility` for ``futility.type: conditional_power``.
 
     Examples
     --------
-    >>> section = {"information_fractions": [0.5, 1], "alpha": 0.025,
-    ...            "efficacy": {"type": "as_obrien_fleming"},
-    ...            "futility": {"type": "as_hsd", "gamma": -2, "binding": False, "beta": 0.2}}
-    >>> boundaries_table(section)[["z_efficacy", "z_futility"]].round(4).values.tolist()
-    [[2.9626, 0.4078], [1.9686, 1.9686]]
+    >>> boundaries_design({"information_fractions": [0.5, 1]}).z_efficacy.round(4)
+    array([2.9626, 1.9686])
     """
     from vtrial.sequential_config import validate_sequential
 
@@ -738,7 +735,21 @@ def boundaries_table(section: dict) -> pd.DataFrame:
     )
     if futility["type"] == "conditional_power":
         design = conditional_power_futility(design, futility["threshold"])
-    return boundaries_frame(design)
+    return design
+
+
+def boundaries_table(section: dict) -> pd.DataFrame:
+    """Boundaries of the config section ``sequential``: :func:`boundaries_frame` of :func:`boundaries_design`.
+
+    Examples
+    --------
+    >>> section = {"information_fractions": [0.5, 1], "alpha": 0.025,
+    ...            "efficacy": {"type": "as_obrien_fleming"},
+    ...            "futility": {"type": "as_hsd", "gamma": -2, "binding": False, "beta": 0.2}}
+    >>> boundaries_table(section)[["z_efficacy", "z_futility"]].round(4).values.tolist()
+    [[2.9626, 0.4078], [1.9686, 1.9686]]
+    """
+    return boundaries_frame(boundaries_design(section))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,15 @@ if TYPE_CHECKING:
     import jsonschema
 
 #: Config sections that change the simulated data (and so the scenario id).
+#: ``sequential`` and ``prior`` are left out on purpose: interim looks analyse
+#: the same simulated men as the final analysis, and a design prior only
+#: matters to assurance, so adding either section keeps every scenario's random
+#: streams (a plain ``vtrial power`` run gives the same numbers with or without
+#: them, and a fixed and a sequential design share common random numbers).
 DATA_SECTIONS = ("trial", "cohort", "hormones", "effects", "measurement", "dropout")
+
+#: Optional sections that the grid may not vary: no scenario depends on them.
+NOT_IN_GRID = ("seed", "simulation", "sequential", "prior")
 
 #: Longest error message (characters); longer values are elided.
 MAX_MESSAGE = 300
@@ -209,20 +217,43 @@ def get_key(cfg: dict, dotted: str) -> Any:
 def set_key(cfg: dict, dotted: str, value: Any) -> dict:
     """Return a copy of ``cfg`` with the dotted key set to ``value``.
 
-    The key must already exist (except under ``grid``, whose keys are free), so a
-    typo is caught here with the list of allowed names.
+    The key must already exist, or be a key of the schema (the optional
+    sections ``sequential`` and ``prior`` and their keys, created as needed);
+    keys under ``grid`` are free. So a typo is caught here with the list of
+    allowed names.
+
+    Examples
+    --------
+    >>> set_key(default_config(), "sequential.alpha", 0.05)["sequential"]
+    {'alpha': 0.05}
     """
     out = copy.deepcopy(cfg)
     parts = dotted.split(".")
     if parts[0] == "grid" and len(parts) >= 2:
         out.setdefault("grid", {})[".".join(parts[1:])] = value
         return out
-    get_key(out, dotted)  # raises with the allowed names if the key is unknown
+    try:
+        get_key(out, dotted)
+    except InputError:
+        if not _in_schema(parts):
+            raise  # with the allowed names
     node = out
     for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}  # an absent (or null) optional section
         node = node[part]
     node[parts[-1]] = value
     return out
+
+
+def _in_schema(parts: list[str]) -> bool:
+    """Whether the schema names this key path (mappings all the way down)."""
+    node: dict = _package_yaml("config.schema.yaml")
+    for part in parts:
+        node = _resolve(node.get("properties", {}).get(part, {}))
+        if not node:
+            return False
+    return True
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -294,10 +325,16 @@ def describe_allowed(sub: dict) -> str:
     if "anyOf" in sub:
         return " or ".join(describe_allowed(b) for b in sub["anyOf"])
     kind = sub.get("type")
+    if isinstance(kind, list):
+        return " or ".join(describe_allowed({**sub, "type": k}) for k in kind)
     if kind == "null":
         return "null"
     if kind == "boolean":
         return "true or false"
+    if kind == "string":
+        return "text"
+    if kind == "object" and "properties" in sub:
+        return "mapping with keys " + ", ".join(sub["properties"])
     if kind == "object":
         return "mapping of dotted config keys to lists of values"
     if kind == "array":
@@ -639,7 +676,58 @@ def _check_slope(cfg: dict) -> float:
 # --------------------------------------------------------------------------- validation
 
 
-def validate_config(cfg: Any) -> dict:
+def _check_optional_sections(cfg: dict, base_dir: str | Path | None) -> None:
+    """Check the optional ``sequential`` and ``prior`` sections beyond the schema.
+
+    Their modules import numpy and scipy, so they are imported only when a
+    section is present. A relative draws file of the prior is made absolute
+    against ``base_dir`` in place, so that the configuration can be validated
+    again (or used) from any folder.
+    """
+    if cfg.get("sequential") is not None:
+        from vtrial.sequential_config import validate_sequential
+
+        validate_sequential(cfg["sequential"])
+    prior = cfg.get("prior")
+    if prior is not None:
+        from vtrial.priors import parse_prior
+
+        if base_dir is not None:
+            resolve_prior_file(cfg, base_dir)
+        parse_prior(prior)
+
+
+def _prior_difference(cfg: dict) -> dict | None:
+    prior = cfg.get("prior")
+    diff = prior.get("difference") if isinstance(prior, dict) else None
+    return diff if isinstance(diff, dict) else None
+
+
+def prior_file(cfg: dict) -> Any:
+    """The value of ``prior.difference.file``, or None where the config has none."""
+    diff = _prior_difference(cfg)
+    return None if diff is None else diff.get("file")
+
+
+def resolve_prior_file(cfg: dict, folder: str | Path) -> dict:
+    """Make a relative ``prior.difference.file`` absolute against ``folder`` (in place).
+
+    A config file names its draws file relative to its own folder; once
+    absolute, the configuration can be used from any folder.
+
+    Examples
+    --------
+    >>> cfg = {"prior": {"difference": {"distribution": "draws", "file": "draws.csv"}}}
+    >>> resolve_prior_file(cfg, "/studies/a")["prior"]["difference"]["file"]
+    '/studies/a/draws.csv'
+    """
+    file = prior_file(cfg)
+    if isinstance(file, str) and file and not Path(file).is_absolute():
+        _prior_difference(cfg)["file"] = str(Path(folder).absolute() / file)
+    return cfg
+
+
+def validate_config(cfg: Any, *, base_dir: str | Path | None = None) -> dict:
     """Validate a configuration and return it; raise :class:`InputError` otherwise.
 
     In order: no NaN or infinity anywhere; integral floats turned into integers
@@ -652,7 +740,19 @@ def validate_config(cfg: Any) -> dict:
     screened men eligible, each arm's mean change in [-50, 50]% and 6 SDs above
     -100%, an estradiol slope whose variance fits in the true-change variance).
     Grid values are checked too, each by validating the configuration with that
-    value substituted, and normalized likewise.
+    value substituted, and normalized likewise; the grid may not vary
+    :data:`NOT_IN_GRID`.
+
+    The optional sections are checked when present (not None):
+    ``sequential`` by :func:`vtrial.sequential_config.validate_sequential`
+    (looks increasing and ending at 1, spending parameters, futility rules) and
+    ``prior`` by :func:`vtrial.priors.parse_prior` (mixture weights summing to
+    1, truncation bounds, the draws file readable and holding finite numbers,
+    a selection-adjusted estimate significant). A relative
+    ``prior.difference.file`` is taken from ``base_dir`` when given, and
+    replaced in place by the resulting path (:func:`resolve_prior_file`), else
+    from the current folder; :func:`load_config` resolves it against the
+    config file's folder before validating.
 
     Examples
     --------
@@ -668,8 +768,9 @@ def validate_config(cfg: Any) -> dict:
     if errors:
         raise InputError(_one_line(_describe(errors[0])))
     _check_rules(cfg)
+    _check_optional_sections(cfg, base_dir)
     for key, values in cfg.get("grid", {}).items():
-        if key.startswith("grid") or key.split(".")[0] in ("seed", "simulation"):
+        if key.startswith("grid") or key.split(".")[0] in NOT_IN_GRID:
             raise InputError(f"config key 'grid.{key}': the grid cannot vary '{key}' (vary study parameters)")
         get_key(cfg, key)
         for i, value in enumerate(values):
@@ -693,7 +794,9 @@ def load_config(
     ----------
     path : str or Path, optional
         YAML file. Keys it leaves out take the packaged default; without it the
-        packaged default (the 2009 trial) is used as is.
+        packaged default (the 2009 trial) is used as is. A relative
+        ``prior.difference.file`` in it is taken from its folder (one set by
+        ``overrides`` from the current folder).
     overrides : sequence of str
         ``"dotted.key=value"`` strings applied in order (the ``--set`` option).
     seed : int, optional
@@ -719,7 +822,7 @@ def load_config(
             raise InputError(
                 f"config file '{_elide(str(path))}' must hold a mapping of keys, not {type(user).__name__}"
             )
-        cfg = merge(cfg, user)
+        cfg = merge(cfg, resolve_prior_file(user, Path(path).parent))
     for text in overrides:
         key, value = parse_override(text)
         cfg = set_key(cfg, key, value)

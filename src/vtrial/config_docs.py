@@ -1,8 +1,10 @@
 """Generate the option tables of ``config/README.md`` from the config schema.
 
 The schema (``vtrial/data/config.schema.yaml``) documents every key: its
-``description`` (meaning, unit), ``default``, allowed values (type, enum,
-bounds) and ``x-why`` (why that range). This module renders one Markdown table
+``description`` (meaning, unit), ``default`` (left empty for keys of the
+optional sections that have none: required keys, or keys whose absence the
+description explains), allowed values (type, enum, bounds) and ``x-why`` (why
+that range). This module renders one Markdown table
 per config section between marker comments in the README, keeping the prose
 around them::
 
@@ -52,7 +54,8 @@ def _cell(text: str) -> str:
 def leaves(node: dict, prefix: str) -> list[tuple[str, dict]]:
     """``(dotted key, schema node)`` of every option under ``node``, in schema order."""
     node = _resolve(node)
-    if node.get("type") == "object" and "properties" in node:
+    kinds = node.get("type")
+    if "object" in (kinds if isinstance(kinds, list) else [kinds]) and "properties" in node:
         out = []
         for name, sub in node["properties"].items():
             out.extend(leaves(sub, f"{prefix}.{name}" if prefix else name))
@@ -73,7 +76,7 @@ def table(section: str) -> str:
         cells = [
             f"`{key}`",
             node.get("description", ""),
-            _format(node.get("default")),
+            _format(node["default"]) if "default" in node else "",
             describe_allowed(node),
             node.get("x-why", ""),
         ]

@@ -26,7 +26,9 @@ from vtrial.config import (
     expand_grid,
     get_key,
     make_scenario,
+    prior_file,
     read_yaml_file,
+    resolve_prior_file,
     set_key,
     validate_config,
 )
@@ -36,8 +38,9 @@ from vtrial.errors import InputError
 #: replaces it whole, as ``vtrial --config`` does, instead of Snakemake's deep merge.
 FREE_KEY_MAPPINGS = ("grid", "sensitivity.tornado")
 
-#: Sections a grid or a tornado range may not vary.
-NOT_VARIABLE = ("seed", "simulation", "pipeline", "sensitivity", "grid")
+#: Sections a grid or a tornado range may not vary (``sequential`` and ``prior``
+#: do not enter the scenario id, see :data:`vtrial.config.DATA_SECTIONS`).
+NOT_VARIABLE = ("seed", "simulation", "pipeline", "sensitivity", "grid", "sequential", "prior")
 
 #: Published between-group P of the 2009 trial (PA spine BMD change).
 PUBLISHED_P = 0.0014
@@ -52,7 +55,8 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
     Snakemake deep-merges ``--configfile`` files into ``config/config.yaml``;
     vtrial replaces the free-keyed mappings (:data:`FREE_KEY_MAPPINGS`) whole,
     so a config that sets ``grid`` gets exactly that grid. This re-applies them
-    from the files, in order, then validates.
+    from the files, in order, makes a relative ``prior.difference.file`` of a
+    file absolute against that file's folder, then validates.
 
     Parameters
     ----------
@@ -87,6 +91,10 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
             for part in dotted.split(".")[:-1]:
                 target = target.setdefault(part, {})
             target[dotted.split(".")[-1]] = copy.deepcopy(node)
+        # A draws file is named relative to the config file that names it.
+        given = resolve_prior_file(copy.deepcopy(data), Path(path).parent)
+        if given != data and prior_file(cfg) == prior_file(data):
+            cfg["prior"]["difference"]["file"] = prior_file(given)
     return check_config(cfg)
 
 

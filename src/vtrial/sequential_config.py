@@ -13,8 +13,10 @@ The section looks like::
 
 :func:`validate_sequential` returns the section with defaults filled in, or
 raises :class:`vtrial.errors.InputError` with one line naming the key, the
-value and what is allowed. The JSON schema fragment of the section is
-``vtrial/data/sequential.schema.yaml``.
+value and what is allowed. The section's JSON schema is
+``properties.sequential`` of ``vtrial/data/config.schema.yaml``, and
+:func:`vtrial.config.validate_config` calls :func:`validate_sequential` when
+the section is present.
 """
 
 from __future__ import annotations

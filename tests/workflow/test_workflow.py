@@ -145,6 +145,37 @@ def test_config_error_stops_before_any_job(tmp_path, config, key):
     assert not (wd / "results").exists()
 
 
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"sequential": {"information_fractions": [0.5, 0.9]}}, "sequential.information_fractions"),
+        ({"sequential": {"information_fractions": [0.5, 1], "futility": {"type": "as_hsd", "gamma": -2}}},
+         "sequential.futility.beta"),
+        ({"prior": {"difference": {"distribution": "draws", "file": "draws.csv"}}}, "prior.difference.file"),
+    ],
+)  # fmt: skip
+def test_bad_optional_sections_stop_the_dry_run(tmp_path, config, key):
+    wd = workdir(tmp_path, config)
+    (wd / "draws.csv").write_text("difference\n-2.0\n-1.0,3\n")  # malformed: two columns on line 3
+    proc = snakemake(wd, "-n", "--cores", "2", "--configfile", "user.yaml", check=False)
+    assert proc.returncode != 0
+    text = proc.stdout + proc.stderr  # a dry run reports on stdout
+    message = [line for line in text.splitlines() if "vtrial config error" in line]
+    assert len(message) == 1 and key in message[0], text
+
+
+def test_draws_file_is_found_beside_its_config_file(tmp_path):
+    wd = workdir(tmp_path)
+    (wd / "study").mkdir()
+    (wd / "study" / "draws.csv").write_text("difference\n-2.0\n-3.0\n")
+    (wd / "study" / "user.yaml").write_text(
+        yaml.safe_dump({"prior": {"difference": {"distribution": "draws", "file": "draws.csv"}},
+                        "sequential": {"information_fractions": [0.5, 1]}})
+    )  # fmt: skip
+    proc = snakemake(wd, "-n", "--cores", "2", "--configfile", "study/user.yaml")
+    assert jobs_of(proc.stdout + proc.stderr)["power_batch"] == 4
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     wd = workdir(tmp_path_factory.mktemp("tiny"), TINY)

@@ -31,6 +31,7 @@ carrying values forward into it would double-count or distort that.
 from __future__ import annotations
 
 import inspect
+import sys
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
@@ -43,7 +44,7 @@ from vtrial.analysis import mmrm as _mmrm
 from vtrial.analysis import nonparametric as _nonparametric
 from vtrial.analysis import resampling as _resampling
 from vtrial.analysis import ttests as _ttests
-from vtrial.analysis.data import check_trial
+from vtrial.analysis.data import analysis_notes, check_trial
 from vtrial.analysis.missing import STRATEGIES
 from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
 from vtrial.errors import InputError
@@ -111,7 +112,7 @@ def list_methods() -> list[tuple[str, str]]:
     return [(name, description) for name, (_, description) in METHODS.items()]
 
 
-def read_trial_csv(path: str | PathLike) -> pd.DataFrame:
+def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame:
     """Read and check a long-format trial CSV (simulated or real).
 
     Parameters
@@ -119,7 +120,12 @@ def read_trial_csv(path: str | PathLike) -> pd.DataFrame:
     path : str or path-like
         CSV with one row per man and visit: ``subject_id, arm, visit_month,
         age_years, bmi_kg_m2, testosterone_ng_dl, estradiol_pg_ml,
-        bmd_g_cm2`` (BMD in g/cm2; empty when not measured).
+        bmd_g_cm2`` (BMD in g/cm2; empty when not measured). Blank lines are
+        skipped.
+    quiet : bool
+        Unless true, write one ``vtrial: note: ...`` line on stderr per reason
+        some men are not (fully) analysed, naming them
+        (:func:`vtrial.analysis.data.analysis_notes`).
 
     Returns
     -------
@@ -129,10 +135,10 @@ def read_trial_csv(path: str | PathLike) -> pd.DataFrame:
     Raises
     ------
     InputError
-        Unreadable file, missing column, arm label other than ``placebo`` or
-        ``anastrozole``, no BMD at all at month 0 or 12, or an arm with fewer
-        than two men with BMD at both months 0 and 12. The message names the
-        column, the value and what is allowed.
+        Unreadable file, or data refused by
+        :func:`vtrial.analysis.data.validate_long` (named by column, subject,
+        file line and value), or an arm with fewer than two men with BMD at
+        both months 0 and 12. The message is one line.
 
     Examples
     --------
@@ -140,19 +146,28 @@ def read_trial_csv(path: str | PathLike) -> pd.DataFrame:
     >>> from vtrial.analysis._example import example_trial
     >>> path = os.path.join(tempfile.mkdtemp(), "trial.csv")
     >>> example_trial().to_csv(path, index=False)
-    >>> read_trial_csv(path).shape
+    >>> read_trial_csv(path, quiet=True).shape
     (128, 8)
     """
     try:
-        frame = pd.read_csv(path)
+        # Blank lines kept as empty rows, so that row k is file line k + 2.
+        frame = pd.read_csv(path, skip_blank_lines=False)
     except FileNotFoundError as err:
         raise InputError(f"trial file {str(path)!r} does not exist") from err
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as err:
+        # pandas messages can span lines (C parser); the CLI prints one line.
+        reason = " ".join(str(err).split()) or type(err).__name__
         raise InputError(
-            f"trial file {str(path)!r} is not a readable CSV ({err}); allowed: a comma-separated "
+            f"trial file {str(path)!r} is not a readable CSV ({reason}); allowed: a comma-separated "
             "table with a header row"
         ) from err
-    return check_trial(frame)
+    frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    frame = frame[frame.notna().any(axis=1)]
+    checked = check_trial(frame).reset_index(drop=True)
+    if not quiet:
+        for line in analysis_notes(checked):
+            print(f"vtrial: note: {line}", file=sys.stderr)
+    return checked
 
 
 def _method_rng(rng: object, name: str) -> object:

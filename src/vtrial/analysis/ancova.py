@@ -85,7 +85,7 @@ def ancova(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         Any strategy: ``complete_case``, ``bocf``, ``locf``,
         ``multiple_imputation`` or ``delta_mnar``.

@@ -348,7 +348,7 @@ def mmrm(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         Only ``"complete_case"`` (no imputation; all observed visits of men
         with a baseline BMD and at least one post-baseline BMD are used).

@@ -301,7 +301,7 @@ def mann_whitney(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         ``complete_case``, ``bocf`` or ``locf`` (carried-forward zeros create
         ties, which switch to the normal approximation, as in R).

@@ -163,7 +163,7 @@ def permutation(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         ``complete_case``, ``bocf`` or ``locf``.
     alpha : float
@@ -280,7 +280,7 @@ def bootstrap(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         ``complete_case``, ``bocf`` or ``locf``.
     alpha : float

@@ -1,6 +1,6 @@
 """The one result type every analysis method returns.
 
-A result row is the contract of DESIGN.md ("Analysis result"): the power engine,
+A result row is the analysis-result contract of docs/architecture.md: the power engine,
 the pipeline and ``vtrial analyze`` all read these same fields. The power
 engine's vectorised analyses return the same fields for a whole block of
 replicate trials at once as :class:`Replicates` (arrays instead of floats).

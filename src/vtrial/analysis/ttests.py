@@ -67,7 +67,7 @@ def student_t(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         Any strategy: ``complete_case``, ``bocf``, ``locf``,
         ``multiple_imputation`` or ``delta_mnar``.
@@ -127,7 +127,7 @@ def welch_t(
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (DESIGN.md contract).
+        Long-format trial (the trial-data contract in docs/architecture.md).
     missing : str
         Any strategy: ``complete_case``, ``bocf``, ``locf``,
         ``multiple_imputation`` or ``delta_mnar``.

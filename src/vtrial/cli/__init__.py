@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "vtrial.cli.trial_commands",
     "vtrial.cli.power_commands",
     "vtrial.cli.assurance_commands",
+    "vtrial.cli.sequential_commands",
     "vtrial.cli.app_commands",
 )
 
