@@ -106,3 +106,46 @@ def test_assurance_refuses_the_estradiol_mediated_mode(capsys, tmp_path):
     assert main(argv) == 2
     _one_line_error(capsys, "effects.mode 'direct'")
     assert not out.exists()
+
+
+PRIOR = ["--set", "prior.difference.distribution=normal", "--set", "prior.difference.mean=-1.5",
+         "--set", "prior.difference.sd=1.5"]  # fmt: skip
+
+
+def test_the_config_prior_section_is_used(tmp_path):
+    from vtrial.assurance import analytic_assurance_detail
+    from vtrial.priors import Normal
+
+    out = tmp_path / "a.csv"
+    assert (
+        main(["assurance", "--reps", "20000", "--method", "welch_t", "--quiet", *PRIOR, "--out", str(out)])
+        == 0
+    )
+    row = pd.read_csv(out).iloc[0]
+    detail = analytic_assurance_detail(load_config(), "welch_t", Normal(-1.5, 1.5))
+    assert row["prior_point"] == -1.5
+    assert row["analytic_assurance"] == pytest.approx(detail["assurance"], abs=1e-12)
+    assert abs(row["assurance"] - detail["assurance"]) < 3 * row["assurance_se"]
+    assert abs(row["p_wrong_sign"] - detail["p_wrong_sign"]) < 3 * row["p_wrong_sign_se"]
+
+
+@pytest.mark.parametrize(
+    "command", [["assurance", "--out", "-"], ["sample-size", "--target-assurance", "0.8"]]
+)
+@pytest.mark.parametrize(
+    "sets,match",
+    [
+        (["prior.difference.distribution=normal", "prior.difference.mean=-2", "prior.difference.sd=0"],
+         "prior.difference.sd"),
+        (["prior.difference.distribution=gamma"], "prior.difference.distribution"),
+        (["prior.difference.distribution=draws", "prior.difference.file=no/such.csv"], "no/such.csv"),
+        (["prior.sd_pct_change.distribution=scaled_inv_chi2", "prior.sd_pct_change.value=3",
+          "prior.sd_pct_change.df=67"], "prior.sd_pct_change"),
+    ],
+)  # fmt: skip
+def test_bad_priors_exit_2_with_one_line(command, sets, match, capsys):
+    argv = [*command, "--reps", "100", "--method", "welch_t"]
+    for s in sets:
+        argv += ["--set", s]
+    assert main(argv) == 2
+    _one_line_error(capsys, match)
