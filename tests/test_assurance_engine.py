@@ -39,20 +39,47 @@ def _sid(cfg):
     [
         NO_DROPOUT,  # exact engine, no dropout
         [],  # exact engine, MCAR dropout (binomial completers)
-        ["simulation.exact_shortcut=never"],  # per_man_y engine: per-man outcomes
+        ["simulation.exact_shortcut=never"],  # per_man engine: per-man outcomes
     ],
-    ids=["exact", "exact-dropout", "per_man_y-dropout"],
+    ids=["exact", "exact-dropout", "per_man-dropout"],
 )
-def test_simulated_assurance_matches_the_formula_at_several_n(overrides):
-    prior = default_prior()
+@pytest.mark.parametrize(
+    "prior",
+    [default_prior(), DesignPrior(Normal(-2.46, 0.738), ScaledInvChi2(3.0, 10))],
+    ids=["fixed-sd", "sd-prior"],
+)
+def test_simulated_assurance_matches_the_formula_at_several_n(overrides, prior):
     base = load_config(overrides=overrides)
     for n in (20, 44, 80):
         cfg = set_key(base, "trial.n_per_arm", n)
         got = _simulated(cfg, T_METHODS, 20_000, prior, _sid(cfg))
-        for m in T_METHODS:
+        # the formula for Welch and ANCOVA under an SD prior and dropout takes about a minute
+        checked = ["student_t"] if prior.sd_pct_change is not None and overrides != NO_DROPOUT else T_METHODS
+        for m in checked:
+            assert engine.method_engine(cfg, m, T_METHODS) == (
+                "per_man" if overrides[-1:] == ["simulation.exact_shortcut=never"] else "exact"
+            )
             exact = assurance.analytic_assurance(cfg, m, prior)
             r = got[m]
             assert abs(r["assurance"] - exact) < 3 * r["assurance_se"], (n, m, r["assurance"], exact)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mechanism", ["MAR", "MNAR"])
+def test_per_man_y_and_per_man_agree_in_law_with_an_sd_prior(mechanism):
+    # No formula under data-dependent dropout: the two samplers (different
+    # draws of the same law) must agree within Monte Carlo error.
+    prior = DesignPrior(Normal(-2.0, 1.0), ScaledInvChi2(3.0, 10))
+    cfg = load_config(
+        overrides=["trial.n_per_arm=20", f"dropout.mechanism={mechanism}", "dropout.strength=1.5"]
+    )
+    assert engine.method_engine(cfg, "ancova", ["ancova"]) == "per_man_y"
+    assert engine.method_engine(cfg, "ancova", ["ancova", "mmrm"]) == "per_man"
+    a = _simulated(cfg, ["welch_t", "ancova"], 30_000, prior, "a5")
+    b = _simulated(cfg, ["welch_t", "ancova", "mmrm"], 30_000, prior, "a6")
+    for m in ("welch_t", "ancova"):
+        se = math.hypot(a[m]["assurance_se"], b[m]["assurance_se"])
+        assert abs(a[m]["assurance"] - b[m]["assurance"]) < 3 * se
 
 
 @pytest.mark.slow
@@ -200,14 +227,25 @@ def test_assurance_table_is_byte_identical_for_any_chunking_and_workers():
     assert (a["assurance"] > 0.3).all()
 
 
-def test_full_simulator_and_sd_prior_are_refused_with_one_line():
+def test_full_simulator_is_refused_with_one_line():
     mediated = load_config(overrides=["effects.mode=estradiol_mediated"])
     with pytest.raises(InputError, match="^prior: simulated assurance needs effects.mode 'direct'") as e:
         engine.run_block(mediated, "01", 0, 10, ["welch_t"], prior=default_prior())
     assert "\n" not in str(e.value)
-    sd_prior = DesignPrior(Normal(-2.46, 0.7), ScaledInvChi2(3.0, 67))
-    with pytest.raises(InputError, match="^prior.sd_pct_change"):
-        engine.run_block(load_config(), "01", 0, 10, ["welch_t"], prior=sd_prior)
+
+
+def test_an_sd_prior_keeps_the_differences_and_scales_the_outcome():
+    cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0", "trial.n_per_arm=30"])
+    fixed = DesignPrior(Normal(-2.46, 0.7))
+    wide = DesignPrior(Normal(-2.46, 0.7), ScaledInvChi2(3.0, 4))
+    a, da = engine.run_block(cfg, "0b", 0, 1000, ["student_t"], prior=fixed)
+    b, db = engine.run_block(cfg, "0b", 0, 1000, ["student_t"], prior=wide)
+    np.testing.assert_array_equal(da, db)
+    # the empirical SE now varies with the drawn SD: its spread across replicates grows
+    assert np.std(b["student_t"].se) > 2 * np.std(a["student_t"].se)
+    floor = math.sqrt(2) * cfg["measurement"]["bmd_cv_pct"]
+    sd = engine.prior_truths(cfg, wide, np.random.SeedSequence(1), 5000)[1]
+    assert sd.min() > floor
 
 
 def test_solve_refuses_an_unreachable_target_before_searching():

@@ -140,7 +140,7 @@ def test_the_config_prior_section_is_used(tmp_path):
         (["prior.difference.distribution=gamma"], "prior.difference.distribution"),
         (["prior.difference.distribution=draws", "prior.difference.file=no/such.csv"], "no/such.csv"),
         (["prior.sd_pct_change.distribution=scaled_inv_chi2", "prior.sd_pct_change.value=3",
-          "prior.sd_pct_change.df=67"], "prior.sd_pct_change"),
+          "prior.sd_pct_change.df=0"], "prior.sd_pct_change.df"),
     ],
 )  # fmt: skip
 def test_bad_priors_exit_2_with_one_line(command, sets, match, capsys):

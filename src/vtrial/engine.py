@@ -53,6 +53,7 @@ Engine choice per method (:func:`method_engine`):
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 import numpy as np
@@ -313,45 +314,46 @@ def check_prior(cfg: dict, prior) -> None:
 
     The ``full`` simulator (estradiol-mediated effects, stratified
     randomization, extra ANCOVA covariates) cannot give each replicate its own
-    true difference, and the engine does not draw the SD.
+    true difference.
     """
     if not per_man_valid(cfg):
         raise InputError(
             "prior: simulated assurance needs effects.mode 'direct' without stratified_blocks or "
             "analysis.covariates (the full simulator cannot take per-trial true differences)"
         )
-    if prior.sd_pct_change is not None:
-        raise InputError(
-            "prior.sd_pct_change: simulated assurance draws the difference only (allowed: no SD prior; "
-            "the analytic assurance accepts one)"
-        )
 
 
-def prior_truths(cfg: dict, prior, ss: np.random.SeedSequence, reps: int) -> np.ndarray:
-    """Per-replicate true differences (percentage points) of one block, from the design prior.
+def prior_truths(
+    cfg: dict, prior, ss: np.random.SeedSequence, reps: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-replicate true differences and SDs (percentage points) of one block, from the design prior.
 
     Drawn from the block's ``PRIOR`` stream (:class:`vtrial.streams.Stream`),
     so a block gets the same truths at every sample size when its streams are
     keyed by the scenario id without ``trial.n_per_arm`` (common random
-    numbers: the simulated assurance is then a smooth function of n).
+    numbers: the simulated assurance is then a smooth function of n). The SD
+    of the observed 12-month % change (None when the prior keeps it fixed) is
+    drawn after the differences from the same stream, above ``sqrt(2) *
+    measurement.bmd_cv_pct`` (:meth:`vtrial.priors.DesignPrior.sample`), so
+    adding an SD prior leaves the differences unchanged.
 
     Raises
     ------
     InputError
-        Where the engine cannot give each replicate its own truth: the
-        ``full`` simulator (estradiol-mediated effects, stratified
-        randomization, extra ANCOVA covariates), or a prior on the SD.
+        Where the engine cannot give each replicate its own truth (see :func:`check_prior`).
 
     Examples
     --------
     >>> from vtrial.config import load_config
     >>> from vtrial.priors import default_prior
-    >>> d = prior_truths(load_config(), default_prior(), np.random.SeedSequence(3), 4)
-    >>> d.shape, bool((d < 0).all())
-    ((4,), True)
+    >>> d, sd = prior_truths(load_config(), default_prior(), np.random.SeedSequence(3), 4)
+    >>> d.shape, bool((d < 0).all()), sd
+    ((4,), True, None)
     """
     check_prior(cfg, prior)
-    return np.asarray(prior.difference.sample(reps, rng=child_rng(ss, Stream.PRIOR)), dtype=float)
+    floor = math.sqrt(2) * cfg["measurement"]["bmd_cv_pct"]
+    d, sd = prior.sample(reps, rng=child_rng(ss, Stream.PRIOR), sd_floor=floor)
+    return np.asarray(d, dtype=float), None if sd is None else np.asarray(sd, dtype=float)
 
 
 def run_block(
@@ -375,8 +377,9 @@ def run_block(
         Only the p-values are needed (a sample-size or MDE search): methods
         whose estimate and CI cost more than their test may skip them.
     prior : vtrial.priors.DesignPrior, optional
-        Draw each replicate's true difference from this prior
-        (:func:`prior_truths`) instead of using ``effects.difference_pct``.
+        Draw each replicate's true difference (and SD, if the prior has one)
+        from this prior (:func:`prior_truths`) instead of using
+        ``effects.difference_pct`` (and ``effects.sd_pct_change``).
 
     Returns
     -------
@@ -387,19 +390,21 @@ def run_block(
     ss = seed_sequence(cfg["seed"], scenario, index)
     opt = analysis_options(cfg)
     engines = {m: method_engine(cfg, m, methods) for m in methods}
-    truths = shift = None
+    truths = shift = sd = None
     if prior is not None:
-        truths = prior_truths(cfg, prior, ss, reps)
+        truths, sd = prior_truths(cfg, prior, ss, reps)
         shift = truths - float(cfg["effects"]["difference_pct"])
     out: dict[str, Replicates] = {}
     for kind in ("exact", "per_man_y"):
         if any(e == kind for e in engines.values()):
             if kind == "exact":
                 st = exact_block_stats(cfg, scenario, index, reps)
+                if sd is not None:
+                    st = samplers.scale_stats(cfg, st, sd)
                 if shift is not None:
                     st = samplers.shift_stats(st, shift)
             else:
-                st = samplers.per_man_y_stats(cfg, reps, ss, shift=shift)
+                st = samplers.per_man_y_stats(cfg, reps, ss, shift=shift, sd=sd)
             for m, e in engines.items():
                 if e == kind:
                     out[m] = t_methods(st, m, opt["alpha"])
@@ -407,7 +412,7 @@ def run_block(
     if not rest:
         return out if prior is None else (out, truths)
     if per_man_valid(cfg):
-        block = samplers.per_man_block(cfg, reps, ss, need_y6=needs_y6(cfg, rest), shift=shift)
+        block = samplers.per_man_block(cfg, reps, ss, need_y6=needs_y6(cfg, rest), shift=shift, sd=sd)
     else:
         block = samplers.full_block(cfg, reps, ss, covariates=full_needs_covariates(cfg))
     stats = None

@@ -173,21 +173,51 @@ def moments(cfg: dict) -> Moments:
     9.0
     """
     eff = implied_effects(cfg)
+    cov = np.array(_cov_rows(cfg, float(eff.sd_true_pct[0])))
+    return Moments(
+        float(cfg["cohort"]["bmd_mean_g_cm2"]),
+        np.array(eff.mean_pct, dtype=float),
+        float(cfg["effects"]["month6_fraction"]),
+        cov,
+    )
+
+
+def _cov_rows(cfg: dict, sd_d):
+    """Rows of the (B0, Y12, Y6) covariance for the SD ``sd_d`` of the true % change (see :func:`moments`)."""
     e = cfg["effects"]
     c = cfg["cohort"]
     cv = cfg["measurement"]["bmd_cv_pct"]
     mb, sb = c["bmd_mean_g_cm2"], c["bmd_sd_g_cm2"]
-    sd_d = float(eff.sd_true_pct[0])
     rho, f = e["baseline_corr"], e["month6_fraction"]
     e0 = mb * cv**2 / 100
-    cov = np.array(
-        [
-            [sb**2 + (mb * cv / 100) ** 2, rho * sd_d * sb - e0, f * rho * sd_d * sb - e0],
-            [rho * sd_d * sb - e0, sd_d**2 + 2 * cv**2, f * sd_d**2 + cv**2],
-            [f * rho * sd_d * sb - e0, f * sd_d**2 + cv**2, f**2 * sd_d**2 + 2 * cv**2],
-        ]
-    )
-    return Moments(float(mb), np.array(eff.mean_pct, dtype=float), float(f), cov)
+    return [
+        [sb**2 + (mb * cv / 100) ** 2, rho * sd_d * sb - e0, f * rho * sd_d * sb - e0],
+        [rho * sd_d * sb - e0, sd_d**2 + 2 * cv**2, f * sd_d**2 + cv**2],
+        [f * rho * sd_d * sb - e0, f * sd_d**2 + cv**2, f**2 * sd_d**2 + 2 * cv**2],
+    ]
+
+
+def cov_for_sd(cfg: dict, sd) -> np.ndarray:
+    """Covariance of (B0, Y12, Y6) within an arm for each SD of the observed 12-month % change.
+
+    As :func:`moments` with ``effects.sd_pct_change`` replaced by each value of
+    ``sd`` (percentage points; each above ``sqrt(2) * bmd_cv_pct``), direct mode.
+
+    Returns
+    -------
+    ndarray (3, 3, len(sd))
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config()
+    >>> bool(np.allclose(cov_for_sd(cfg, np.array([3.0]))[..., 0], moments(cfg).cov))
+    True
+    """
+    sd = np.asarray(sd, dtype=float)
+    cv = cfg["measurement"]["bmd_cv_pct"]
+    rows = _cov_rows(cfg, np.sqrt(sd**2 - 2 * cv**2))
+    return np.array([np.broadcast_arrays(*row) for row in rows])
 
 
 def dropout_scales(cfg: dict) -> tuple[np.ndarray, float, np.ndarray, float]:

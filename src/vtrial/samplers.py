@@ -57,7 +57,7 @@ from functools import lru_cache
 import numpy as np
 
 from vtrial import trial as trial_mod
-from vtrial.model import moments
+from vtrial.model import cov_for_sd, moments
 from vtrial.streams import Stream, child_rng
 
 # --------------------------------------------------------------------------- arm sizes
@@ -283,7 +283,13 @@ def _completers(
 
 
 def per_man_block(
-    cfg: dict, reps: int, ss: np.random.SeedSequence, *, need_y6: bool, shift: np.ndarray | None = None
+    cfg: dict,
+    reps: int,
+    ss: np.random.SeedSequence,
+    *,
+    need_y6: bool,
+    shift: np.ndarray | None = None,
+    sd: np.ndarray | None = None,
 ) -> Block:
     """Simulate one block with the per-man sampler (direct mode, no stratification).
 
@@ -317,6 +323,12 @@ def per_man_block(
         has (dropout stays standardized by the configured arm means). The
         baseline and month-6 deviations are drawn from the unshifted values,
         so the within-arm law is unchanged.
+    sd : ndarray (reps,), optional
+        Per-replicate SD of the observed 12-month % change (replacing
+        ``effects.sd_pct_change``, e.g. drawn from a design prior): every
+        moment of :func:`vtrial.model.moments` that depends on it is taken per
+        replicate (:func:`vtrial.model.cov_for_sd`), and MAR/MNAR dropout is
+        standardized by the replicate's own SD.
 
     Returns
     -------
@@ -328,11 +340,20 @@ def per_man_block(
     draw_y6 = need_y6 or mech == "MAR"
     size = draw_arm_sizes(cfg["trial"], reps, rng=child_rng(ss, Stream.RANDOMIZE))
     n_max = _arm_rows(cfg["trial"])
-    s = mo.cov
-    sd12 = math.sqrt(s[1, 1])
-    slope_b = s[0, 1] / s[1, 1]
-    sd_b = math.sqrt(max(s[0, 0] - s[0, 1] ** 2 / s[1, 1], 0.0))
-    coef6, sd6_resid = mo.y6_given
+    if sd is None:
+        s = mo.cov
+        sd12 = math.sqrt(s[1, 1])
+        slope_b = s[0, 1] / s[1, 1]
+        sd_b = math.sqrt(max(s[0, 0] - s[0, 1] ** 2 / s[1, 1], 0.0))
+        coef6, sd6_resid = mo.y6_given
+        sd6 = math.sqrt(s[2, 2])
+    else:  # the same quantities per replicate, arrays (reps,)
+        s = cov_for_sd(cfg, sd)
+        sd12 = np.sqrt(s[1, 1])
+        slope_b = s[0, 1] / s[1, 1]
+        sd_b = np.sqrt(np.maximum(s[0, 0] - s[0, 1] ** 2 / s[1, 1], 0.0))
+        coef6, sd6_resid = _y6_given(s)
+        sd6 = np.sqrt(s[2, 2])
     cum = np.cumsum(d["visit_probs"])
     out = {"db": [], "dy12": [], "dy6": [], "complete": [], "seen6": []}
     for arm in (0, 1):
@@ -355,7 +376,7 @@ def per_man_block(
             if d6 is not None:
                 d6 += mo.month6_fraction * shift
         drv = {"MCAR": None, "MNAR": dy, "MAR": d6}[mech]
-        sd_drv = sd12 if mech == "MNAR" else math.sqrt(s[2, 2])
+        sd_drv = sd12 if mech == "MNAR" else sd6
         complete = _completers(cfg, arm, drv, sd_drv, child_rng(ss, Stream.DROPOUT, arm), (n_arm, reps))
         if mech == "MAR":
             seen6 = np.ones((n_arm, reps), dtype=bool)
@@ -386,6 +407,18 @@ def per_man_block(
         mo.mean_pct,
         mo.month6_fraction * mo.mean_pct,
     )
+
+
+def _y6_given(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:attr:`vtrial.model.Moments.y6_given` for a covariance per replicate, ``s`` (3, 3, reps).
+
+    The 2 x 2 normal equations of Y6 on (B0, Y12) solved in closed form.
+    """
+    det = s[0, 0] * s[1, 1] - s[0, 1] ** 2
+    c0 = (s[1, 1] * s[0, 2] - s[0, 1] * s[1, 2]) / det
+    c1 = (s[0, 0] * s[1, 2] - s[0, 1] * s[0, 2]) / det
+    resid = s[2, 2] - (s[0, 2] * c0 + s[1, 2] * c1)
+    return np.stack([c0, c1]), np.sqrt(np.maximum(resid, 0.0))
 
 
 def _y12_dev(ss: np.random.SeedSequence, arm: int, n_arm: int, reps: int, sd12: float) -> np.ndarray:
@@ -526,6 +559,39 @@ def shift_stats(st: ArmStats, shift: np.ndarray) -> ArmStats:
     ybar = st.ybar.copy()
     ybar[1] += shift
     return ArmStats(st.n, ybar, st.bbar, st.syy, st.sbb, st.sby, st.size)
+
+
+def scale_stats(cfg: dict, st: ArmStats, sd: np.ndarray) -> ArmStats:
+    """Exact-shortcut statistics drawn under ``cfg`` turned into draws under a per-replicate SD.
+
+    The statistics are linear (means) and quadratic (sums of squares and
+    cross-products) in standard normal draws through the Cholesky factor
+    ``L`` of the (B0, Y12) covariance. With ``L_r`` the factor at the
+    replicate's SD (:func:`vtrial.model.cov_for_sd`), ``M = L_r L^-1`` is
+    lower triangular with ``M00 = 1`` (the baseline law does not depend on the
+    SD), and ``M (bbar, ybar - mu)`` and ``M S M'`` are exactly the mean and
+    SSCP the draw would have given under ``L_r``. ``sd`` has shape (reps,).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config()
+    >>> st = ArmStats(*(np.ones((2, 1)) for _ in range(7)))
+    >>> float(scale_stats(cfg, st, np.array([3.0])).syy[0, 0])  # the configured SD: unchanged
+    1.0
+    """
+    mo = moments(cfg)
+    lc = mo.chol2
+    cov = cov_for_sd(cfg, sd)
+    lr10 = cov[0, 1] / lc[0, 0]
+    lr11 = np.sqrt(np.maximum(cov[1, 1] - lr10**2, 0.0))
+    m11 = lr11 / lc[1, 1]
+    m10 = (lr10 - m11 * lc[1, 0]) / lc[0, 0]
+    ydev = st.ybar - mo.mean_pct[:, None]
+    ybar = mo.mean_pct[:, None] + m10 * st.bbar + m11 * ydev
+    syy = m10**2 * st.sbb + 2 * m10 * m11 * st.sby + m11**2 * st.syy
+    sby = m10 * st.sbb + m11 * st.sby
+    return ArmStats(st.n, ybar, st.bbar, syy, st.sbb, sby, st.size)
 
 
 def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, float, np.ndarray]:
@@ -717,7 +783,12 @@ def exact_arm_stats(
 
 
 def per_man_y_stats(
-    cfg: dict, reps: int, ss: np.random.SeedSequence, *, shift: np.ndarray | None = None
+    cfg: dict,
+    reps: int,
+    ss: np.random.SeedSequence,
+    *,
+    shift: np.ndarray | None = None,
+    sd: np.ndarray | None = None,
 ) -> ArmStats:
     """Per-arm complete-case sums with per-man outcomes and drawn baseline sums (``per_man_y``).
 
@@ -760,7 +831,8 @@ def per_man_y_stats(
     12-month changes, and its 6-month changes by ``month6_fraction`` times it,
     before dropout is drawn, as :func:`per_man_block` does (the same Welch and
     Student results bitwise); the regression of the other variables on the
-    drawn one uses the unshifted deviations.
+    drawn one uses the unshifted deviations. ``sd`` (per replicate) replaces
+    ``effects.sd_pct_change`` as in :func:`per_man_block`.
 
     Examples
     --------
@@ -774,12 +846,18 @@ def per_man_y_stats(
     mech = _mechanism(cfg)
     size = draw_arm_sizes(cfg["trial"], reps, rng=child_rng(ss, Stream.RANDOMIZE))
     n_max = _arm_rows(cfg["trial"])
-    s = mo.cov
     # order of the drawn variable v and of the others W in the covariance
     v_idx, w_idx = (2, [0, 1]) if mech == "MAR" else (1, [0])
-    sd_v = math.sqrt(s[v_idx, v_idx])
-    c = s[w_idx, v_idx] / s[v_idx, v_idx]
-    cond = s[np.ix_(w_idx, w_idx)] - np.outer(s[w_idx, v_idx], s[w_idx, v_idx]) / s[v_idx, v_idx]
+    if sd is None:
+        s = mo.cov
+        sd_v = math.sqrt(s[v_idx, v_idx])
+        c = s[w_idx, v_idx] / s[v_idx, v_idx]
+        cond = s[np.ix_(w_idx, w_idx)] - np.outer(s[w_idx, v_idx], s[w_idx, v_idx]) / s[v_idx, v_idx]
+    else:  # per replicate: c (k, reps), cond (k, k, reps)
+        s = cov_for_sd(cfg, sd)
+        sd_v = np.sqrt(s[v_idx, v_idx])
+        c = s[w_idx, v_idx] / s[v_idx, v_idx]
+        cond = s[np.ix_(w_idx, w_idx)] - c[:, None] * s[w_idx, v_idx][None, :]
     out = {k: np.empty((2, reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
     for arm in (0, 1):
         n_arm = n_max[arm]
@@ -814,7 +892,7 @@ def per_man_y_stats(
         df = np.where(two, n - 2.0, 0.0)
         out["n"][arm] = n
         if mech != "MAR":
-            sd_b = math.sqrt(max(cond[0, 0], 0.0))
+            sd_b = math.sqrt(max(cond[0, 0], 0.0)) if sd is None else np.sqrt(np.maximum(cond[0, 0], 0.0))
             z = rng.standard_normal((2, reps))
             chi = 2.0 * rng.standard_gamma(df / 2.0)
             h = c[0] * root + sd_b * z[1]
@@ -824,13 +902,20 @@ def per_man_y_stats(
             out["sbb"][arm] = np.where(two, h * h + cond[0, 0] * chi, 0.0)
             out["sby"][arm] = np.where(two, h * root, 0.0)
         else:
-            lc = np.linalg.cholesky(cond)  # (B0, Y12) given Y6
+            if sd is None:
+                lc = np.linalg.cholesky(cond)  # (B0, Y12) given Y6
+            else:
+                lc = np.moveaxis(np.linalg.cholesky(np.moveaxis(cond, -1, 0)), 0, -1)
             z = rng.standard_normal((5, reps))
             t11 = np.sqrt(2.0 * rng.standard_gamma(df / 2.0))
             t22 = np.sqrt(2.0 * rng.standard_gamma(np.maximum(df - 1.0, 0.0) / 2.0))
             t21 = z[4] * (df >= 1)
-            w1 = lc @ z[0:2]
-            w2 = lc @ z[2:4]
+            if sd is None:
+                w1 = lc @ z[0:2]
+                w2 = lc @ z[2:4]
+            else:
+                w1 = np.einsum("ijr,jr->ir", lc, z[0:2])
+                w2 = np.einsum("ijr,jr->ir", lc, z[2:4])
             hb = c[0] * root + w2[0]
             hy = c[1] * root + w2[1]
             # Bartlett: Wishart(df, cond) = (L T)(L T)' with T = [[t11, 0], [t21, t22]]
