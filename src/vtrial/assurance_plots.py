@@ -24,7 +24,7 @@ def crossing_n(n, value, target: float) -> float:
 
     Examples
     --------
-    >>> crossing_n([20, 40, 60], [0.5, 0.7, 0.9], 0.8)
+    >>> crossing_n([20, 40, 60], [0.5, 0.75, 1.0], 0.875)
     50.0
     >>> crossing_n([20, 40], [0.5, 0.7], 0.8)
     nan
