@@ -193,7 +193,9 @@ def register(sub) -> None:
     )  # fmt: skip
     common.add_out(p, required=True)
 
-    p = common.add_command(sub, "sample-size", "smallest n per arm reaching a target power", cmd_sample_size)
+    p = common.add_command(
+        sub, "sample-size", "smallest n per arm reaching a target power or assurance", cmd_sample_size
+    )
     common.add_config_options(p)
     _engine_options(
         p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)"
