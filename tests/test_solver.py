@@ -81,7 +81,7 @@ def test_unreached_target_is_reported_as_nan():
     ("key", "kw", "needle"),
     [
         ("trial.allocation_ratio", {}, "trial.allocation_ratio"),
-        ("trial.n_per_arm", {"statistic": "assurance"}, "assurance"),
+        ("trial.n_per_arm", {"statistic": "coverage"}, "coverage"),
         ("trial.n_per_arm", {"methods": ["nope"]}, "nope"),
     ],
 )
