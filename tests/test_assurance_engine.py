@@ -269,3 +269,13 @@ def test_analytic_only_assurance_search_matches_the_assurance_module():
         analytic_only=True,
     )
     assert t.loc[0, "value"] == assurance.analytic_sample_size_for_assurance(cfg, "student_t", prior, 0.8)
+
+
+def test_type_m_is_unit_free_on_the_absolute_scale():
+    # On the g/cm2 scale the truths are converted like the power table's truth,
+    # so Type M stays a ratio of like quantities (about 1 for a well-powered trial).
+    prior = DesignPrior(Normal(-2.46, 0.3))
+    pct = _simulated(load_config(overrides=["trial.n_per_arm=80"]), ["welch_t"], 3000, prior)["welch_t"]
+    cfg = load_config(overrides=["trial.n_per_arm=80", "analysis.scale=absolute"])
+    r = _simulated(cfg, ["welch_t"], 3000, prior)["welch_t"]
+    assert 0.9 < r["type_m"] < 1.2 and 0.9 < pct["type_m"] < 1.2

@@ -135,6 +135,8 @@ def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha
         from vtrial import assurance
 
         res, truths = engine.run_block(cfg, scenario, index, size, methods, p_only, prior=prior)
+        if cfg["analysis"]["scale"] == "absolute":  # the estimand's units, as truth()
+            truths = truths * cfg["cohort"]["bmd_mean_g_cm2"] / 100.0
         g = prior.difference.direction()
         out.append(
             {
