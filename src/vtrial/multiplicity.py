@@ -76,8 +76,9 @@ def adjust(p, method: str, *, order: Sequence[int] | None = None) -> np.ndarray:
         ``bonferroni``: min(1, k p). ``holm``: step-down, the i-th smallest
         p-value times (k - i + 1), running maximum, capped at 1.
         ``hochberg``: step-up, the same products with a running minimum from
-        the largest p-value down. As in R's ``p.adjust``, k counts missing
-        p-values too and missing p-values stay missing.
+        the largest p-value down. As in R's ``p.adjust``, missing p-values
+        stay missing and k is the number of non-missing p-values in the row
+        (pass 1 instead of NaN to count a failed analysis as a hypothesis).
         ``fixed_sequence``: the adjusted p-value of the j-th hypothesis in
         ``order`` is the largest raw p-value among the first j, so at any
         alpha the rejections are exactly those of testing each hypothesis at
@@ -118,7 +119,7 @@ def adjust(p, method: str, *, order: Sequence[int] | None = None) -> np.ndarray:
     if method == "none":
         out = rows.copy()
     elif method == "bonferroni":
-        out = np.minimum(1.0, k * rows)
+        out = np.minimum(1.0, np.sum(~np.isnan(rows), axis=1, keepdims=True) * rows)
     elif method == "fixed_sequence":
         idx = _check_order(order, k)
         out = np.empty_like(rows)
@@ -130,19 +131,17 @@ def adjust(p, method: str, *, order: Sequence[int] | None = None) -> np.ndarray:
 
 def _step_adjust(rows: np.ndarray, method: str) -> np.ndarray:
     """Holm (step-down) or Hochberg (step-up) on the rows of a (reps, k) array."""
-    k = rows.shape[1]
-    n_valid = np.sum(~np.isnan(rows), axis=1, keepdims=True)
-    j = np.arange(k)
+    # As in R, the number of hypotheses m is the number of non-missing p-values.
+    m = np.sum(~np.isnan(rows), axis=1, keepdims=True)
+    j = np.arange(rows.shape[1])
     if method == "holm":
         # argsort puts NaN last, so the running maximum never reaches a valid entry.
         idx = np.argsort(rows, axis=1, kind="stable")
-        adj = np.maximum.accumulate((k - j) * np.take_along_axis(rows, idx, axis=1), axis=1)
+        adj = np.maximum.accumulate((m - j) * np.take_along_axis(rows, idx, axis=1), axis=1)
     else:
-        # Descending order (NaN still last); R multiplies the j-th largest of the
-        # n_valid valid p-values by k + 1 - (n_valid - j).
+        # Descending order (NaN still last): the j-th largest is multiplied by j + 1.
         idx = np.argsort(-rows, axis=1, kind="stable")
-        mult = k - n_valid + 1 + j
-        adj = np.minimum.accumulate(mult * np.take_along_axis(rows, idx, axis=1), axis=1)
+        adj = np.minimum.accumulate((j + 1) * np.take_along_axis(rows, idx, axis=1), axis=1)
     out = np.empty_like(rows)
     np.put_along_axis(out, idx, np.minimum(1.0, adj), axis=1)
     return out
@@ -486,7 +485,7 @@ def endpoint_rule(
     ----------
     p_by_endpoint : array_like, shape (reps, m)
         Two-sided p-values, primary endpoint in column 0; NaN counts as not
-        significant.
+        significant (and, for ``any``, still as one of the m hypotheses).
     rule : {'primary', 'all', 'any'}
         ``primary``: the primary endpoint alone. ``all`` (co-primary): every
         endpoint significant at ``alpha``; an intersection-union test, so no
@@ -517,7 +516,9 @@ def endpoint_rule(
     if rule == "all":
         return np.all(p <= alpha, axis=1)
     if rule == "any":
-        return np.any(adjust(p, method, order=order) <= alpha, axis=1)
+        # A failed endpoint analysis is a test that did not reject: it still counts
+        # towards the number of hypotheses (R's p.adjust would drop it).
+        return np.any(adjust(np.where(np.isnan(p), 1.0, p), method, order=order) <= alpha, axis=1)
     raise InputError(f"endpoint rule '{rule}' is not one of {', '.join(ENDPOINT_RULES)}")
 
 
