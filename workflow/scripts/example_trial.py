@@ -1,19 +1,17 @@
 """One simulated trial (as `vtrial simulate`), its analysis by every method, and figures."""
 
-from vtrial.pipeline import job_log
+from _log import job_log
 
 with job_log(snakemake.log[0]) as timer:  # noqa: F821
     sm = snakemake  # noqa: F821
     with timer.phase("import"):
         from vtrial import plots
+        from vtrial.config import scenario_id
         from vtrial.pipeline import example_analysis
-        from vtrial.trial import write_trial_csv
+        from vtrial.streams import rng_for
+        from vtrial.trial import simulate_trial, write_trial_csv
     cfg = sm.params.cfg
     with timer.phase("simulate"):
-        from vtrial.config import scenario_id
-        from vtrial.streams import rng_for
-        from vtrial.trial import simulate_trial
-
         data = simulate_trial(cfg, rng=rng_for(cfg["seed"], scenario_id(cfg), 0))
         write_trial_csv(data, sm.output.trial)
     with timer.phase("analyse"):
