@@ -142,7 +142,7 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
     """Scenarios of the power stage: ``grid`` crossed with ``pipeline.power_n_per_arm``.
 
     If the grid varies ``trial.n_per_arm`` itself, its values are used instead.
-    Duplicate scenarios (same id) are kept once.
+    Duplicate scenarios (the same configuration) are kept once.
     """
     grid = dict(cfg.get("grid") or {})
     if "trial.n_per_arm" not in grid:
@@ -151,11 +151,13 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
 
 
 def _unique(scenarios: list[Scenario]) -> list[Scenario]:
+    # By the whole configuration, not the id: the id covers the data-generating
+    # sections only, and a grid over an analysis key keeps it.
     seen: set[str] = set()
     out = []
     for s in scenarios:
-        if s.id not in seen:
-            seen.add(s.id)
+        if s.config_json not in seen:
+            seen.add(s.config_json)
             out.append(s)
     return out
 
@@ -487,10 +489,10 @@ def example_analysis(data: pd.DataFrame, cfg: dict, methods: Sequence[str] = ())
 
     Rows: every method of ``methods`` (default: all) under ``analysis.missing``,
     then the main method (:func:`main_method`) under every other missing-data
-    strategy it allows. Randomness: :func:`vtrial.analysis.run_methods` with
-    the root seed of ``vtrial analyze`` (chunk 1 of the scenario), so each
-    method draws from its own stream and its row equals ``run_methods`` on the
-    same data with the same seed, whatever other methods are listed.
+    strategy it allows. Randomness: :func:`vtrial.analysis.run_methods` with the
+    root of ``vtrial analyze`` (:func:`analysis_rng`), so each method draws from
+    its own stream and its row equals ``vtrial analyze`` on the same data and
+    config, whatever other methods are listed.
     """
     from vtrial.analysis import METHODS, run_methods
     from vtrial.analysis.missing import STRATEGIES
@@ -498,27 +500,33 @@ def example_analysis(data: pd.DataFrame, cfg: dict, methods: Sequence[str] = ())
 
     a = cfg["analysis"]
     methods = list(methods) or list(METHODS)
-    common = dict(alpha=a["alpha"], scale=a["scale"], rng=analysis_seed(cfg))
+    common = dict(alpha=a["alpha"], scale=a["scale"])
     opts = method_options(cfg, methods)
-    frames = [run_methods(data, methods, missing=a["missing"], options=opts, **common)]
+    frames = [run_methods(data, methods, missing=a["missing"], options=opts, rng=analysis_rng(cfg), **common)]
     main = main_method(cfg)
     for strategy in STRATEGIES:
         if strategy == a["missing"]:
             continue
         try:
             opts = method_options(cfg, [main])
-            frames.append(run_methods(data, [main], missing=strategy, options=opts, **common))
+            frames.append(
+                run_methods(data, [main], missing=strategy, options=opts, rng=analysis_rng(cfg), **common)
+            )
         except InputError:
             continue  # this method does not take this strategy
     return pd.concat(frames, ignore_index=True)
 
 
-def analysis_seed(cfg: dict):
-    """Root SeedSequence of the example trial's analyses (chunk 1 of the base scenario)."""
-    from vtrial.config import scenario_id
-    from vtrial.streams import seed_sequence
+def analysis_rng(cfg: dict) -> np.random.Generator:
+    """Root of the example trial's analyses: a fresh generator, as ``vtrial analyze`` uses.
 
-    return seed_sequence(cfg["seed"], scenario_id(cfg), 1)
+    Chunk 0 of the base scenario's stream; :func:`vtrial.analysis.run_methods`
+    derives each method's own stream from it (:func:`vtrial.analysis.method_seed`).
+    """
+    from vtrial.config import scenario_id
+    from vtrial.streams import rng_for
+
+    return rng_for(cfg["seed"], scenario_id(cfg), 0)
 
 
 def replication_table(cfg: dict, reps: int) -> pd.DataFrame:
@@ -547,20 +555,21 @@ def replication_table(cfg: dict, reps: int) -> pd.DataFrame:
 def tipping_example(data: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     """Two-arm tipping-point grid of one trial (:func:`vtrial.analysis.tipping.tipping_grid`).
 
-    Shifts ``sensitivity.tipping_delta_pct`` with ``sensitivity.method``.
-    Randomness: chunk 1 of the base scenario, as for the example trial's analysis.
+    Shifts ``sensitivity.tipping_delta_pct`` with the main method
+    (:func:`main_method`). Randomness: that method's stream of the example
+    analysis, so the unshifted cell repeats its multiple-imputation result.
     """
+    from vtrial.analysis import method_seed
     from vtrial.analysis.data import to_wide
     from vtrial.analysis.tipping import tipping_grid
-    from vtrial.config import scenario_id
-    from vtrial.streams import rng_for
 
     a = cfg["analysis"]
     covariates = tuple(a["covariates"])
+    main = main_method(cfg)
     return tipping_grid(
-        to_wide(data, covariates), cfg["sensitivity"]["tipping_delta_pct"], method=main_method(cfg),
+        to_wide(data, covariates), cfg["sensitivity"]["tipping_delta_pct"], method=main,
         alpha=a["alpha"], n_imputations=a["imputations"], covariates=covariates,
-        rng=rng_for(cfg["seed"], scenario_id(cfg), 1),
+        rng=method_seed(analysis_rng(cfg), main),
     )  # fmt: skip
 
 

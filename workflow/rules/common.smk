@@ -3,6 +3,7 @@
 # each rule's params hold only the config keys it reads (vp.stage_config), so a
 # changed key reruns only the jobs that read it.
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -32,7 +33,12 @@ except InputError as exc:
 # The same package schema, through Snakemake's validator (as snakemake-workflows do).
 validate(VT, schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")))
 
-CONFIG_FILES = [str(p) for p in workflow.overwrite_configfiles] or ["config/config.yaml"]
+# Config files as given (relative to the working directory when inside it), so
+# that provenance.json does not depend on where the working directory is.
+CONFIG_FILES = [
+    os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p)
+    for p in workflow.overwrite_configfiles
+] or ["config/config.yaml"]
 PROVENANCE = {**provenance(VT, command="snakemake"), "config_files": CONFIG_FILES}
 BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
