@@ -147,10 +147,13 @@ def _short_replicates(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-def _tipping_points(grid: pd.DataFrame, column: str, threshold: float) -> pd.DataFrame:
+def _tipping_shifts(grid: pd.DataFrame, column: str) -> str:
+    """The tipping points of a grid in words ("" if the conclusion never tips within it)."""
     from vtrial.analysis.tipping import tipping_points
 
-    return tipping_points(grid, column, threshold)
+    tp = tipping_points(grid, column, 0.5)
+    found = tp[tp["tipping_delta"].notna()]
+    return "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
 
 
 # --------------------------------------------------------------------------- summary
@@ -320,16 +323,13 @@ def summary_markdown(
                 "the assumed direction, so there is no conclusion to tip."
             )
         else:
-            tp = _tipping_points(tipping_design_table, "power", 0.5)
-            found = tp[tp["tipping_delta"].notna()]
-            if len(found):
+            shifts = _tipping_shifts(tipping_design_table, "power")
+            if shifts:
                 lines.append(
                     "Tipping point of the planned design (delta-adjusted multiple imputation, "
                     f"{reps} simulated trials; {100 * p0:.0f}% significant under MAR): the "
                     "conclusion is lost in most trials when the imputed 12-month changes of dropouts "
-                    "are shifted by "
-                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
-                    + " (the other arm unshifted)."
+                    f"are shifted by {shifts} (the other arm unshifted)."
                 )
             else:
                 lines.append(
@@ -347,14 +347,11 @@ def summary_markdown(
                 f"The simulated example trial is not significant under MAR (P = {float(zero['p_value'].iloc[0]):.2g})."
             )
         else:
-            tp = _tipping_points(tipping_example, "holds", 0.5)
-            found = tp[tp["tipping_delta"].notna()]
-            if len(found):
+            shifts = _tipping_shifts(tipping_example, "holds")
+            if shifts:
                 lines.append(
                     "In the simulated example trial, the result stops being significant when imputed "
-                    "values are shifted by "
-                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
-                    + "."
+                    f"values are shifted by {shifts}."
                 )
             else:
                 lines.append("In the simulated example trial, no shift in the grid changes the conclusion.")
