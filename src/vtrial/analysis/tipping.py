@@ -25,6 +25,9 @@ import pandas as pd
 
 from vtrial.analysis.missing import impute_changes, rubin_pool_many
 from vtrial.errors import InputError
+from vtrial.trial import ARMS
+
+PLACEBO, ANASTROZOLE = ARMS
 
 #: Methods a tipping-point grid can use (closed-form fits, vectorised below).
 TIPPING_METHODS = ("student_t", "welch_t", "ancova")
@@ -36,7 +39,7 @@ def _fit_many(method: str, y: np.ndarray, wide: pd.DataFrame, covariates: Sequen
     The t-tests and ANCOVA as in :mod:`vtrial.analysis` (a test compares them).
     Returns three arrays of shape ``y.shape[:-1]``.
     """
-    a = wide["arm"].to_numpy() == "anastrozole"
+    a = wide["arm"].to_numpy() == ANASTROZOLE
     n_a, n_p = float(a.sum()), float((~a).sum())
     if method in ("student_t", "welch_t"):
         ya, yp = y[..., a], y[..., ~a]
@@ -130,7 +133,7 @@ def tipping_grid(
     b0 = sub["bmd0"].to_numpy(float)
     y12 = 100.0 * (sub["bmd12"].to_numpy(float) - b0) / b0
     imputed = np.isnan(y12)
-    is_a = sub["arm"].to_numpy() == "anastrozole"
+    is_a = sub["arm"].to_numpy() == ANASTROZOLE
     if direction is None:
         est0, *_ = _fit_many(method, completed, sub, covariates)
         direction = float(np.sign(est0.mean()))
@@ -157,7 +160,7 @@ def _wide_from_arrays(arrays, replicate: int, covariates: Sequence[str]) -> pd.D
     """Per-man table (``arm, bmd0, bmd6, bmd12`` and covariates) of one simulated replicate."""
     bmd = arrays.bmd_g_cm2[replicate]
     wide = pd.DataFrame({
-        "arm": np.where(arrays.anastrozole[replicate], "anastrozole", "placebo"),
+        "arm": np.where(arrays.anastrozole[replicate], ANASTROZOLE, PLACEBO),
         "bmd0": bmd[:, 0], "bmd6": bmd[:, 1], "bmd12": bmd[:, 2],
     })  # fmt: skip
     for c in covariates:
@@ -240,7 +243,7 @@ def tipping_points(grid: pd.DataFrame, column: str, threshold: float = 0.5) -> p
     [4.0, nan]
     """
     rows = []
-    for arm, other in (("anastrozole", "placebo"), ("placebo", "anastrozole")):
+    for arm, other in ((ANASTROZOLE, PLACEBO), (PLACEBO, ANASTROZOLE)):
         line = grid[grid[f"delta_{other}"] == 0].sort_values(f"delta_{arm}")
         for direction, part in (("positive", line[line[f"delta_{arm}"] >= 0]),
                                 ("negative", line[line[f"delta_{arm}"] <= 0].iloc[::-1])):  # fmt: skip
