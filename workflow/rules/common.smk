@@ -84,6 +84,17 @@ onerror:
     _runlock.forget_owner()
 
 
+def write_json(data, *paths):
+    """Write ``data`` as sorted, indented JSON to each path.
+
+    Used by small rules that run in Snakemake's own process (``run:``): a JSON
+    file is not worth a Python start-up.
+    """
+    text = json.dumps(dict(data), indent=2, sort_keys=True) + "\n"
+    for path in paths:
+        Path(path).write_text(text, encoding="utf-8")
+
+
 def power_batch_params(wildcards):
     """Scenarios (id, grid values, config) computed by one power job."""
     return vp.scenario_payload(POWER_BATCHES[wildcards.batch])

@@ -13,10 +13,7 @@ rule provenance:
         mem_mb=200,
         runtime=1,
     run:
-        # In Snakemake's own process: a JSON file is not worth a Python start-up.
-        text = json.dumps(dict(params.provenance), indent=2, sort_keys=True) + "\n"
-        Path(output[0]).write_text(text, encoding="utf-8")
-        Path(log[0]).write_text(text, encoding="utf-8")
+        write_json(params.provenance, output[0], log[0])
 
 
 rule summary:
