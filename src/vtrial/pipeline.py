@@ -305,7 +305,8 @@ def sample_size_jobs(cfg: dict) -> dict[str, dict]:
     ['ancova', 'welch_t']
     """
     out = {}
-    for s, item in zip(sample_size_scenarios(cfg), scenario_payload(sample_size_scenarios(cfg)), strict=True):
+    scenarios = sample_size_scenarios(cfg)
+    for s, item in zip(scenarios, scenario_payload(scenarios), strict=True):
         for m in power_methods(cfg):
             out[f"{scenario_key(s)}/{m}"] = {"scenario": item, "method": m}
     return out

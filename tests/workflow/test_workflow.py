@@ -318,8 +318,8 @@ def teaching_run(tmp_path_factory):
 
 
 #: What an SVG that embeds the date it was drawn changes from run to run: the date
-#: (matplotlib metadata) and the clip-path ids hashed with it.
-_SVG_VOLATILE = [re.compile(rb"<dc:date>[^<]*</dc:date>"), re.compile(rb"\bp[0-9a-f]{10}\b")]
+#: (matplotlib metadata) and the clip-path and marker ids hashed with it.
+_SVG_VOLATILE = [re.compile(rb"<dc:date>[^<]*</dc:date>"), re.compile(rb"\b[mp][0-9a-f]{10}\b")]
 
 
 def _same_figure(a: bytes, b: bytes) -> bool:
