@@ -23,7 +23,7 @@ def check_variable_key(key: str, where: str = "grid") -> str:
     key : str
         Dotted config key, e.g. ``"effects.sd_pct_change"``.
     where : str
-        Where the key was given (named in the error message).
+        Where the key was given: a config mapping (``grid``) or an option (``--grid``).
 
     Raises
     ------
@@ -40,8 +40,9 @@ def check_variable_key(key: str, where: str = "grid") -> str:
     vtrial.errors.InputError: config key 'grid.simulation.reps': 'simulation.reps' cannot be varied (vary study parameters in trial, cohort, hormones, effects, measurement, dropout or analysis)
     """
     if key.split(".")[0] not in VARIABLE_SECTIONS:
+        named = f"{where} key '{key}'" if where.startswith("--") else f"config key '{where}.{key}'"
         raise InputError(
-            f"config key '{where}.{key}': '{key}' cannot be varied (vary study parameters in "
+            f"{named}: '{key}' cannot be varied (vary study parameters in "
             f"{', '.join(VARIABLE_SECTIONS[:-1])} or {VARIABLE_SECTIONS[-1]})"
         )
     return key
