@@ -16,6 +16,7 @@ from vtrial.analysis import tipping
 from vtrial.analysis.result import RESULT_COLUMNS
 from vtrial.config import default_config, load_config, scenario_id
 from vtrial.errors import InputError
+from vtrial.provenance import config_sha256, provenance
 from vtrial.streams import rng_for
 from vtrial.trial import simulate_trial
 
@@ -351,11 +352,11 @@ def test_config_hash_is_of_the_resolved_values(wcfg):
     import json
 
     shuffled = dict(reversed(list(wcfg.items())))
-    assert report.config_sha256(shuffled) == report.config_sha256(wcfg)
+    assert config_sha256(shuffled) == config_sha256(wcfg)
     text = json.dumps(wcfg, sort_keys=True, separators=(",", ":"))
-    assert report.config_sha256(wcfg) == hashlib.sha256(text.encode()).hexdigest()
+    assert config_sha256(wcfg) == hashlib.sha256(text.encode()).hexdigest()
     changed = vp.check_config(load_config(overrides=["sensitivity.tornado_power=0.8"]))
-    assert report.config_sha256(changed) != report.config_sha256(wcfg)
+    assert config_sha256(changed) != config_sha256(wcfg)
 
 
 def _small_tables():
@@ -369,7 +370,7 @@ def test_summary_opens_with_provenance_and_flags_short_replicates(wcfg):
     ss, tor = _small_tables()
     power = pd.DataFrame({"scenario_id": ["aa", "bb"], "method": ["mmrm", "ancova"], "n_per_arm": [10, 44],
                           "reps": [1000, 1000], "valid_reps": [987, 1000]})  # fmt: skip
-    prov = report.provenance(wcfg, command="snakemake", reps=1000)
+    prov = provenance(wcfg, command="snakemake", reps=1000)
     text = report.summary_markdown(wcfg, sample_size=ss, tornado=tor, power_tables={"power curves": power},
                                    provenance=prov)  # fmt: skip
     lines = text.splitlines()

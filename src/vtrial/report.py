@@ -2,7 +2,7 @@
 
 Pure functions from results tables (DataFrames) and the configuration to
 text: the key numbers in sentences (:func:`summary_markdown`), the provenance
-of a run (:func:`provenance`, :func:`config_sha256`), the key numbers of the
+of a run (made by :func:`vtrial.provenance.provenance`), the key numbers of the
 report's landing page (:func:`key_numbers`), and readable HTML for the
 Snakemake report (:func:`markdown_to_html`, :func:`table_html`).
 """
@@ -10,9 +10,7 @@ Snakemake report (:func:`markdown_to_html`, :func:`table_html`).
 from __future__ import annotations
 
 import copy
-import hashlib
 import html
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -44,72 +42,6 @@ def published_p_value() -> float:
 
 
 # --------------------------------------------------------------------------- provenance
-
-
-def canonical_json(cfg: Mapping) -> str:
-    """The configuration as canonical JSON (sorted keys, no spaces, UTF-8 text).
-
-    Examples
-    --------
-    >>> canonical_json({"b": 1, "a": [1.0, 2]})
-    '{"a":[1.0,2],"b":1}'
-    """
-    return json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def config_sha256(cfg: Mapping) -> str:
-    """SHA-256 (hex) of :func:`canonical_json` of a resolved configuration.
-
-    Two configurations that resolve to the same values have the same hash,
-    however their files were written.
-
-    Examples
-    --------
-    >>> config_sha256({"a": 1}) == config_sha256({"a": 1})
-    True
-    >>> len(config_sha256({"a": 1}))
-    64
-    """
-    return hashlib.sha256(canonical_json(cfg).encode("utf-8")).hexdigest()
-
-
-def provenance(cfg: Mapping, *, command: str, reps: int | None = None) -> dict:
-    """What produced a result: vtrial version, config hash, seed, replicates and command.
-
-    Parameters
-    ----------
-    cfg : mapping
-        The resolved, validated configuration.
-    command : str
-        The command that produced the results (e.g. ``"snakemake"``).
-    reps : int, optional
-        Replicates per scenario (default ``simulation.reps``).
-
-    Returns
-    -------
-    dict
-        ``vtrial_version, config_sha256, seed, reps, command``.
-
-    Examples
-    --------
-    >>> from vtrial.config import load_config
-    >>> p = provenance(load_config(), command="snakemake")
-    >>> p["seed"], p["reps"], p["command"]
-    (20091201, 10000, 'snakemake')
-    """
-    from importlib import metadata
-
-    try:
-        version = metadata.version("vtrial")
-    except metadata.PackageNotFoundError:  # a source tree that is not installed
-        from vtrial import __version__ as version
-    return {
-        "vtrial_version": version,
-        "config_sha256": config_sha256(cfg),
-        "seed": int(cfg["seed"]),
-        "reps": int(cfg["simulation"]["reps"] if reps is None else reps),
-        "command": command,
-    }
 
 
 def provenance_lines(prov: Mapping) -> list[str]:

@@ -14,7 +14,7 @@ from snakemake.utils import validate
 
 from vtrial import pipeline as vp
 from vtrial.errors import InputError
-from vtrial.report import config_sha256, provenance
+from vtrial.provenance import provenance
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import _runlock  # noqa: E402  (workflow/scripts, after the path is set)
@@ -39,7 +39,10 @@ CONFIG_FILES = [
     os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p)
     for p in workflow.overwrite_configfiles
 ] or ["config/config.yaml"]
-PROVENANCE = {**provenance(VT, command="snakemake"), "config_files": CONFIG_FILES}
+PROVENANCE = {
+    **provenance(VT, command="snakemake", reps=VT["simulation"]["reps"]),
+    "config_files": CONFIG_FILES,
+}
 BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
