@@ -115,6 +115,12 @@ def cmd_power(args) -> None:
             parts.rmdir()
     if parts is not None and parts.is_dir():
         shutil.rmtree(parts)
+    short = table[table["valid_reps"] < table["reps"]]
+    for row in short.itertuples():
+        common.note(
+            f"vtrial: warning: scenario {row.scenario_id}, {row.method}: power over {row.valid_reps} of "
+            f"{row.reps} replicates (the others could not be analysed; see valid_reps)"
+        )
     if out is not None:
         common.note(
             f"wrote {out}: {len(table)} rows ({table['scenario_id'].nunique()} scenarios x "
