@@ -109,15 +109,11 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     return out
 
 
-def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha, p_only=False):
-    import json
-
-    cfg = json.loads(cfg_json)
-    out = []
-    for index, size in blocks:
-        res = engine.run_block(cfg, scenario, index, size, methods, p_only)
-        out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
-    return out
+def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_only=False):
+    return [
+        {m: block_sums(res[m], true_value, alpha) for m in methods}
+        for res in engine.run_blocks(cfg, scenario, blocks, methods, p_only)
+    ]
 
 
 class _Progress:
@@ -205,18 +201,17 @@ def simulate_sums(
         tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
     alpha = float(cfg["analysis"]["alpha"])
     tv = truth(cfg)
-    cfg_json = engine.config_json(cfg)
     bar = _Progress(len(blocks), label or f"scenario {scenario}", progress)
     results = []
     if workers <= 1 or len(tasks) == 1:
         for t in tasks:
-            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha, p_only))
+            results.extend(_run_blocks(cfg, scenario, t, methods, tv, alpha, p_only))
             bar.step(len(t))
     else:
         own = pool is None
         ex = pool or _pool(workers)
         try:
-            futs = [ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only) for t in tasks]
+            futs = [ex.submit(_run_blocks, cfg, scenario, t, methods, tv, alpha, p_only) for t in tasks]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
                 bar.step(len(t))
