@@ -155,8 +155,21 @@ def _stats_slice(st: samplers.ArmStats, start: int, reps: int) -> samplers.ArmSt
 
 def _replicates_slice(rep: Replicates, start: int, reps: int) -> Replicates:
     sl = slice(start, start + reps)
+    lo, hi = (None, None) if rep.lo is None else (rep.lo[sl], rep.hi[sl])
     return Replicates(rep.estimate[sl], rep.se[sl], rep.p_value[sl], rep.df[sl], rep.n_placebo[sl],
-                      rep.n_anastrozole[sl], rep.alpha)  # fmt: skip
+                      rep.n_anastrozole[sl], rep.alpha, lo, hi)  # fmt: skip
+
+
+def _group_ci(rep: Replicates) -> None:
+    """Confidence limits of a whole group at once where :meth:`Replicates.covers` would use them.
+
+    ``covers`` decides coverage by the limits when every finite df is an
+    integer (Student, ANCOVA), else by a test; the limits are elementwise, so
+    computing them on the group gives each block's own values.
+    """
+    finite = rep.df[np.isfinite(rep.df)]
+    if finite.size and np.all(finite == np.round(finite)):
+        rep.ci_low  # noqa: B018 - computes and keeps lo and hi
 
 
 # --------------------------------------------------------------------------- engine choice
@@ -431,6 +444,9 @@ def run_blocks(
         stop = max((i % EXACT_GROUP_BLOCKS) * BLOCK + r for i, r in members)
         st = _stats_slice(_exact_group(cfg, fingerprint, scenario, group), start, stop - start)
         res = {m: t_methods(st, m, alpha) for m in exact}
+        if not p_only:
+            for rep in res.values():
+                _group_ci(rep)
         for index, reps in members:
             offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
             out = {m: _replicates_slice(res[m], offset, reps) for m in exact}
