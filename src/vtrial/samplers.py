@@ -86,7 +86,7 @@ def binom_pmf(k, n, p) -> np.ndarray:
 
     Examples
     --------
-    >>> binom_pmf(np.arange(3), 2, 0.5).tolist()
+    >>> [round(float(x), 12) for x in binom_pmf(np.arange(3), 2, 0.5)]
     [0.25, 0.5, 0.25]
     """
     return _binom_pmf(np.asarray(k, dtype=float), float(n), float(p))
@@ -96,14 +96,19 @@ def hypergeom_pmf(k, total: int, marked: int, drawn: int) -> np.ndarray:
     """Hypergeometric probabilities: ``k`` marked among ``drawn`` of ``total`` with ``marked`` marked.
 
     The values of ``scipy.stats.hypergeom.pmf(k, total, marked, drawn)`` (same
-    Boost routine), without importing :mod:`scipy.stats`.
+    Boost routine; 0 outside the support), without importing :mod:`scipy.stats`.
 
     Examples
     --------
     >>> hypergeom_pmf(np.arange(3), 4, 2, 2).tolist()  # 1/6, 4/6, 1/6
     [0.16666666666666666, 0.6666666666666666, 0.16666666666666666]
     """
-    return _hypergeom_pmf(np.asarray(k, dtype=float), float(marked), float(drawn), float(total))
+    k = np.asarray(k, dtype=float)
+    inside = (k >= max(0, drawn - (total - marked))) & (k <= min(marked, drawn))
+    pmf = _hypergeom_pmf(
+        np.where(inside, k, max(0, drawn - (total - marked))), float(marked), float(drawn), float(total)
+    )
+    return np.where(inside, pmf, 0.0)
 
 
 @lru_cache(maxsize=256)
