@@ -27,15 +27,7 @@ import numpy as np  # noqa: E402
 
 from vtrial import engine, power  # noqa: E402
 from vtrial.config import load_config  # noqa: E402
-
-try:
-    from vtrial.engine import exact_block_stats  # noqa: E402
-except ImportError:  # before the exact shortcut drew groups of blocks
-    from vtrial.engine import exact_arm_stats  # noqa: E402
-    from vtrial.streams import seed_sequence  # noqa: E402
-
-    def exact_block_stats(cfg, scenario, index, reps):
-        return exact_arm_stats(cfg, reps, seed_sequence(cfg["seed"], scenario, index))
+from vtrial.engine import exact_block_stats  # noqa: E402
 
 
 def median_time(fn, repeats: int) -> float:
