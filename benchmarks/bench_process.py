@@ -60,7 +60,14 @@ print(r["sample_sizes"], r["power_uncorrected"])
 
 
 def vtrial_cmd() -> list[str]:
-    exe = shutil.which("vtrial")
+    """The ``vtrial`` console script of this interpreter.
+
+    The one beside ``sys.executable`` first: a version manager's shim on PATH
+    (pyenv) starts a shell and a lookup before Python, which is not vtrial's
+    time, and MCPower's script is run by ``sys.executable`` directly.
+    """
+    beside = Path(sys.executable).with_name("vtrial")
+    exe = str(beside) if beside.is_file() else shutil.which("vtrial")
     if exe is None:
         sys.exit("vtrial is not on PATH: pip install -e . first")
     return [exe]
@@ -109,8 +116,17 @@ def main() -> None:
         if "small" in want:
             res["small"] = alternate(
                 {
-                    "vtrial": [*vt, "power", "--reps", "1000", "--set", "analysis.methods=[ancova]",
-                               "--quiet", "--out", "small.csv"],
+                    "vtrial": [
+                        *vt,
+                        "power",
+                        "--reps",
+                        "1000",
+                        "--set",
+                        "analysis.methods=[ancova]",
+                        "--quiet",
+                        "--out",
+                        "small.csv",
+                    ],
                     "import_numpy_pandas": [py, "-c", "import numpy, pandas"],
                 },  # fmt: skip
                 args.repeats,
@@ -123,7 +139,14 @@ def main() -> None:
                       "--set", "simulation.exact_shortcut=never", "--quiet"]  # fmt: skip
             res["mann_whitney"] = alternate(
                 {
-                    "mann_whitney": [*vt, *common, "--set", "analysis.methods=[mann_whitney]", "--out", "mw.csv"],
+                    "mann_whitney": [
+                        *vt,
+                        *common,
+                        "--set",
+                        "analysis.methods=[mann_whitney]",
+                        "--out",
+                        "mw.csv",
+                    ],
                     "student_t": [*vt, *common, "--set", "analysis.methods=[student_t]", "--out", "t.csv"],
                 },
                 args.repeats,
