@@ -82,12 +82,15 @@ def timed(cmd: list[str], cwd: str) -> float:
 def alternate(cases: dict[str, list[str]], repeats: int, cwd: str) -> dict[str, dict]:
     """Run the commands in turn, ``repeats`` rounds after one warm-up round."""
     times: dict[str, list[float]] = {name: [] for name in cases}
+    load = os.getloadavg()
     for round_ in range(repeats + 1):
         for name, cmd in cases.items():
             t = timed(cmd, cwd)
             if round_:
                 times[name].append(t)
-    return {name: {"median_s": statistics.median(v), "times": v} for name, v in times.items()}
+    out: dict = {name: {"median_s": statistics.median(v), "times": v} for name, v in times.items()}
+    out["loadavg_start_end"] = [load, os.getloadavg()]
+    return out
 
 
 def main() -> None:
