@@ -6,7 +6,9 @@ Run from the repository root (in-process, single thread, median of ``--repeats``
 
 * ``exact``: the exact shortcut's sufficient statistics for 1,000,000 replicates
   (asked for block by block, 1,000 blocks, default design with MCAR dropout and without dropout) against
-  drawing the same random numbers alone in one call per distribution;
+  drawing the same random numbers alone in one call per distribution; then the
+  whole exact path of a power run (statistics, ANCOVA, power-table sums:
+  ``power.simulate_sums``) against the same random numbers;
 * ``mann_whitney``: Mann-Whitney (with Hodges-Lehmann estimate and CI) against
   Student's t on the per-man engine, 150 men per arm, 10,000 replicates;
 * ``analytic``: analytic Welch power at 150 men per arm (default dropout).
@@ -46,6 +48,11 @@ def exact(cfg, reps: int = 1_000_000) -> None:
         exact_block_stats(cfg, "0123456789", k, engine.BLOCK)
 
 
+def exact_power(cfg, reps: int = 1_000_000) -> None:
+    """The whole exact path of a power run: statistics, ANCOVA and the power-table sums."""
+    power.simulate_sums(cfg, "0123456789", reps, ["ancova"])
+
+
 def raw_draws(cfg, reps: int = 1_000_000) -> None:
     """The exact shortcut's random numbers alone: per arm a binomial, three normals, two chi-squares."""
     rng = np.random.default_rng(1)
@@ -76,6 +83,10 @@ def main() -> None:
         cfg = load_config(overrides=over)
         te, tr = median_time(lambda cfg=cfg: exact(cfg), r), median_time(lambda cfg=cfg: raw_draws(cfg), r)
         print(f"exact 1e6 reps ({label}): {te:.3f} s; random numbers alone {tr:.3f} s; ratio {te / tr:.2f}")
+        tp = median_time(lambda cfg=cfg: exact_power(cfg), r)
+        print(
+            f"  with ANCOVA and power sums (simulate_sums): {tp:.3f} s; ratio to random numbers {tp / tr:.2f}"
+        )
     cfg = load_config(overrides=["trial.n_per_arm=150", "simulation.exact_shortcut=never"])
     tm = median_time(lambda: run(cfg, ["mann_whitney"]), r)
     tt = median_time(lambda: run(cfg, ["student_t"]), r)
