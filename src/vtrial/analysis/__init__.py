@@ -2,7 +2,7 @@
 
 Every method has the signature ``fn(data, *, missing="complete_case",
 alpha=0.05, scale="pct", rng=None, **options) -> AnalysisResult`` where
-``data`` is the long trial format of DESIGN.md. The estimate is always
+``data`` is the long trial format (the trial-data contract of docs/architecture.md). The estimate is always
 anastrozole minus placebo in mean 12-month change of PA spine BMD
 (percentage points, or g/cm2 with ``scale="absolute"``).
 
@@ -39,15 +39,11 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis import ancova as _ancova
-from vtrial.analysis import mmrm as _mmrm
-from vtrial.analysis import nonparametric as _nonparametric
-from vtrial.analysis import resampling as _resampling
-from vtrial.analysis import ttests as _ttests
 from vtrial.analysis.data import analysis_notes, check_trial
 from vtrial.analysis.missing import STRATEGIES
 from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
 from vtrial.errors import InputError
+from vtrial.method_registry import ALLOWED_MISSING, METHODS, list_methods
 
 __all__ = [
     "ALLOWED_MISSING",
@@ -60,57 +56,7 @@ __all__ = [
     "run_methods",
 ]
 
-METHODS: dict[str, tuple[Callable[..., AnalysisResult], str]] = {
-    "student_t": (_ttests.student_t, "Student two-sample t-test on 12-month % change"),
-    "welch_t": (_ttests.welch_t, "Welch unequal-variance t-test on 12-month % change"),
-    "ancova": (_ancova.ancova, "ANCOVA: 12-month % change ~ arm + baseline BMD (OLS)"),
-    "mmrm": (
-        _mmrm.mmrm,
-        "MMRM: months 6 and 12, unstructured covariance, REML, Satterthwaite df",
-    ),
-    "mann_whitney": (
-        _nonparametric.mann_whitney,
-        "Wilcoxon rank-sum test with Hodges-Lehmann shift and CI (as R wilcox.test)",
-    ),
-    "permutation": (
-        _resampling.permutation,
-        "Re-randomization test of the ANCOVA arm effect, CI by test inversion",
-    ),
-    "bootstrap": (_resampling.bootstrap, "Stratified bootstrap of the mean difference, BCa CI"),
-    "bootstrap_percentile": (
-        _resampling.bootstrap_percentile,
-        "Stratified bootstrap of the mean difference, percentile CI",
-    ),
-}
-
-ALLOWED_MISSING: dict[str, tuple[str, ...]] = {
-    "student_t": _ttests.ALLOWED_MISSING,
-    "welch_t": _ttests.ALLOWED_MISSING,
-    "ancova": _ancova.ALLOWED_MISSING,
-    "mmrm": _mmrm.ALLOWED_MISSING,
-    "mann_whitney": _nonparametric.ALLOWED_MISSING,
-    "permutation": _resampling.ALLOWED_MISSING,
-    "bootstrap": _resampling.ALLOWED_MISSING,
-    "bootstrap_percentile": _resampling.ALLOWED_MISSING,
-}
-
 _COMMON = ("missing", "alpha", "scale", "rng")
-
-
-def list_methods() -> list[tuple[str, str]]:
-    """Names and one-line descriptions of the analysis methods.
-
-    Returns
-    -------
-    list of (str, str)
-        In registry order.
-
-    Examples
-    --------
-    >>> list_methods()[0][0]
-    'student_t'
-    """
-    return [(name, description) for name, (_, description) in METHODS.items()]
 
 
 def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame:

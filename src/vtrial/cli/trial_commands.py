@@ -69,7 +69,7 @@ def cmd_calibrate(args) -> None:
 
 
 def cmd_methods(args) -> None:
-    from vtrial.analysis import list_methods
+    from vtrial.method_registry import list_methods  # not vtrial.analysis: no pandas
 
     for name, description in list_methods():
         print(f"{name:<14} {description}")
