@@ -432,7 +432,7 @@ def test_estradiol_moments_match_the_simulation(cfg):
     import math
 
     from vtrial.config import _screening
-    from vtrial.trial import _estradiol_change_moments
+    from vtrial.model import _estradiol_change_moments
 
     mean_sim, sd_sim = _estradiol_change_moments(
         json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
