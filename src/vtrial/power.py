@@ -557,6 +557,30 @@ def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]
     return [(int(a), int(b), float(w)) for a, b, w in zip(x, y, p, strict=True)]
 
 
+def analysable_law(cfg: dict, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Completer pairs a method can analyse, as arrays ``(n0, n1, probability)``.
+
+    :func:`_completer_law` restricted to at least two men per arm (and four in
+    all for ANCOVA, which estimates one more coefficient); probabilities are not
+    renormalised, since a trial that cannot be analysed is not significant.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> n0, n1, p = analysable_law(load_config(overrides=["trial.n_per_arm=3"]), "ancova")
+    >>> bool(n0.min() >= 2 and n1.min() >= 2 and p.sum() <= 1)
+    True
+    """
+    law = _completer_law(cfg)
+    n0 = np.array([x[0] for x in law], dtype=float)
+    n1 = np.array([x[1] for x in law], dtype=float)
+    p = np.array([x[2] for x in law])
+    ok = (n0 >= 2) & (n1 >= 2)
+    if method == "ancova":
+        ok &= n0 + n1 >= 4
+    return n0[ok], n1[ok], p[ok]
+
+
 def _power_nct(df, ncp, crit):
     return special.nctdtr(df, ncp, -crit) + (1.0 - special.nctdtr(df, ncp, crit))
 
@@ -774,14 +798,7 @@ def analytic_power(cfg: dict, method: str) -> float:
     delta = float(mo.mean_pct[1] - mo.mean_pct[0])
     alpha = float(cfg["analysis"]["alpha"])
     sigma = math.sqrt(mo.cov[1, 1])
-    law = _completer_law(cfg)
-    n0 = np.array([x[0] for x in law], dtype=float)
-    n1 = np.array([x[1] for x in law], dtype=float)
-    p = np.array([x[2] for x in law])
-    ok = (n0 >= 2) & (n1 >= 2)
-    if method == "ancova":
-        ok &= n0 + n1 >= 4
-    n0, n1, p = n0[ok], n1[ok], p[ok]
+    n0, n1, p = analysable_law(cfg, method)
     if not len(p):
         return 0.0
     h = np.sqrt(1 / n0 + 1 / n1)
