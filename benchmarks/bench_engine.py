@@ -220,6 +220,7 @@ def main() -> None:
             pool = power._pool(workers) if workers > 1 else None
             t, times = median_time(lambda w=workers, p=pool: vtrial_search(w, pool=p), args.repeats)
             res[f"vtrial_exact_{workers}w"] = {
+                "loadavg": os.getloadavg(),
                 "median_s": t,
                 "times": times,
                 "power": vtrial_search(workers, pool=pool),
@@ -247,7 +248,7 @@ def main() -> None:
                 [sys.executable, __file__, "--mcpower-child", str(threads), "--repeats", str(args.repeats)],
                 check=True, capture_output=True, text=True,
             ).stdout  # fmt: skip
-            res[f"mcpower_{threads}t"] = json.loads(out)
+            res[f"mcpower_{threads}t"] = json.loads(out) | {"loadavg": os.getloadavg()}
             print(f"mcpower {threads}t {res[f'mcpower_{threads}t']['median_s']:.3f}s", file=sys.stderr)
     if "statsmodels" in want:
         per_trial, pw = statsmodels_loop(300)

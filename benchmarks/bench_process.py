@@ -60,7 +60,14 @@ print(r["sample_sizes"], r["power_uncorrected"])
 
 
 def vtrial_cmd() -> list[str]:
-    exe = shutil.which("vtrial")
+    """The ``vtrial`` console script of this interpreter.
+
+    The one beside ``sys.executable`` first: a version manager's shim on PATH
+    (pyenv) starts a shell and a lookup before Python, which is not vtrial's
+    time, and MCPower's script is run by ``sys.executable`` directly.
+    """
+    beside = Path(sys.executable).with_name("vtrial")
+    exe = str(beside) if beside.is_file() else shutil.which("vtrial")
     if exe is None:
         sys.exit("vtrial is not on PATH: pip install -e . first")
     return [exe]
@@ -75,12 +82,15 @@ def timed(cmd: list[str], cwd: str) -> float:
 def alternate(cases: dict[str, list[str]], repeats: int, cwd: str) -> dict[str, dict]:
     """Run the commands in turn, ``repeats`` rounds after one warm-up round."""
     times: dict[str, list[float]] = {name: [] for name in cases}
+    load = os.getloadavg()
     for round_ in range(repeats + 1):
         for name, cmd in cases.items():
             t = timed(cmd, cwd)
             if round_:
                 times[name].append(t)
-    return {name: {"median_s": statistics.median(v), "times": v} for name, v in times.items()}
+    out: dict = {name: {"median_s": statistics.median(v), "times": v} for name, v in times.items()}
+    out["loadavg_start_end"] = [load, os.getloadavg()]
+    return out
 
 
 def main() -> None:
@@ -109,8 +119,17 @@ def main() -> None:
         if "small" in want:
             res["small"] = alternate(
                 {
-                    "vtrial": [*vt, "power", "--reps", "1000", "--set", "analysis.methods=[ancova]",
-                               "--quiet", "--out", "small.csv"],
+                    "vtrial": [
+                        *vt,
+                        "power",
+                        "--reps",
+                        "1000",
+                        "--set",
+                        "analysis.methods=[ancova]",
+                        "--quiet",
+                        "--out",
+                        "small.csv",
+                    ],
                     "import_numpy_pandas": [py, "-c", "import numpy, pandas"],
                 },  # fmt: skip
                 args.repeats,
@@ -123,7 +142,14 @@ def main() -> None:
                       "--set", "simulation.exact_shortcut=never", "--quiet"]  # fmt: skip
             res["mann_whitney"] = alternate(
                 {
-                    "mann_whitney": [*vt, *common, "--set", "analysis.methods=[mann_whitney]", "--out", "mw.csv"],
+                    "mann_whitney": [
+                        *vt,
+                        *common,
+                        "--set",
+                        "analysis.methods=[mann_whitney]",
+                        "--out",
+                        "mw.csv",
+                    ],
                     "student_t": [*vt, *common, "--set", "analysis.methods=[student_t]", "--out", "t.csv"],
                 },
                 args.repeats,

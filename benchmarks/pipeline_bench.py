@@ -121,7 +121,7 @@ def main(argv=None) -> None:
     p.add_argument("--figure", type=Path, default=ROOT / "benchmarks" / "pipeline_timeline.png")
     args = p.parse_args(argv)
 
-    snake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+    snake = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile")]
     extra = ["--configfile", str(args.configfile.resolve())] if args.configfile else []
     runs = []
     for i in range(args.repeats):

@@ -12,8 +12,10 @@ import errno
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import pandas as pd
@@ -445,3 +447,44 @@ def test_analyze_provenance_records_the_input_file(tmp_path):
     assert rec["inputs"]["data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     sim = json.loads((tmp_path / "trial.csv.provenance.json").read_text())
     assert sim["reps"] == 1 and sim["config_sha256"] == _canonical_sha256(sim["config"])
+
+
+def test_power_warns_when_replicates_could_not_be_analysed(tmp_path):
+    """At 2 men per arm with dropout many trials cannot be fitted: said on stderr, counted in valid_reps."""
+    out = tmp_path / "p.csv"
+    r = run("power", "--reps", "400", "--set", "trial.n_per_arm=2", "--method", "ancova", "--quiet",
+            "--out", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(out)
+    assert table.loc[0, "valid_reps"] < 400
+    warning = [line for line in r.stderr.splitlines() if line.startswith("vtrial: warning:")]
+    assert warning == [
+        f"vtrial: warning: scenario {table.loc[0, 'scenario_id']}, ancova: power over "
+        f"{table.loc[0, 'valid_reps']} of 400 replicates (the others could not be analysed; see valid_reps)"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_interrupted_power_resumes_to_the_same_bytes(tmp_path, sig):
+    """Killed after its first finished scenario, a plain rerun keeps that scenario and writes the same table."""
+    args = ["power", "--reps", "3000", "--method", "mann_whitney", "--set", "simulation.exact_shortcut=never",
+            "--grid", "trial.n_per_arm=60,61,62,63,64,65", "--quiet"]  # fmt: skip
+    whole = tmp_path / "whole.csv"
+    assert run(*args, "--out", whole).returncode == 0
+    out = tmp_path / "p.csv"
+    parts = tmp_path / ".p.csv.parts"
+    proc = subprocess.Popen([sys.executable, "-m", "vtrial.cli", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (parts.is_dir() and list(parts.glob("*.npz"))):
+        assert proc.poll() is None and time.monotonic() < deadline, "no checkpoint before the run ended"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    assert proc.returncode != 0 and not out.exists()
+    assert list(parts.glob("*.npz"))  # the finished scenarios survive the kill
+    r = run(*args, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == whole.read_bytes()
+    assert not parts.exists()

@@ -432,7 +432,7 @@ def test_estradiol_moments_match_the_simulation(cfg):
     import math
 
     from vtrial.config import _screening
-    from vtrial.trial import _estradiol_change_moments
+    from vtrial.model import _estradiol_change_moments
 
     mean_sim, sd_sim = _estradiol_change_moments(
         json.dumps(cfg["cohort"], sort_keys=True), json.dumps(cfg["hormones"], sort_keys=True)
@@ -509,8 +509,8 @@ def test_optional_sections_are_absent_by_default_and_validated_when_present(tmp_
         (["prior.difference={distribution: normal, mean: -80, sd: 1}"], "'prior.difference.mean': value -80 is out of range"),
         (["prior.sd_pct_change={distribution: scaled_inv_chi2, value: 3}"], "'prior.sd_pct_change.df' is missing"),
         (["prior.bogus=1"], "prior.bogus"),
-        (["grid.sequential.alpha=[0.01, 0.02]"], "grid cannot vary 'sequential.alpha'"),
-        (["grid.prior.difference.sd=[1, 2]"], "grid cannot vary 'prior.difference.sd'"),
+        (["grid.sequential.alpha=[0.01, 0.02]"], "'sequential.alpha' cannot be varied"),
+        (["grid.prior.difference.sd=[1, 2]"], "'prior.difference.sd' cannot be varied"),
     ],
 )  # fmt: skip
 def test_bad_optional_sections_name_the_key(overrides, message):

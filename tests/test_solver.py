@@ -110,15 +110,16 @@ def _cases():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ss_welch", "ss_mnar", "ss_grid", "ss_nmax", "mde", "mde_pos"])
 def test_sample_size_and_mde_tables_unchanged(name):
-    """Byte-identical to the separate loops, but for MDE midpoints now rounded to 12 decimals."""
+    """The separate loops' tables, but for formula values and MDE midpoints now rounded to 12 decimals.
+
+    Monte Carlo columns are equal exactly; the analytic columns and the MDE
+    (whose search starts from the analytic answer) to 1e-11, since the formulas
+    were vectorised since.
+    """
     got = _cases()[name]()
-    before = (FIXTURES / "solver" / f"{name}.csv").read_text()
-    if name.startswith("ss_"):
-        assert _csv(got) == before
-    else:
-        old = pd.read_csv(io.StringIO(before))
-        new = pd.read_csv(io.StringIO(_csv(got)))
-        for col in ("mde_pct", "analytic_mde_pct"):
-            np.testing.assert_allclose(new[col], old[col], rtol=0, atol=1e-11)
-        pd.testing.assert_frame_equal(new.drop(columns=["mde_pct", "analytic_mde_pct"]),
-                                      old.drop(columns=["mde_pct", "analytic_mde_pct"]))  # fmt: skip
+    old = pd.read_csv(FIXTURES / "solver" / f"{name}.csv")
+    new = pd.read_csv(io.StringIO(_csv(got)))
+    close = [c for c in new.columns if c.startswith("analytic") or c == "mde_pct"]
+    for col in close:
+        np.testing.assert_allclose(new[col], old[col], rtol=0, atol=1e-11)
+    pd.testing.assert_frame_equal(new.drop(columns=close), old.drop(columns=close))

@@ -96,14 +96,7 @@ def _tails(cfg: dict, method: str, mean, var) -> tuple[np.ndarray, np.ndarray]:
     var = np.broadcast_to(np.asarray(var, dtype=float), mean.shape)
     mo = model.moments(cfg)
     alpha = float(cfg["analysis"]["alpha"])
-    law = power._completer_law(cfg)
-    n0 = np.array([x[0] for x in law], dtype=float)
-    n1 = np.array([x[1] for x in law], dtype=float)
-    p = np.array([x[2] for x in law])
-    ok = (n0 >= 2) & (n1 >= 2)
-    if method == "ancova":
-        ok &= n0 + n1 >= 4
-    n0, n1, p = n0[ok], n1[ok], p[ok]
+    n0, n1, p = power.analysable_law(cfg, method)
     zero = np.zeros(mean.shape)
     if not len(p):
         return zero, zero.copy()

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from vtrial.errors import InputError
+from vtrial.keys import check_variable_key
 
 if TYPE_CHECKING:
     import jsonschema
@@ -56,8 +57,6 @@ if TYPE_CHECKING:
 #: them, and a fixed and a sequential design share common random numbers).
 DATA_SECTIONS = ("trial", "cohort", "hormones", "effects", "measurement", "dropout")
 
-#: Optional sections that the grid may not vary: no scenario depends on them.
-NOT_IN_GRID = ("seed", "simulation", "sequential", "prior")
 
 #: Longest error message (characters); longer values are elided.
 MAX_MESSAGE = 300
@@ -740,8 +739,8 @@ def validate_config(cfg: Any, *, base_dir: str | Path | None = None) -> dict:
     screened men eligible, each arm's mean change in [-50, 50]% and 6 SDs above
     -100%, an estradiol slope whose variance fits in the true-change variance).
     Grid values are checked too, each by validating the configuration with that
-    value substituted, and normalized likewise; the grid may not vary
-    :data:`NOT_IN_GRID`.
+    value substituted, and normalized likewise; the grid may vary only the
+    sections of :data:`vtrial.keys.VARIABLE_SECTIONS`.
 
     The optional sections are checked when present (not None):
     ``sequential`` by :func:`vtrial.sequential_config.validate_sequential`
@@ -770,8 +769,7 @@ def validate_config(cfg: Any, *, base_dir: str | Path | None = None) -> dict:
     _check_rules(cfg)
     _check_optional_sections(cfg, base_dir)
     for key, values in cfg.get("grid", {}).items():
-        if key.startswith("grid") or key.split(".")[0] in NOT_IN_GRID:
-            raise InputError(f"config key 'grid.{key}': the grid cannot vary '{key}' (vary study parameters)")
+        check_variable_key(key, "grid")
         get_key(cfg, key)
         for i, value in enumerate(values):
             point = set_key({**cfg, "grid": {}}, key, value)

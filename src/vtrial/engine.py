@@ -52,9 +52,10 @@ Engine choice per method (:func:`method_engine`):
 
 from __future__ import annotations
 
-import json
+import itertools
 import math
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -121,15 +122,27 @@ def exact_block_stats(cfg: dict, scenario: str, index: int, reps: int) -> sample
     (True, (2, 1000))
     """
     group, pos = divmod(int(index), EXACT_GROUP_BLOCKS)
-    key = (repr(cfg), scenario, group)  # repr: a cheap exact fingerprint of the parsed config
+    return _stats_slice(_exact_group(cfg, repr(cfg), scenario, group), pos * BLOCK, int(reps))
+
+
+def _exact_group(cfg: dict, fingerprint: str, scenario: str, group: int) -> samplers.ArmStats:
+    """The statistics of a whole group of exact blocks; the last group drawn is kept per thread.
+
+    ``fingerprint`` is ``repr(cfg)``, a cheap exact fingerprint of the parsed
+    config, passed in so that a caller running many blocks computes it once.
+    """
+    key = (fingerprint, scenario, group)
     if getattr(_EXACT, "key", None) != key:
         ss = seed_sequence(cfg["seed"], scenario, group)
         _EXACT.stats = samplers.exact_arm_stats(
             cfg, EXACT_GROUP_BLOCKS * BLOCK, ss, sizes=Stream.EXACT_GROUP_SIZES, stats=Stream.EXACT_GROUP
         )
         _EXACT.key = key
-    st = _EXACT.stats
-    sl = slice(pos * BLOCK, pos * BLOCK + int(reps))
+    return _EXACT.stats
+
+
+def _stats_slice(st: samplers.ArmStats, start: int, reps: int) -> samplers.ArmStats:
+    sl = slice(start, start + reps)
     return samplers.ArmStats(
         st.n[:, sl],
         st.ybar[:, sl],
@@ -139,6 +152,25 @@ def exact_block_stats(cfg: dict, scenario: str, index: int, reps: int) -> sample
         st.sby[:, sl],
         st.size[:, sl],
     )
+
+
+def _replicates_slice(rep: Replicates, start: int, reps: int) -> Replicates:
+    sl = slice(start, start + reps)
+    lo, hi = (None, None) if rep.lo is None else (rep.lo[sl], rep.hi[sl])
+    return Replicates(rep.estimate[sl], rep.se[sl], rep.p_value[sl], rep.df[sl], rep.n_placebo[sl],
+                      rep.n_anastrozole[sl], rep.alpha, lo, hi)  # fmt: skip
+
+
+def _group_ci(rep: Replicates) -> None:
+    """Confidence limits of a whole group at once where :meth:`Replicates.covers` would use them.
+
+    ``covers`` decides coverage by the limits when every finite df is an
+    integer (Student, ANCOVA), else by a test; the limits are elementwise, so
+    computing them on the group gives each block's own values.
+    """
+    finite = rep.df[np.isfinite(rep.df)]
+    if finite.size and np.all(finite == np.round(finite)):
+        rep.ci_low  # noqa: B018 - computes and keeps lo and hi
 
 
 # --------------------------------------------------------------------------- engine choice
@@ -430,6 +462,60 @@ def run_block(
     return out if prior is None else (out, truths)
 
 
+def run_blocks(
+    cfg: dict, scenario: str, blocks, methods, p_only: bool = False
+) -> Iterator[dict[str, Replicates]]:
+    """:func:`run_block` for consecutive blocks, yielding each block's results in turn.
+
+    The same values as one :func:`run_block` call per block, with the fixed
+    costs paid once: the engine choice, and for the exact shortcut the
+    config fingerprint and one vectorised analysis per group of
+    :data:`EXACT_GROUP_BLOCKS` blocks (sliced per block afterwards; every
+    operation is elementwise, so a slice equals the block analysed alone).
+
+    Parameters
+    ----------
+    blocks : sequence of (int, int)
+        (block index, replicates), consecutive indices.
+    cfg, scenario, methods, p_only
+        As :func:`run_block`.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config()
+    >>> a = list(run_blocks(cfg, "0123456789", [(9, 1000), (10, 500)], ["ancova"]))
+    >>> b = run_block(cfg, "0123456789", 10, 500, ["ancova"])
+    >>> bool((a[1]["ancova"].estimate == b["ancova"].estimate).all())
+    True
+    """
+    exact = [m for m in methods if method_engine(cfg, m, methods) == "exact"]
+    # Without the exact methods the others choose the same engines (exact_valid
+    # methods never keep a block off per_man_y) and draw the same streams.
+    others = [m for m in methods if m not in exact]
+    if not exact:
+        for index, reps in blocks:
+            yield run_block(cfg, scenario, index, reps, methods, p_only)
+        return
+    fingerprint = repr(cfg)
+    alpha = analysis_options(cfg)["alpha"]
+    for group, members in itertools.groupby(blocks, key=lambda b: b[0] // EXACT_GROUP_BLOCKS):
+        members = list(members)
+        start = (members[0][0] % EXACT_GROUP_BLOCKS) * BLOCK
+        stop = max((i % EXACT_GROUP_BLOCKS) * BLOCK + r for i, r in members)
+        st = _stats_slice(_exact_group(cfg, fingerprint, scenario, group), start, stop - start)
+        res = {m: t_methods(st, m, alpha) for m in exact}
+        if not p_only:
+            for rep in res.values():
+                _group_ci(rep)
+        for index, reps in members:
+            offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
+            out = {m: _replicates_slice(res[m], offset, reps) for m in exact}
+            if others:
+                out.update(run_block(cfg, scenario, index, reps, others, p_only))
+            yield out
+
+
 def full_needs_covariates(cfg: dict) -> bool:
     """Whether the ``full`` simulator must draw age, BMI and hormones."""
     t = cfg["trial"]
@@ -438,8 +524,3 @@ def full_needs_covariates(cfg: dict) -> bool:
         or cfg["effects"]["mode"] != "direct"
         or (t["randomization"] == "stratified_blocks" and t["strata_variable"] != "bmd_g_cm2")
     )
-
-
-def config_json(cfg: dict) -> str:
-    """Canonical JSON of a config (what worker processes receive)."""
-    return json.dumps(cfg, sort_keys=True)

@@ -1,10 +1,12 @@
-"""Helpers of the Snakemake workflow: scenarios, job batches, sensitivity designs, summary.
+"""Helpers of the Snakemake workflow: scenarios, jobs, the keys each job reads, stages.
 
 The workflow (``workflow/``) stays thin: every decision it needs — which
-scenarios exist, which job computes which scenario, which configurations a
-heatmap or a tornado plot evaluates, how a tipping-point grid is analysed, what
-``results/summary.md`` says — is made here, where it can be tested without
-Snakemake.
+scenarios exist, which job computes which scenario, which config keys a job
+receives (so that changing a key reruns only the jobs that read it), which
+configurations a heatmap or a tornado plot evaluates — is made here, where it
+can be tested without Snakemake. The statistics live in the package
+(:mod:`vtrial.power`, :mod:`vtrial.analysis`, :mod:`vtrial.analysis.tipping`);
+the text of ``results/summary.md`` and the report pages in :mod:`vtrial.report`.
 
 Configuration keys of the workflow live in two sections, ``pipeline`` and
 ``sensitivity`` (documented in ``config/README.md``).
@@ -33,17 +35,11 @@ from vtrial.config import (
     validate_config,
 )
 from vtrial.errors import InputError
+from vtrial.keys import check_variable_key
 
 #: Mappings whose keys are free (config keys): a config file that sets one
 #: replaces it whole, as ``vtrial --config`` does, instead of Snakemake's deep merge.
 FREE_KEY_MAPPINGS = ("grid", "sensitivity.tornado")
-
-#: Sections a grid or a tornado range may not vary (``sequential`` and ``prior``
-#: do not enter the scenario id, see :data:`vtrial.config.DATA_SECTIONS`).
-NOT_VARIABLE = ("seed", "simulation", "pipeline", "sensitivity", "grid", "sequential", "prior")
-
-#: Published between-group P of the 2009 trial (PA spine BMD change).
-PUBLISHED_P = 0.0014
 
 
 # --------------------------------------------------------------------------- config
@@ -98,14 +94,6 @@ def workflow_config(merged: Mapping, configfiles: Sequence[str | Path] = ()) -> 
     return check_config(cfg)
 
 
-def _variable_key(key: str, where: str) -> None:
-    if key.split(".")[0] in NOT_VARIABLE:
-        raise InputError(
-            f"config key '{where}.{key}': '{key}' cannot be varied (vary study parameters "
-            "in trial, cohort, hormones, effects, measurement, dropout or analysis)"
-        )
-
-
 def check_config(cfg: Any) -> dict:
     """Validate a configuration for the workflow (``validate_config`` plus workflow rules).
 
@@ -121,10 +109,10 @@ def check_config(cfg: Any) -> dict:
         if section not in cfg:
             raise InputError(f"config key '{section}' is missing (the workflow needs it)")
     for key in cfg.get("grid") or {}:
-        _variable_key(key, "grid")
+        check_variable_key(key, "grid")
     base = base_config(cfg)
     for key, values in cfg["sensitivity"]["tornado"].items():
-        _variable_key(key, "sensitivity.tornado")
+        check_variable_key(key, "sensitivity.tornado")
         try:
             get_key(base, key)
         except InputError as exc:
@@ -161,7 +149,7 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
     """Scenarios of the power stage: ``grid`` crossed with ``pipeline.power_n_per_arm``.
 
     If the grid varies ``trial.n_per_arm`` itself, its values are used instead.
-    Duplicate scenarios (same id) are kept once.
+    Duplicate scenarios (the same configuration) are kept once.
     """
     grid = dict(cfg.get("grid") or {})
     if "trial.n_per_arm" not in grid:
@@ -170,22 +158,28 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
 
 
 def _unique(scenarios: list[Scenario]) -> list[Scenario]:
+    # By the whole configuration, not the id: the id covers the data-generating
+    # sections only, and a grid over an analysis key keeps it.
     seen: set[str] = set()
     out = []
     for s in scenarios:
-        if s.id not in seen:
-            seen.add(s.id)
+        if s.config_json not in seen:
+            seen.add(s.config_json)
             out.append(s)
     return out
 
 
-def _curve_key(scenario: Scenario) -> str:
-    """Short stable hash of a scenario's grid values other than ``trial.n_per_arm``."""
+def _values_hash(values) -> str:
+    """Short stable hash of grid values (8 hex digits)."""
     import hashlib
     import json
 
-    other = [[k, v] for k, v in scenario.grid_values if k != "trial.n_per_arm"]
-    return hashlib.sha256(json.dumps(other, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def _curve_key(scenario: Scenario) -> str:
+    """Short stable hash of a scenario's grid values other than ``trial.n_per_arm``."""
+    return _values_hash([[k, v] for k, v in scenario.grid_values if k != "trial.n_per_arm"])
 
 
 def batches(scenarios: Sequence[Scenario], jobs: int) -> dict[str, list[Scenario]]:
@@ -239,18 +233,30 @@ WORKFLOW_SECTIONS = ("pipeline", "sensitivity")
 
 
 def stage_config(cfg: dict, *keep: str) -> dict:
-    """The base case for one stage: no grid, and of the workflow sections only ``keep``.
+    """The base case for one stage: no grid, and of the workflow sections only what ``keep`` names.
+
+    A job's ``params`` hold exactly the configuration it reads, so that Snakemake
+    reruns it when, and only when, one of those values changes. ``keep`` names
+    whole workflow sections (``"sensitivity"``) or single keys of them
+    (``"sensitivity.tornado_power"``); the study sections are always kept.
 
     Examples
     --------
     >>> from vtrial.config import load_config
     >>> sorted(set(load_config()) - set(stage_config(load_config(), "sensitivity")))
     ['pipeline']
+    >>> stage_config(load_config(), "sensitivity.method")["sensitivity"]
+    {'method': 'ancova'}
     """
     out = base_config(cfg)
     for section in WORKFLOW_SECTIONS:
-        if section not in keep:
-            out.pop(section, None)
+        whole = out.pop(section, None)
+        if section in keep:
+            out[section] = whole
+            continue
+        picked = {k.split(".", 1)[1]: whole[k.split(".", 1)[1]] for k in keep if k.startswith(f"{section}.")}
+        if picked:
+            out[section] = picked
     return out
 
 
@@ -269,6 +275,48 @@ def sample_size_scenarios(cfg: dict) -> list[Scenario]:
     """Scenarios of the sample-size stage: the grid without ``trial.n_per_arm``."""
     grid = {k: v for k, v in (cfg.get("grid") or {}).items() if k != "trial.n_per_arm"}
     return _unique(expand_grid({**cfg, "grid": grid}))
+
+
+def scenario_key(scenario: Scenario) -> str:
+    """Stable name of a scenario's jobs and files: its id, plus a hash of any non-data grid values.
+
+    The id (:func:`vtrial.config.scenario_id`) covers the data-generating
+    sections only, so two scenarios that differ in an ``analysis`` key (e.g. a
+    grid over ``analysis.alpha``) get the hash of those values appended.
+    """
+    from vtrial.config import DATA_SECTIONS
+
+    other = [[k, v] for k, v in scenario.grid_values if k.split(".")[0] not in DATA_SECTIONS]
+    return f"{scenario.id}-{_values_hash(other)}" if other else scenario.id
+
+
+def sample_size_jobs(cfg: dict) -> dict[str, dict]:
+    """One sample-size job per scenario and method, keyed ``"<scenario key>/<method>"``.
+
+    Each job searches the n per arm of one method for every target power of
+    ``sensitivity.target_power``; its name derives from the scenario's grid
+    values (:func:`scenario_key`), so changing one grid value reruns only that
+    scenario's jobs.
+
+    Returns
+    -------
+    dict
+        Job name -> ``{"scenario": payload item, "method": str}`` (payload as
+        :func:`scenario_payload`).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = check_config(load_config(overrides=["analysis.methods=[ancova, welch_t]"]))
+    >>> [name.split("/")[1] for name in sample_size_jobs(cfg)]
+    ['ancova', 'welch_t']
+    """
+    out = {}
+    scenarios = sample_size_scenarios(cfg)
+    for s, item in zip(scenarios, scenario_payload(scenarios), strict=True):
+        for m in power_methods(cfg):
+            out[f"{scenario_key(s)}/{m}"] = {"scenario": item, "method": m}
+    return out
 
 
 def effect_sd_scenarios(cfg: dict) -> list[Scenario]:
@@ -334,31 +382,23 @@ def run_power_scenarios(
         df["scenario_id"] = item["id"]
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=POWER_COLUMNS)
+        return pd.DataFrame(columns=power.POWER_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
-#: Power-table columns of the contract (DESIGN.md), before the grid columns.
-POWER_COLUMNS = [
-    "scenario_id", "method", "n_per_arm", "reps", "alpha", "true_difference_pct", "power",
-    "power_se", "power_ci_low", "power_ci_high", "mean_estimate", "bias", "emp_se", "mean_se",
-    "rmse", "coverage", "mean_n_analyzed", "analytic_power",
-]  # fmt: skip
+def gather_tables(
+    paths: Sequence[str | Path], sort_by: Sequence[str] = (), first: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Stack the CSV tables of several jobs (empty files skipped).
 
-#: Analysis-result columns of the contract.
-ANALYSIS_COLUMNS = [
-    "method", "missing", "estimate", "se", "ci_low", "ci_high", "p_value", "df",
-    "n_placebo", "n_anastrozole",
-]  # fmt: skip
-
-
-def gather_tables(paths: Sequence[str | Path], sort_by: Sequence[str] = ()) -> pd.DataFrame:
-    """Stack the CSV tables of several jobs (empty files skipped), contract columns first."""
+    Columns named in ``first`` (e.g. :data:`vtrial.power.POWER_COLUMNS`) come
+    first, in that order; rows are sorted by the ``sort_by`` columns present.
+    """
     frames = [pd.read_csv(p) for p in paths if Path(p).stat().st_size > 0]
     frames = [f for f in frames if len(f.columns)]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=POWER_COLUMNS)
-    first = [c for c in POWER_COLUMNS if c in table.columns]
-    table = table[first + [c for c in table.columns if c not in first]]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(first))
+    lead = [c for c in first if c in table.columns]
+    table = table[lead + [c for c in table.columns if c not in lead]]
     keys = [k for k in sort_by if k in table.columns]
     if keys and len(table):
         table = table.sort_values(keys, kind="stable").reset_index(drop=True)
@@ -398,24 +438,34 @@ def sample_size_table(
 ) -> pd.DataFrame:
     """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`).
 
-    ``n_per_arm`` is NaN where the target is not reached by ``n_max`` men per arm.
+    Each method is searched on its own (its own simulation, whatever other
+    methods are requested), so a workflow job per method gives the same
+    numbers as one job for all. ``n_per_arm`` is NaN where the target is not
+    reached by ``n_max`` men per arm.
     """
     frames = []
     for item in payload:
         c = copy.deepcopy(item["config"])
         c["simulation"]["reps"] = int(reps)
-        c["analysis"]["methods"] = list(methods)
         c["grid"] = {}
-        for target in targets:
-            df = _search_sample_size(c, target, methods, reps, n_max, workers)
-            for key, value in item["grid"]:
-                df[key] = value
-            frames.append(df)
+        for m in methods:
+            c["analysis"]["methods"] = [m]
+            for target in targets:
+                df = _search_sample_size(c, target, [m], reps, n_max, workers)
+                for key, value in item["grid"]:
+                    df[key] = value
+                frames.append(df)
     return pd.concat(frames, ignore_index=True)
 
 
 def tornado_table(cfg: dict) -> pd.DataFrame:
     """n per arm for ``sensitivity.tornado_power`` at the base case and each one-at-a-time change.
+
+    Parameters
+    ----------
+    cfg : dict
+        The base case with the keys ``sensitivity.tornado``, ``tornado_power``,
+        ``method``, ``reps`` and ``max_n_per_arm`` (e.g. from :func:`stage_config`).
 
     Returns
     -------
@@ -437,32 +487,54 @@ def tornado_table(cfg: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def main_method(cfg: dict) -> str:
+    """The method of the sensitivity analyses: ``sensitivity.method``, else the first of ``analysis.methods``."""
+    return (cfg.get("sensitivity") or {}).get("method") or cfg["analysis"]["methods"][0]
+
+
 def example_analysis(data: pd.DataFrame, cfg: dict, methods: Sequence[str] = ()) -> pd.DataFrame:
-    """One trial analysed by every method (``analysis.missing``), and by the main method
-    (``sensitivity.method`` if present, else the first of ``analysis.methods``) under every
-    missing-data strategy it allows. Randomness as ``vtrial analyze`` (chunk 1 of the scenario).
+    """One trial analysed as ``vtrial analyze`` does, by every method and by every strategy.
+
+    Rows: every method of ``methods`` (default: all) under ``analysis.missing``,
+    then the main method (:func:`main_method`) under every other missing-data
+    strategy it allows. Randomness: :func:`vtrial.analysis.run_methods` with the
+    root of ``vtrial analyze`` (:func:`analysis_rng`), so each method draws from
+    its own stream and its row equals ``vtrial analyze`` on the same data and
+    config, whatever other methods are listed.
     """
     from vtrial.analysis import METHODS, run_methods
     from vtrial.analysis.missing import STRATEGIES
-    from vtrial.config import method_options, scenario_id
-    from vtrial.streams import seed_sequence
+    from vtrial.config import method_options
 
     a = cfg["analysis"]
     methods = list(methods) or list(METHODS)
-    seed = seed_sequence(cfg["seed"], scenario_id(cfg), 1)
-    common = dict(alpha=a["alpha"], scale=a["scale"], rng=seed)
+    common = dict(alpha=a["alpha"], scale=a["scale"])
     opts = method_options(cfg, methods)
-    frames = [run_methods(data, methods, missing=a["missing"], options=opts, **common)]
-    main = cfg.get("sensitivity", {}).get("method") or a["methods"][0]
+    frames = [run_methods(data, methods, missing=a["missing"], options=opts, rng=analysis_rng(cfg), **common)]
+    main = main_method(cfg)
     for strategy in STRATEGIES:
         if strategy == a["missing"]:
             continue
         try:
             opts = method_options(cfg, [main])
-            frames.append(run_methods(data, [main], missing=strategy, options=opts, **common))
+            frames.append(
+                run_methods(data, [main], missing=strategy, options=opts, rng=analysis_rng(cfg), **common)
+            )
         except InputError:
             continue  # this method does not take this strategy
     return pd.concat(frames, ignore_index=True)
+
+
+def analysis_rng(cfg: dict) -> np.random.Generator:
+    """Root of the example trial's analyses: a fresh generator, as ``vtrial analyze`` uses.
+
+    Chunk 0 of the base scenario's stream; :func:`vtrial.analysis.run_methods`
+    derives each method's own stream from it (:func:`vtrial.analysis.method_seed`).
+    """
+    from vtrial.config import scenario_id
+    from vtrial.streams import rng_for
+
+    return rng_for(cfg["seed"], scenario_id(cfg), 0)
 
 
 def replication_table(cfg: dict, reps: int) -> pd.DataFrame:
@@ -489,534 +561,40 @@ def replication_table(cfg: dict, reps: int) -> pd.DataFrame:
 
 
 def tipping_example(data: pd.DataFrame, cfg: dict) -> pd.DataFrame:
-    """Two-arm tipping-point grid of one trial (long format), as :func:`tipping_grid`.
+    """Two-arm tipping-point grid of one trial (:func:`vtrial.analysis.tipping.tipping_grid`).
 
-    Randomness: chunk 1 of the base scenario, as for the example trial's analysis.
+    Shifts ``sensitivity.tipping_delta_pct`` with the main method
+    (:func:`main_method`). Randomness: that method's stream of the example
+    analysis, so the unshifted cell repeats its multiple-imputation result.
     """
+    from vtrial.analysis import method_seed
     from vtrial.analysis.data import to_wide
-    from vtrial.config import scenario_id
-    from vtrial.streams import rng_for
+    from vtrial.analysis.tipping import tipping_grid
 
     a = cfg["analysis"]
     covariates = tuple(a["covariates"])
-    wide = to_wide(data, covariates)
+    main = main_method(cfg)
     return tipping_grid(
-        wide, cfg["sensitivity"]["tipping_delta_pct"], method=cfg["sensitivity"]["method"],
+        to_wide(data, covariates), cfg["sensitivity"]["tipping_delta_pct"], method=main,
         alpha=a["alpha"], n_imputations=a["imputations"], covariates=covariates,
-        rng=rng_for(cfg["seed"], scenario_id(cfg), 1),
+        rng=method_seed(analysis_rng(cfg), main),
     )  # fmt: skip
 
 
-# --------------------------------------------------------------------------- tipping point
+def tipping_design(cfg: dict) -> pd.DataFrame:
+    """Tipping-point grid of the planned design (:func:`vtrial.analysis.tipping.tipping_design`).
 
-
-def wide_from_arrays(arrays, replicate: int) -> pd.DataFrame:
-    """Per-man table (``arm, bmd0, bmd6, bmd12``) of one replicate of :class:`TrialArrays`."""
-    bmd = arrays.bmd_g_cm2[replicate]
-    return pd.DataFrame({
-        "arm": np.where(arrays.anastrozole[replicate], "anastrozole", "placebo"),
-        "bmd0": bmd[:, 0], "bmd6": bmd[:, 1], "bmd12": bmd[:, 2],
-    })  # fmt: skip
-
-
-def _fit_many(method: str, y: np.ndarray, wide: pd.DataFrame, covariates: Sequence[str] = ()):
-    """Estimate, SE and df of ``method`` for every outcome vector in ``y`` (..., n), at once.
-
-    The t-tests and ANCOVA as in :mod:`vtrial.analysis` (a test compares them).
-    Returns three arrays of shape ``y.shape[:-1]``.
+    ``sensitivity.tipping_reps`` trials of the base case, shifts
+    ``sensitivity.tipping_delta_pct``, ``sensitivity.method``. Randomness:
+    chunk 2 of the base scenario.
     """
-    a = wide["arm"].to_numpy() == "anastrozole"
-    n_a, n_p = float(a.sum()), float((~a).sum())
-    if method in ("student_t", "welch_t"):
-        ya, yp = y[..., a], y[..., ~a]
-        ma, mp = ya.mean(axis=-1), yp.mean(axis=-1)
-        va, vp = ya.var(axis=-1, ddof=1), yp.var(axis=-1, ddof=1)
-        if method == "student_t":
-            pooled = ((n_a - 1) * va + (n_p - 1) * vp) / (n_a + n_p - 2)
-            se = np.sqrt(pooled * (1 / n_a + 1 / n_p))
-            df = np.full_like(se, n_a + n_p - 2)
-        else:
-            qa, qp = va / n_a, vp / n_p
-            se = np.sqrt(qa + qp)
-            df = (qa + qp) ** 2 / (qa**2 / (n_a - 1) + qp**2 / (n_p - 1))
-        return ma - mp, se, df
-    if method == "ancova":
-        cols = [np.ones(len(a)), a.astype(float), wide["bmd0"].to_numpy(float)]
-        cols += [wide[c].to_numpy(float) for c in covariates]
-        x = np.column_stack(cols)
-        shape = y.shape[:-1]
-        yy = y.reshape(-1, y.shape[-1]).T  # n x K
-        xtx_inv = np.linalg.inv(x.T @ x)
-        beta = xtx_inv @ (x.T @ yy)
-        resid = yy - x @ beta
-        dof = x.shape[0] - x.shape[1]
-        sigma2 = (resid**2).sum(axis=0) / dof
-        se = np.sqrt(sigma2 * xtx_inv[1, 1])
-        return beta[1].reshape(shape), se.reshape(shape), np.full(shape, float(dof))
-    raise InputError(
-        f"tipping point: method {method!r} is not supported (allowed: student_t, welch_t, ancova)"
-    )
-
-
-def rubin_pool_many(q: np.ndarray, u: np.ndarray, dfcom: np.ndarray):
-    """:func:`vtrial.analysis.missing.rubin_pool` along the last axis (M imputations), vectorised.
-
-    Returns ``(qbar, t, df)`` arrays: pooled estimate, total variance, Barnard-Rubin df.
-    """
-    m = q.shape[-1]
-    qbar = q.mean(axis=-1)
-    ubar = u.mean(axis=-1)
-    b = q.var(axis=-1, ddof=1)
-    t = ubar + (1.0 + 1.0 / m) * b
-    lam = np.maximum((1.0 + 1.0 / m) * b / t, 1e-4)
-    df_old = (m - 1) / lam**2
-    dfcom = np.asarray(dfcom, dtype=float)
-    finite = np.where(np.isinf(dfcom), 1.0, dfcom)
-    df_obs = (finite + 1.0) / (finite + 3.0) * finite * (1.0 - lam)
-    df = np.where(np.isinf(dfcom), df_old, df_old * df_obs / (df_old + df_obs))
-    return qbar, t, df
-
-
-def tipping_grid(
-    wide: pd.DataFrame,
-    deltas: Sequence[float],
-    *,
-    method: str = "ancova",
-    alpha: float = 0.05,
-    n_imputations: int = 20,
-    covariates: Sequence[str] = (),
-    direction: float | None = None,
-    rng=None,
-) -> pd.DataFrame:
-    """Delta-adjusted multiple imputation over a grid of shifts in both arms.
-
-    The missing 12-month % changes are imputed once under MAR (normal
-    regression by arm, :func:`vtrial.analysis.missing.impute_changes`), then for
-    every pair ``(delta_anastrozole, delta_placebo)`` the imputed values of each
-    arm are shifted by its delta (percentage points), each completed data set is
-    analysed and the results pooled by Rubin's rules. Shifting one arm only
-    reproduces the ``delta_mnar`` strategy of the analysis module exactly (same
-    draws), which is what a tipping-point analysis needs in two dimensions.
-
-    The conclusion *holds* where the result is significant at ``alpha`` in the
-    direction ``direction`` (the sign of the unshifted estimate if ``None``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per pair: ``delta_anastrozole, delta_placebo, estimate, se,
-        ci_low, ci_high, p_value, df, holds``.
-    """
-    from scipy import stats
-
-    from vtrial.analysis.missing import impute_changes
-
-    completed, included = impute_changes(
-        wide, scale="pct", covariates=covariates, n_imputations=n_imputations, rng=rng
-    )
-    sub = wide.loc[included].reset_index(drop=True)
-    b0 = sub["bmd0"].to_numpy(float)
-    y12 = 100.0 * (sub["bmd12"].to_numpy(float) - b0) / b0
-    imputed = np.isnan(y12)
-    is_a = sub["arm"].to_numpy() == "anastrozole"
-    if direction is None:
-        est0, *_ = _fit_many(method, completed, sub, covariates)
-        direction = float(np.sign(est0.mean()))
-    pairs = np.array([(da, dp) for da in deltas for dp in deltas], dtype=float)  # C x 2
-    shift = np.where(imputed, np.where(is_a, pairs[:, :1], pairs[:, 1:]), 0.0)  # C x n
-    est, se, df = _fit_many(method, completed[None, :, :] + shift[:, None, :], sub, covariates)
-    if imputed.any():
-        q, t, d = rubin_pool_many(est, se**2, df.mean(axis=-1))
-        s = np.sqrt(t)
-    else:
-        q, s, d = est[:, 0], se[:, 0], df[:, 0]
-    crit = stats.t.ppf(1.0 - alpha / 2.0, d)
-    p = 2.0 * stats.t.sf(np.abs(q / s), d)
-    holds = (p < alpha) & (np.sign(q) == direction)
-    rows = zip(pairs[:, 0], pairs[:, 1], q, s, q - crit * s, q + crit * s, p, d, holds, strict=True)
-    return pd.DataFrame(
-        rows,
-        columns=["delta_anastrozole", "delta_placebo", "estimate", "se", "ci_low", "ci_high",
-                 "p_value", "df", "holds"],
-    )  # fmt: skip
-
-
-def tipping_design(cfg: dict, *, reps: int, rng) -> pd.DataFrame:
-    """Tipping-point grid for the planned design: share of trials still significant.
-
-    Simulates ``reps`` trials of the base case, runs :func:`tipping_grid` on each
-    and reports, per pair of shifts, the proportion of trials whose conclusion
-    holds (significant at ``analysis.alpha`` in the direction of the assumed
-    difference) as ``power``, with its Monte Carlo SE, and the mean estimate.
-    """
-    from vtrial.trial import simulate_arrays
+    from vtrial.analysis import tipping
+    from vtrial.config import scenario_id
+    from vtrial.streams import rng_for
 
     base = base_config(cfg)
-    deltas = cfg["sensitivity"]["tipping_delta_pct"]
-    arrays = simulate_arrays(base, reps, rng=rng, covariates=bool(base["analysis"]["covariates"]))
-    gen = np.random.default_rng(rng)
-    direction = float(np.sign(base["effects"]["difference_pct"])) or -1.0
-    tables = []
-    for r in range(reps):
-        wide = wide_from_arrays(arrays, r)
-        for c in base["analysis"]["covariates"]:
-            wide[c] = (
-                getattr(arrays, c)[r] if c in ("age_years", "bmi_kg_m2") else getattr(arrays, c)[r, :, 0]
-            )
-        try:
-            t = tipping_grid(
-                wide, deltas, method=cfg["sensitivity"]["method"], alpha=base["analysis"]["alpha"],
-                n_imputations=base["analysis"]["imputations"], covariates=base["analysis"]["covariates"],
-                direction=direction, rng=gen,
-            )  # fmt: skip
-        except Exception:  # an arm too small to impute: this trial cannot be analysed
-            continue
-        tables.append(t[["delta_anastrozole", "delta_placebo", "estimate", "holds"]])
-    if not tables:
-        raise InputError("tipping point: no simulated trial of the planned design could be imputed")
-    allt = pd.concat(tables, ignore_index=True)
-    out = allt.groupby(["delta_anastrozole", "delta_placebo"], as_index=False).agg(
-        power=("holds", "mean"), mean_estimate=("estimate", "mean")
-    )
-    out["reps"] = len(tables)
-    out["power_se"] = np.sqrt(out["power"] * (1 - out["power"]) / out["reps"])
-    return out
-
-
-def tipping_points(grid: pd.DataFrame, column: str, threshold: float = 0.5) -> pd.DataFrame:
-    """Per arm and direction, the first shift (from 0 outward) where the conclusion is lost.
-
-    The other arm's shift stays at 0. The conclusion holds while
-    ``grid[column] > threshold`` (``holds`` of one trial, or ``power`` of a
-    design). Returns ``arm, direction, tipping_delta`` (NaN if it never tips
-    within the grid).
-
-    Examples
-    --------
-    >>> g = pd.DataFrame({"delta_anastrozole": [0, 2, 4, 0, 0], "delta_placebo": [0, 0, 0, 2, 4],
-    ...                   "holds": [1, 1, 0, 1, 1]})
-    >>> tipping_points(g, "holds").query("direction == 'positive'")["tipping_delta"].tolist()
-    [4.0, nan]
-    """
-    rows = []
-    for arm, other in (("anastrozole", "placebo"), ("placebo", "anastrozole")):
-        line = grid[grid[f"delta_{other}"] == 0].sort_values(f"delta_{arm}")
-        for direction, part in (("positive", line[line[f"delta_{arm}"] >= 0]),
-                                ("negative", line[line[f"delta_{arm}"] <= 0].iloc[::-1])):  # fmt: skip
-            lost = part.loc[~(part[column].astype(float) > threshold).to_numpy(), f"delta_{arm}"]
-            rows.append((arm, direction, float(lost.iloc[0]) if len(lost) else float("nan")))
-    return pd.DataFrame(rows, columns=["arm", "direction", "tipping_delta"])
-
-
-# --------------------------------------------------------------------------- summary
-
-
-def _is_published_design(cfg: dict) -> bool:
-    """Whether the base case generates data as the packaged default (the 2009 trial) does."""
-    from vtrial.config import DATA_SECTIONS, default_config
-
-    base, ref = base_config(cfg), default_config()
-    return all(base[k] == ref[k] for k in DATA_SECTIONS)
-
-
-def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
-
-
-def _fmt_n(x) -> str:
-    return "not reached" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
-
-
-def summary_markdown(
-    cfg: dict,
-    *,
-    sample_size: pd.DataFrame,
-    tornado: pd.DataFrame,
-    tipping_example: pd.DataFrame | None = None,
-    tipping_design_table: pd.DataFrame | None = None,
-    calibration: pd.DataFrame | None = None,
-    replication: pd.DataFrame | None = None,
-) -> str:
-    """Key numbers in sentences a study team can paste into a protocol.
-
-    Parameters
-    ----------
-    cfg : dict
-        The validated configuration (base case = ``cfg`` without its grid).
-    sample_size : DataFrame
-        ``results/sample_size/sample_size.csv`` (columns ``method, target_power,
-        n_per_arm`` and the grid keys).
-    tornado : DataFrame
-        ``results/sensitivity/tornado.csv``.
-    tipping_example, tipping_design_table, calibration, replication : DataFrame, optional
-        The corresponding results tables.
-    """
-    b = base_config(cfg)
-    e, d, a = b["effects"], b["dropout"], b["analysis"]
     s = cfg["sensitivity"]
-    method = s["method"]
-    lines = ["# vtrial summary", ""]
-    lines.append("## Assumptions")
-    lines.append("")
-    lines.append(
-        f"We assume a mean 12-month change in PA spine BMD of {e['placebo_pct_change']:+.2f}% on "
-        f"placebo and a difference of {e['difference_pct']:+.2f} percentage points with anastrozole "
-        f"(anastrozole minus placebo), with a within-arm SD of the observed 12-month % change of "
-        f"{e['sd_pct_change']:.2f} percentage points (DXA precision error "
-        f"{b['measurement']['bmd_cv_pct']:.1f}% CV included) and a correlation of "
-        f"{e['baseline_corr']:+.2f} between baseline BMD and the change. We expect "
-        f"{100 * d['anastrozole']:.0f}% of men on anastrozole and {100 * d['placebo']:.0f}% on "
-        f"placebo not to complete month 12 ({d['mechanism']} dropout). The analysis is "
-        f"{method} on the 12-month % change ({a['missing'].replace('_', ' ')}), two-sided "
-        f"alpha {a['alpha']:g}, allocation anastrozole:placebo {b['trial']['allocation_ratio']:g}:1."
-    )
-    lines.append("")
-    lines.append("## Sample size")
-    lines.append("")
-    ss = _base_rows(sample_size, cfg)
-    max_n = s.get("max_n_per_arm", "the search limit")
-    for target in s["target_power"]:
-        rows = ss[np.isclose(ss["target_power"], target)]
-        if rows.empty:
-            continue
-        main = rows[rows["method"] == method]
-        if not main.empty:
-            r = main.iloc[0]
-            if _missing(r["n_per_arm"]):
-                lines.append(
-                    f"- {100 * target:.0f}% power with {method} is not reached with up to {max_n} men "
-                    "per arm (or there is no true difference to detect)."
-                )
-            else:
-                lines.append(
-                    f"- For {100 * target:.0f}% power with {method}, {_fmt_n(r['n_per_arm'])} men per "
-                    f"arm need to be randomized (simulated power at that n: {_fmt_power(r)})."
-                )
-        others = rows[rows["method"] != method]
-        if not others.empty:
-            parts = ", ".join(
-                f"{m} {_fmt_n(n)}" for m, n in zip(others["method"], others["n_per_arm"], strict=True)
-            )
-            lines.append(f"  Other analyses need, per arm: {parts}.")
-    lines.append("")
-    lines.append("## How fragile that number is")
-    lines.append("")
-    tor = tornado[tornado["key"] != "base"].copy()
-    base_n = tornado.loc[tornado["key"] == "base", "n_per_arm"]
-    if len(base_n) and not _missing(base_n.iloc[0]):
-        same = ss[np.isclose(ss["target_power"], s["tornado_power"]) & (ss["method"] == method)]
-        note = ""
-        if (
-            len(same)
-            and not _missing(same["n_per_arm"].iloc[0])
-            and same["n_per_arm"].iloc[0] != base_n.iloc[0]
-        ):
-            note = (
-                f" (the sample-size table says {_fmt_n(same['n_per_arm'].iloc[0])}: the tornado's searches "
-                "draw their own random numbers, and the two differ by Monte Carlo error)"
-            )
-        lines.append(
-            f"At the base case, {_fmt_n(base_n.iloc[0])} men per arm give "
-            f"{100 * s['tornado_power']:.0f}% power with {method}{note}. Moving one assumption at a time:"
-        )
-        lines.append("")
-        tor["swing"] = (tor["n_per_arm"] - float(base_n.iloc[0])).abs()
-        order = tor.groupby("key")["swing"].max().sort_values(ascending=False).index
-        for key in order:
-            lo = tor[(tor["key"] == key) & (tor["side"] == "low")].iloc[0]
-            hi = tor[(tor["key"] == key) & (tor["side"] == "high")].iloc[0]
-            lines.append(
-                f"- `{key}` from {lo['value']} to {hi['value']}: {_fmt_n(lo['n_per_arm'])} to "
-                f"{_fmt_n(hi['n_per_arm'])} men per arm."
-            )
-    elif len(base_n):
-        lines.append(
-            f"At the base case, {100 * s['tornado_power']:.0f}% power with {method} is not reached "
-            f"with up to {max_n} men per arm, so there is no sample size to be fragile."
-        )
-    if tipping_design_table is not None and len(tipping_design_table):
-        reps = int(tipping_design_table["reps"].iloc[0])
-        zero = tipping_design_table[
-            (tipping_design_table["delta_anastrozole"] == 0) & (tipping_design_table["delta_placebo"] == 0)
-        ]
-        p0 = float(zero["power"].iloc[0]) if len(zero) else float("nan")
-        lines.append("")
-        if p0 < 0.5:
-            lines.append(
-                f"Tipping point of the planned design ({reps} simulated trials): even with dropouts "
-                f"missing at random, only {100 * p0:.0f}% of trials reach a significant result in "
-                "the assumed direction, so there is no conclusion to tip."
-            )
-        else:
-            tp = tipping_points(tipping_design_table, "power", 0.5)
-            found = tp[tp["tipping_delta"].notna()]
-            if len(found):
-                lines.append(
-                    "Tipping point of the planned design (delta-adjusted multiple imputation, "
-                    f"{reps} simulated trials; {100 * p0:.0f}% significant under MAR): the "
-                    "conclusion is lost in most trials when the imputed 12-month changes of dropouts "
-                    "are shifted by "
-                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
-                    + " (the other arm unshifted)."
-                )
-            else:
-                lines.append(
-                    f"Tipping point of the planned design ({reps} simulated trials): no shift in the "
-                    f"grid ({min(s['tipping_delta_pct']):g} to {max(s['tipping_delta_pct']):g} points) "
-                    "takes the share of significant trials below one half."
-                )
-    if tipping_example is not None and len(tipping_example):
-        zero = tipping_example[
-            (tipping_example["delta_anastrozole"] == 0) & (tipping_example["delta_placebo"] == 0)
-        ]
-        lines.append("")
-        if len(zero) and not bool(zero["holds"].iloc[0]):
-            lines.append(
-                f"The simulated example trial is not significant under MAR (P = {float(zero['p_value'].iloc[0]):.2g})."
-            )
-        else:
-            tp = tipping_points(tipping_example, "holds", 0.5)
-            found = tp[tp["tipping_delta"].notna()]
-            if len(found):
-                lines.append(
-                    "In the simulated example trial, the result stops being significant when imputed "
-                    "values are shifted by "
-                    + "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
-                    + "."
-                )
-            else:
-                lines.append("In the simulated example trial, no shift in the grid changes the conclusion.")
-    published_design = _is_published_design(cfg)
-    if replication is not None and len(replication):
-        frac = float((replication["p_value"] <= PUBLISHED_P).mean())
-        sig = float((replication["p_value"] < a["alpha"]).mean())
-        lines.append("")
-        lines.append("## The 2009 trial as one draw")
-        lines.append("")
-        lines.append(
-            f"Over {len(replication)} simulated replications of the "
-            + (
-                "published design, "
-                if published_design
-                else "base design of this config (not the 2009 one), "
-            )
-            + f"{100 * sig:.1f}% reached P < {a['alpha']:g} and {100 * frac:.1f}% reached "
-            f"P <= {PUBLISHED_P} (the published value); median P {replication['p_value'].median():.2g}."
-        )
-    if calibration is not None and len(calibration):
-        lines.append("")
-        lines.append(
-            f"Calibration: {int(calibration['inside'].sum())} of {len(calibration)} published figures "
-            "of the 2009 trial lie inside their simulated 95% range (results/calibration/)"
-            + (
-                "."
-                if published_design
-                else "; the base design of this config differs from the 2009 trial, so this compares "
-                "the planned trial with the published one rather than checking the model."
-            )
-        )
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _fmt_power(row) -> str:
-    p = row.get("power", float("nan"))
-    se = row.get("power_se", float("nan"))
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
-    return f"{100 * p:.1f}% ± {100 * se:.1f}" if se == se else f"{100 * p:.1f}%"
-
-
-def _base_rows(table: pd.DataFrame, cfg: dict) -> pd.DataFrame:
-    """Rows of a per-scenario table at the base case (grid keys at their base value, if present)."""
-    out = table
-    b = base_config(cfg)
-    for key in cfg.get("grid") or {}:
-        if key in out.columns and key != "trial.n_per_arm":
-            value = get_key(b, key)
-            match = out[key] == value
-            if match.any():
-                out = out[match]
-            else:
-                first = out[key].iloc[0] if len(out) else None
-                out = out[out[key] == first]
-    return out
-
-
-# --------------------------------------------------------------------------- job logs
-
-
-class JobTimer:
-    """Phases of one workflow job, written to its log as ``TIMING`` lines.
-
-    ``startup`` is the time from the process start (Python, Snakemake's script
-    preamble, numpy and pandas) to the first line of the script.
-    """
-
-    def __init__(self, stream) -> None:
-        import time
-
-        self._stream = stream
-        self.phases: dict[str, float] = {}
-        self.started = time.time()
-        try:
-            import psutil
-
-            self.started = psutil.Process().create_time()
-            self.phases["startup"] = max(0.0, time.time() - self.started)
-        except Exception:  # pragma: no cover - psutil comes with snakemake
-            pass
-        self._t0 = time.perf_counter()
-
-    def phase(self, name: str):
-        """Context manager adding the elapsed wall time to phase ``name``."""
-        import contextlib
-        import time
-
-        @contextlib.contextmanager
-        def timed():
-            t = time.perf_counter()
-            try:
-                yield
-            finally:
-                self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t
-
-        return timed()
-
-    def log(self, message: str) -> None:
-        """Write one line to the job log."""
-        print(message, file=self._stream, flush=True)
-
-
-def job_log(path: str | Path):
-    """Context manager sending stdout and stderr of a workflow job to its log file.
-
-    Yields a :class:`JobTimer`; on exit writes ``TIMING {json}`` with the
-    seconds spent per phase, which ``benchmarks/pipeline_bench.py`` collects.
-    """
-    import contextlib
-    import json
-    import sys
-    import time
-    import traceback
-
-    @contextlib.contextmanager
-    def ctx():
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            timer = JobTimer(fh)
-            t0 = time.perf_counter()
-            with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-                try:
-                    yield timer
-                except Exception:
-                    traceback.print_exc(file=fh)
-                    raise
-                finally:
-                    timer.phases["script"] = time.perf_counter() - t0
-                    record = {k: round(v, 4) for k, v in timer.phases.items()}
-                    record["started"], record["ended"] = round(timer.started, 3), round(time.time(), 3)
-                    fh.write("TIMING " + json.dumps(record) + "\n")
-            sys.stderr.flush()
-
-    return ctx()
+    return tipping.tipping_design(
+        base, s["tipping_delta_pct"], method=main_method(cfg), reps=s["tipping_reps"],
+        rng=rng_for(base["seed"], scenario_id(base), 2),
+    )  # fmt: skip

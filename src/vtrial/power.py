@@ -56,18 +56,6 @@ from vtrial import trial as trial_mod
 from vtrial.analysis.result import Replicates
 from vtrial.errors import InputError
 
-
-class _LazyStats:
-    """``scipy.stats``, imported on first use: it costs about half a second at start-up."""
-
-    def __getattr__(self, name):
-        from scipy import stats as module
-
-        return getattr(module, name)
-
-
-stats = _LazyStats()
-
 #: Power-table columns fixed by the output contract, in order.
 POWER_COLUMNS = [
     "scenario_id", "method", "n_per_arm", "reps", "alpha", "true_difference_pct", "power",
@@ -122,22 +110,20 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     return out
 
 
-def _run_blocks(cfg_json: str, scenario: str, blocks, methods, true_value, alpha, p_only=False, prior=None):
-    import json
+def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_only=False, prior=None):
+    if prior is None:
+        return [
+            {m: block_sums(res[m], true_value, alpha) for m in methods}
+            for res in engine.run_blocks(cfg, scenario, blocks, methods, p_only)
+        ]
+    from vtrial import assurance
 
-    cfg = json.loads(cfg_json)
+    g = prior.difference.direction()
     out = []
     for index, size in blocks:
-        if prior is None:
-            res = engine.run_block(cfg, scenario, index, size, methods, p_only)
-            out.append({m: block_sums(res[m], true_value, alpha) for m in methods})
-            continue
-        from vtrial import assurance
-
         res, truths = engine.run_block(cfg, scenario, index, size, methods, p_only, prior=prior)
         if cfg["analysis"]["scale"] == "absolute":  # the estimand's units, as truth()
             truths = truths * cfg["cohort"]["bmd_mean_g_cm2"] / 100.0
-        g = prior.difference.direction()
         out.append(
             {
                 m: np.concatenate(
@@ -242,20 +228,18 @@ def simulate_sums(
         tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
     alpha = float(cfg["analysis"]["alpha"])
     tv = truth(cfg)
-    cfg_json = engine.config_json(cfg)
     bar = _Progress(len(blocks), label or f"scenario {scenario}", progress)
     results = []
     if workers <= 1 or len(tasks) == 1:
         for t in tasks:
-            results.extend(_run_blocks(cfg_json, scenario, t, methods, tv, alpha, p_only, prior))
+            results.extend(_run_blocks(cfg, scenario, t, methods, tv, alpha, p_only, prior))
             bar.step(len(t))
     else:
         own = pool is None
         ex = pool or _pool(workers)
         try:
             futs = [
-                ex.submit(_run_blocks, cfg_json, scenario, t, methods, tv, alpha, p_only, prior)
-                for t in tasks
+                ex.submit(_run_blocks, cfg, scenario, t, methods, tv, alpha, p_only, prior) for t in tasks
             ]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
@@ -337,7 +321,7 @@ def summarise(sums: np.ndarray, true_value: float) -> dict:
 
 
 def _methods(cfg: dict, methods) -> list[str]:
-    from vtrial.analysis import METHODS
+    from vtrial.method_registry import METHODS
 
     chosen = list(methods) if methods else list(cfg["analysis"]["methods"])
     for m in chosen:
@@ -597,8 +581,8 @@ def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]
     used = np.zeros((n + 1, n + 1), dtype=bool)
     for k_a in np.flatnonzero(law_a > tol):  # at most n + 1 arm sizes; the pairs are vectorised
         k_p = n - k_a
-        pa = stats.binom.pmf(np.arange(k_a + 1), k_a, 1 - d["anastrozole"])
-        pp = stats.binom.pmf(np.arange(k_p + 1), k_p, 1 - d["placebo"])
+        pa = samplers.binom_pmf(np.arange(k_a + 1), k_a, 1 - d["anastrozole"])
+        pp = samplers.binom_pmf(np.arange(k_p + 1), k_p, 1 - d["placebo"])
         ia = np.flatnonzero(pa > tol)
         ip = np.flatnonzero(pp > tol)
         joint[np.ix_(ip, ia)] += law_a[k_a] * np.outer(pp[ip], pa[ia])
@@ -607,6 +591,30 @@ def _completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]
     p = joint[x, y]
     p = p / p.sum()
     return [(int(a), int(b), float(w)) for a, b, w in zip(x, y, p, strict=True)]
+
+
+def analysable_law(cfg: dict, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Completer pairs a method can analyse, as arrays ``(n0, n1, probability)``.
+
+    :func:`_completer_law` restricted to at least two men per arm (and four in
+    all for ANCOVA, which estimates one more coefficient); probabilities are not
+    renormalised, since a trial that cannot be analysed is not significant.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> n0, n1, p = analysable_law(load_config(overrides=["trial.n_per_arm=3"]), "ancova")
+    >>> bool(n0.min() >= 2 and n1.min() >= 2 and p.sum() <= 1)
+    True
+    """
+    law = _completer_law(cfg)
+    n0 = np.array([x[0] for x in law], dtype=float)
+    n1 = np.array([x[1] for x in law], dtype=float)
+    p = np.array([x[2] for x in law])
+    ok = (n0 >= 2) & (n1 >= 2)
+    if method == "ancova":
+        ok &= n0 + n1 >= 4
+    return n0[ok], n1[ok], p[ok]
 
 
 def _power_nct(df, ncp, crit):
@@ -677,10 +685,106 @@ def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: 
     return np.einsum("kij,i,j->k", pw, w, w)
 
 
-@lru_cache(maxsize=64)
-def _jacobi(k: int, a: float):
-    x, w = special.roots_jacobi(k, a, -0.5)
-    return (1 + x) / 2, w / w.sum()
+def _jacobi(k: int, a) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Jacobi rules for ``R ~ Beta(1/2, a + 1)`` on (0, 1), one per value of ``a``.
+
+    The nodes and weights of ``scipy.special.roots_jacobi(k, a, -1/2)`` mapped
+    to ``r = (1 + x) / 2``, weights summing to one (to about 1e-15), by
+    Golub-Welsch: the eigenvalues of the symmetric tridiagonal Jacobi matrix of
+    the weight ``(1 - x)^a (1 + x)^(-1/2)`` (all values of ``a`` in one stacked
+    ``eigvalsh``) and the Christoffel numbers. scipy's
+    routine polishes each rule on its own and imports :mod:`scipy.linalg`: a
+    quarter of a second for the 50-odd rules of one power value.
+
+    Returns
+    -------
+    r, w : ndarray, shape ``(len(a), k)``
+
+    Examples
+    --------
+    >>> r, w = _jacobi(3, [0.0])  # Beta(1/2, 1): E[R] = 1/3
+    >>> round(float(r[0] @ w[0]), 12)
+    0.333333333333
+    """
+    a = np.asarray(a, dtype=float)[:, None]
+    b = -0.5
+    i = np.arange(k, dtype=float)[None, :]
+    s = 2 * i + a + b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diag = (b * b - a * a) / (s * (s + 2))
+    diag[:, 0] = ((b - a) / (a + b + 2))[:, 0]  # also where a + b = 0
+    j = i[:, 1:]
+    s = 2 * j + a + b
+    off = np.sqrt(4 * j * (j + a) * (j + b) * (j + a + b) / (s * s * (s + 1) * (s - 1)))
+    m = np.zeros((len(a), k, k))
+    idx = np.arange(k)
+    m[:, idx, idx] = diag
+    m[:, idx[1:], idx[:-1]] = off
+    m[:, idx[:-1], idx[1:]] = off
+    x = np.linalg.eigvalsh(m)
+    # Christoffel numbers 1 / sum_j p_j(x)^2 over the orthonormal polynomials
+    # (three-term recurrence): each weight to a few ulp, even the tiny ones.
+    p_prev, p = np.zeros_like(x), np.ones_like(x)
+    total = np.ones_like(x)
+    for n in range(k - 1):
+        beta = off[:, n - 1 : n] if n else 0.0
+        p_prev, p = p, ((x - diag[:, n : n + 1]) * p - beta * p_prev) / off[:, n : n + 1]
+        total += p * p
+    w = 1.0 / total
+    return (1 + x) / 2, w / w.sum(axis=1, keepdims=True)
+
+
+def _ancova_conditional(n0, n1, delta: float, sd_e: float, alpha: float, nodes: int = 32):
+    """Exact ANCOVA power given arm sizes (arrays, each arm >= 2, N >= 4).
+
+    Given the baselines the arm t statistic is noncentral t on ``N - 3`` df
+    with ``ncp = delta sqrt(1 - R) / (sd_e sqrt(1/n0 + 1/n1))``,
+    ``R ~ Beta(1/2, (N - 2)/2)``; Gauss-Jacobi quadrature over ``R``. All
+    (n0, n1) pairs in one call: nodes and t quantiles once per total ``N``.
+
+    Examples
+    --------
+    >>> round(float(_ancova_conditional(np.array([44.0]), np.array([44.0]), 2.46, 2.98, 0.05)[0]), 4)
+    0.9675
+    """
+    n0 = np.asarray(n0, dtype=float)
+    n1 = np.asarray(n1, dtype=float)
+    totals, inv = np.unique(n0 + n1, return_inverse=True)
+    r, w = _jacobi(nodes, (totals - 4) / 2)
+    r, w = r[inv], w[inv]
+    df = totals - 3
+    crit = special.stdtrit(df, 1 - alpha / 2)
+    ncp = delta * np.sqrt(1 - r) / (sd_e * np.sqrt(1 / n0 + 1 / n1))[:, None]
+    pw = np.empty_like(ncp)
+    for g in range(len(totals)):  # one noncentral t power curve per df
+        rows = inv == g
+        pw[rows] = _power_nct_curve(df[g], ncp[rows], crit[g])
+    return np.einsum("kj,kj->k", w, pw)
+
+
+def _power_nct_curve(df: float, ncp: np.ndarray, crit: float) -> np.ndarray:
+    """:func:`_power_nct` at many noncentralities for one ``df``: Chebyshev interpolation in ``ncp``.
+
+    ``nctdtr`` costs about 3 us a value and the ANCOVA power needs 32 values
+    per pair of completer counts (tens of thousands); the power is an entire,
+    slowly varying function of ``ncp``, so an interpolant on the range of the
+    values replaces most evaluations. As :func:`_t_crit`: the degree (8 to 48)
+    is the smallest whose interpolant agrees with :func:`_power_nct` to 1e-13
+    at the extrema and midpoints between its nodes; else every value is
+    computed.
+    """
+    lo, hi = float(ncp.min()), float(ncp.max())
+    if ncp.size < 256 or not hi > lo:
+        return _power_nct(df, ncp, crit)
+    for degree in (8, 12, 16, 24, 32, 48):
+        if 3 * degree >= ncp.size:
+            break
+        cheb = np.polynomial.Chebyshev.interpolate(lambda x: _power_nct(df, x, crit), degree, domain=[lo, hi])
+        check = np.cos(np.pi * np.arange(2 * degree + 3) / (2 * degree + 2))  # extrema and midpoints
+        check = lo + (hi - lo) * (check + 1.0) / 2.0
+        if np.max(np.abs(cheb(check) - _power_nct(df, check, crit))) <= 1e-13:
+            return cheb(ncp)
+    return _power_nct(df, ncp, crit)
 
 
 def analytic_power(cfg: dict, method: str) -> float:
@@ -730,14 +834,7 @@ def analytic_power(cfg: dict, method: str) -> float:
     delta = float(mo.mean_pct[1] - mo.mean_pct[0])
     alpha = float(cfg["analysis"]["alpha"])
     sigma = math.sqrt(mo.cov[1, 1])
-    law = _completer_law(cfg)
-    n0 = np.array([x[0] for x in law], dtype=float)
-    n1 = np.array([x[1] for x in law], dtype=float)
-    p = np.array([x[2] for x in law])
-    ok = (n0 >= 2) & (n1 >= 2)
-    if method == "ancova":
-        ok &= n0 + n1 >= 4
-    n0, n1, p = n0[ok], n1[ok], p[ok]
+    n0, n1, p = analysable_law(cfg, method)
     if not len(p):
         return 0.0
     h = np.sqrt(1 / n0 + 1 / n1)
@@ -749,14 +846,7 @@ def analytic_power(cfg: dict, method: str) -> float:
         return float(p @ _welch_conditional(n0, n1, delta, sigma, alpha))
     if method == "ancova":
         sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
-        total = 0.0
-        for a, b, pr, hh in zip(n0, n1, p, h, strict=True):
-            big_n = a + b
-            r, w = _jacobi(32, (big_n - 4) / 2)
-            df = big_n - 3
-            ncp = delta * np.sqrt(1 - r) / (sd_e * hh)
-            total += pr * float(w @ _power_nct(df, ncp, special.stdtrit(df, 1 - alpha / 2)))
-        return total
+        return float(p @ _ancova_conditional(n0, n1, delta, sd_e, alpha))
     return float("nan")
 
 

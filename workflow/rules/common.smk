@@ -1,13 +1,28 @@
-# Configuration, scenarios and job batches, shared by all rules.
-# Every decision is made by vtrial.pipeline, which is tested without Snakemake.
+# Configuration, scenarios and jobs, shared by all rules.
+# Every decision is made by vtrial.pipeline, which is tested without Snakemake;
+# each rule's params hold only the config keys it reads (vp.stage_config), so a
+# changed key reruns only the jobs that read it.
+import json
+import os
 import sys
 from importlib import resources
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from vtrial import pipeline as vp
 from vtrial.errors import InputError
+from vtrial.provenance import provenance
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+import _runlock  # noqa: E402  (workflow/scripts, after the path is set)
+
+# A lock left by a run that was killed (SIGKILL) is removed if its owner is gone.
+_stale = _runlock.clear_stale_lock()
+if _stale:
+    logger.warning(f"vtrial: {_stale}")
 
 try:
     # vtrial's own validation first: one readable line naming the key.
@@ -18,12 +33,69 @@ except InputError as exc:
 # The same package schema, through Snakemake's validator (as snakemake-workflows do).
 validate(VT, schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")))
 
+# Config files as given (relative to the working directory when inside it), so
+# that provenance.json does not depend on where the working directory is.
+CONFIG_FILES = [
+    os.path.relpath(p) if not os.path.relpath(p).startswith("..") else str(p)
+    for p in workflow.overwrite_configfiles
+] or ["config/config.yaml"]
+PROVENANCE = {
+    **provenance(VT, command="snakemake", reps=VT["simulation"]["reps"]),
+    "config_files": CONFIG_FILES,
+}
 BASE = vp.stage_config(VT)
-SENS = vp.stage_config(VT, "sensitivity")
-RESULTS = "results"
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
-SAMPLE_SIZE_SCENARIOS = vp.sample_size_scenarios(VT)
+SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
+GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
+
+
+def report_mode():
+    """Whether this run is `snakemake --report` (Snakemake parses the workflow first)."""
+    return any(a == "--report" or a.startswith("--report=") for a in sys.argv)
+
+
+if report_mode():
+    # A report bundles the files of the config given now: refuse if results/
+    # were made with another one (e.g. --report without the run's --configfile).
+    _made = Path("results/provenance.json")
+    if not _made.is_file():
+        logger.warning("vtrial: results/provenance.json is missing; cannot check which config made results/")
+    else:
+        _run = json.loads(_made.read_text(encoding="utf-8"))
+        if _run["config_sha256"] != PROVENANCE["config_sha256"]:
+            raise WorkflowError(
+                f"vtrial: results/ were made with config {', '.join(_run['config_files'])} "
+                f"(sha256 {_run['config_sha256'][:12]}), not with this one (sha256 "
+                f"{PROVENANCE['config_sha256'][:12]}): pass that run's --configfile to --report"
+            )
+    _numbers = Path("results/report/key_numbers.json")
+    if _numbers.is_file():
+        # read by report/workflow.rst (the report's landing page)
+        config["vtrial_key_numbers"] = json.loads(_numbers.read_text(encoding="utf-8"))["rst"]
+
+
+onstart:
+    _runlock.record_owner()
+
+
+onsuccess:
+    _runlock.forget_owner()
+
+
+onerror:
+    _runlock.forget_owner()
+
+
+def write_json(data, *paths):
+    """Write ``data`` as sorted, indented JSON to each path.
+
+    Used by small rules that run in Snakemake's own process (``run:``): a JSON
+    file is not worth a Python start-up.
+    """
+    text = json.dumps(dict(data), indent=2, sort_keys=True) + "\n"
+    for path in paths:
+        Path(path).write_text(text, encoding="utf-8")
 
 
 def power_batch_params(wildcards):
@@ -33,6 +105,15 @@ def power_batch_params(wildcards):
 
 def power_batch_files(wildcards):
     return expand("results/power/batches/{batch}.csv", batch=sorted(POWER_BATCHES))
+
+
+def sample_size_job(wildcards):
+    """Scenario and method of one sample-size job."""
+    return SAMPLE_SIZE_JOBS[f"{wildcards.scenario}/{wildcards.method}"]
+
+
+def sample_size_files(wildcards):
+    return [f"results/sample_size/jobs/{name}.csv" for name in SAMPLE_SIZE_JOBS]
 
 
 def sensitivity_payload(kind):
@@ -49,18 +130,23 @@ def figure(stem):
 def all_targets():
     """Every output of the workflow (rule all)."""
     out = [
+        "results/provenance.json",
         "results/calibration/calibration.csv",
         "results/example_trial/trial.csv",
         "results/example_trial/analysis.csv",
         "results/replication/replication.csv",
         "results/power/power.csv",
+        "results/power/power.html",
         "results/sample_size/sample_size.csv",
+        "results/sample_size/sample_size.html",
         "results/sensitivity/power_effect_sd.csv",
         "results/sensitivity/power_dropout.csv",
         "results/sensitivity/tornado.csv",
         "results/tipping_point/example_trial.csv",
         "results/tipping_point/planned_design.csv",
         "results/summary.md",
+        "results/summary.html",
+        "results/report/key_numbers.json",
     ]
     for stem in (
         "calibration/calibration",

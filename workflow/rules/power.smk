@@ -1,5 +1,6 @@
 # Monte Carlo power over the scenario grid (scattered over pipeline.power_jobs
-# jobs, gathered into one table) and the sample size for each target power.
+# jobs, gathered into one table) and the sample size for each target power
+# (one job per scenario and method, gathered into one table).
 
 
 rule power_batch:
@@ -34,6 +35,11 @@ rule power_table:
             caption="../report/power_table.rst",
             category="4 Power",
         ),
+        html=report(
+            "results/power/power.html",
+            caption="../report/power_table.rst",
+            category="4 Power",
+        ),
         png=report(
             "results/power/power_curves.png",
             caption="../report/power_curves.rst",
@@ -43,6 +49,7 @@ rule power_table:
     params:
         grid_keys=["trial.n_per_arm", *VT["grid"]],
         target_power=VT["sensitivity"]["target_power"],
+        note=f"Monte Carlo power per scenario and method; {VT['simulation']['reps']} replicates each.",
     log:
         "results/logs/power_table.log",
     resources:
@@ -54,10 +61,43 @@ rule power_table:
         "../scripts/power_table.py"
 
 
+rule sample_size_job:
+    output:
+        "results/sample_size/jobs/{scenario}/{method}.csv",
+    params:
+        scenario=lambda wildcards: sample_size_job(wildcards)["scenario"],
+        method=lambda wildcards: sample_size_job(wildcards)["method"],
+        targets=VT["sensitivity"]["target_power"],
+        reps=VT["simulation"]["reps"],
+        n_max=VT["sensitivity"]["max_n_per_arm"],
+        workers=VT["simulation"]["workers"],
+    priority: 10
+    log:
+        "results/logs/sample_size/{scenario}/{method}.log",
+    wildcard_constraints:
+        scenario=r"[0-9a-f]+(-[0-9a-f]+)?",
+        method=r"[a-z_]+",
+    threads: VT["simulation"]["workers"]
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../envs/vtrial.yaml"
+    script:
+        "../scripts/sample_size_job.py"
+
+
 rule sample_size:
+    input:
+        sample_size_files,
     output:
         csv=report(
             "results/sample_size/sample_size.csv",
+            caption="../report/sample_size_table.rst",
+            category="5 Sample size",
+        ),
+        html=report(
+            "results/sample_size/sample_size.html",
             caption="../report/sample_size_table.rst",
             category="5 Sample size",
         ),
@@ -68,20 +108,16 @@ rule sample_size:
         ),
         svg="results/sample_size/sample_size.svg",
     params:
-        scenarios=vp.scenario_payload(SAMPLE_SIZE_SCENARIOS),
-        targets=VT["sensitivity"]["target_power"],
-        methods=vp.power_methods(VT),
-        reps=VT["simulation"]["reps"],
-        n_max=VT["sensitivity"]["max_n_per_arm"],
-        workers=VT["simulation"]["workers"],
-        grid_keys=[k for k in VT["grid"] if k != "trial.n_per_arm"],
-    priority: 10
+        grid_keys=GRID_KEYS,
+        note=(
+            f"Smallest n per arm whose Monte Carlo power ({VT['simulation']['reps']} replicates per "
+            "candidate n) reaches each target; empty where not reached by sensitivity.max_n_per_arm."
+        ),
     log:
         "results/logs/sample_size.log",
-    threads: VT["simulation"]["workers"]
     resources:
-        mem_mb=2000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../envs/vtrial.yaml"
     script:

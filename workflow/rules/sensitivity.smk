@@ -67,7 +67,14 @@ rule tornado:
         ),
         svg="results/sensitivity/tornado.svg",
     params:
-        cfg=SENS,
+        cfg=vp.stage_config(
+            VT,
+            "sensitivity.tornado",
+            "sensitivity.tornado_power",
+            "sensitivity.method",
+            "sensitivity.reps",
+            "sensitivity.max_n_per_arm",
+        ),
     priority: 10
     log:
         "results/logs/tornado.log",
@@ -92,7 +99,7 @@ rule tipping_example:
         ),
         svg="results/tipping_point/example_trial.svg",
     params:
-        cfg=SENS,
+        cfg=vp.stage_config(VT, "sensitivity.tipping_delta_pct", "sensitivity.method"),
     log:
         "results/logs/tipping_example.log",
     resources:
@@ -114,7 +121,10 @@ rule tipping_design:
         ),
         svg="results/tipping_point/planned_design.svg",
     params:
-        cfg=SENS,
+        cfg=vp.stage_config(
+            VT, "sensitivity.tipping_delta_pct", "sensitivity.method", "sensitivity.tipping_reps"
+        ),
+    priority: 5
     log:
         "results/logs/tipping_design.log",
     resources:

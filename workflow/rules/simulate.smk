@@ -61,7 +61,7 @@ rule example_trial:
         ),
         analysis_svg="results/example_trial/analysis.svg",
     params:
-        cfg=BASE,
+        cfg=vp.stage_config(VT, "sensitivity.method"),
         methods=VT["pipeline"]["example_methods"],
     log:
         "results/logs/example_trial.log",

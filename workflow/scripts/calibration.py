@@ -1,6 +1,6 @@
 """Calibration: published figures of the 2009 trial against simulated trials (vtrial calibrate)."""
 
-from vtrial.pipeline import job_log
+from _log import job_log
 
 with job_log(snakemake.log[0]) as timer:  # noqa: F821
     sm = snakemake  # noqa: F821

@@ -1,6 +1,6 @@
 """Power heatmap at the planned n: effect x SD, or dropout rate x mechanism."""
 
-from vtrial.pipeline import job_log
+from _log import job_log
 
 with job_log(snakemake.log[0]) as timer:  # noqa: F821
     sm = snakemake  # noqa: F821

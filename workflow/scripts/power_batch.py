@@ -1,6 +1,6 @@
 """Monte Carlo power of one job's scenarios (vtrial.power.run_power per scenario)."""
 
-from vtrial.pipeline import job_log
+from _log import job_log
 
 with job_log(snakemake.log[0]) as timer:  # noqa: F821
     sm = snakemake  # noqa: F821

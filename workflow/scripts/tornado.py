@@ -1,6 +1,6 @@
 """Tornado: n per arm for the target power as each assumption moves across its range."""
 
-from vtrial.pipeline import job_log
+from _log import job_log
 
 with job_log(snakemake.log[0]) as timer:  # noqa: F821
     sm = snakemake  # noqa: F821

@@ -2,7 +2,7 @@
 
 Every method has the signature ``fn(data, *, missing="complete_case",
 alpha=0.05, scale="pct", rng=None, **options) -> AnalysisResult`` where
-``data`` is the long trial format of DESIGN.md. The estimate is always
+``data`` is the long trial format (the trial-data contract of docs/architecture.md). The estimate is always
 anastrozole minus placebo in mean 12-month change of PA spine BMD
 (percentage points, or g/cm2 with ``scale="absolute"``).
 
@@ -39,77 +39,24 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis import ancova as _ancova
-from vtrial.analysis import mmrm as _mmrm
-from vtrial.analysis import nonparametric as _nonparametric
-from vtrial.analysis import resampling as _resampling
-from vtrial.analysis import ttests as _ttests
 from vtrial.analysis.data import analysis_notes, check_trial
 from vtrial.analysis.missing import STRATEGIES
 from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
 from vtrial.errors import InputError
+from vtrial.method_registry import ALLOWED_MISSING, METHODS, list_methods
 
 __all__ = [
     "ALLOWED_MISSING",
     "METHODS",
     "AnalysisResult",
     "list_methods",
+    "method_seed",
     "read_trial_csv",
     "results_to_frame",
     "run_methods",
 ]
 
-METHODS: dict[str, tuple[Callable[..., AnalysisResult], str]] = {
-    "student_t": (_ttests.student_t, "Student two-sample t-test on 12-month % change"),
-    "welch_t": (_ttests.welch_t, "Welch unequal-variance t-test on 12-month % change"),
-    "ancova": (_ancova.ancova, "ANCOVA: 12-month % change ~ arm + baseline BMD (OLS)"),
-    "mmrm": (
-        _mmrm.mmrm,
-        "MMRM: months 6 and 12, unstructured covariance, REML, Satterthwaite df",
-    ),
-    "mann_whitney": (
-        _nonparametric.mann_whitney,
-        "Wilcoxon rank-sum test with Hodges-Lehmann shift and CI (as R wilcox.test)",
-    ),
-    "permutation": (
-        _resampling.permutation,
-        "Re-randomization test of the ANCOVA arm effect, CI by test inversion",
-    ),
-    "bootstrap": (_resampling.bootstrap, "Stratified bootstrap of the mean difference, BCa CI"),
-    "bootstrap_percentile": (
-        _resampling.bootstrap_percentile,
-        "Stratified bootstrap of the mean difference, percentile CI",
-    ),
-}
-
-ALLOWED_MISSING: dict[str, tuple[str, ...]] = {
-    "student_t": _ttests.ALLOWED_MISSING,
-    "welch_t": _ttests.ALLOWED_MISSING,
-    "ancova": _ancova.ALLOWED_MISSING,
-    "mmrm": _mmrm.ALLOWED_MISSING,
-    "mann_whitney": _nonparametric.ALLOWED_MISSING,
-    "permutation": _resampling.ALLOWED_MISSING,
-    "bootstrap": _resampling.ALLOWED_MISSING,
-    "bootstrap_percentile": _resampling.ALLOWED_MISSING,
-}
-
 _COMMON = ("missing", "alpha", "scale", "rng")
-
-
-def list_methods() -> list[tuple[str, str]]:
-    """Names and one-line descriptions of the analysis methods.
-
-    Returns
-    -------
-    list of (str, str)
-        In registry order.
-
-    Examples
-    --------
-    >>> list_methods()[0][0]
-    'student_t'
-    """
-    return [(name, description) for name, (_, description) in METHODS.items()]
 
 
 def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame:
@@ -170,13 +117,42 @@ def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame
     return checked
 
 
-def _method_rng(rng: object, name: str) -> object:
-    # A stream per method derived from the root seed and the method's name, so a
-    # method's numbers do not depend on which other methods run or their order.
-    if isinstance(rng, np.random.Generator):
-        return rng
-    root = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+def method_seed(
+    rng: int | np.random.SeedSequence | np.random.Generator | None, name: str
+) -> np.random.SeedSequence:
+    """The random stream of one analysis method, derived from a root and the method's name.
+
+    Parameters
+    ----------
+    rng : int, SeedSequence, Generator or None
+        Root of randomness. A Generator contributes one draw (four 63-bit
+        integers) as the root entropy, so pass a fresh one to reproduce a run.
+    name : str
+        Method name (the registry key).
+
+    Returns
+    -------
+    numpy.random.SeedSequence
+        Child of the root keyed by the CRC-32 of ``name``: a method's numbers do
+        not depend on which other methods run or in which order.
+
+    Examples
+    --------
+    >>> a = np.random.default_rng(method_seed(7, "welch_t")).random()
+    >>> b = np.random.default_rng(method_seed(np.random.SeedSequence(7), "welch_t")).random()
+    >>> a == b, a == np.random.default_rng(method_seed(7, "ancova")).random()
+    (True, False)
+    """
+    root = _root_seed(rng)
     return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, zlib.crc32(name.encode())))
+
+
+def _root_seed(rng: object) -> np.random.SeedSequence:
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence([int(x) for x in rng.integers(0, 2**63, size=4)])
+    return np.random.SeedSequence(rng)
 
 
 def _method_options(
@@ -225,9 +201,10 @@ def run_methods(
     scale : str
         ``"pct"`` (percentage points) or ``"absolute"`` (g/cm2).
     rng : int, SeedSequence, Generator or None
-        Root of randomness. An int or SeedSequence gives each method its own
-        stream derived from (root, method name), so results do not depend on
-        the selection or order of methods; a Generator is shared in order.
+        Root of randomness. Each method draws from its own stream derived from
+        the root and the method's name (:func:`method_seed`), so its numbers do
+        not depend on which other methods are requested or their order. A
+        Generator gives the root by one draw (once per call).
     options : mapping or None
         Method options. A key naming a method maps to that method's options
         (``{"ancova": {"covariates": ["age_years"]}}``); any other key is
@@ -272,6 +249,7 @@ def run_methods(
     unused = [k for k in flat if not any(k in opts for opts in selected.values())]
     if unused:
         raise InputError(f"option {unused[0]!r} is not accepted by any of the methods {', '.join(methods)}")
+    root = _root_seed(rng)
     results = []
     for name, opts in selected.items():
         fn = METHODS[name][0]
@@ -281,7 +259,7 @@ def run_methods(
                 missing=missing,
                 alpha=alpha,
                 scale=scale,
-                rng=_method_rng(rng, name),
+                rng=method_seed(root, name),
                 **opts,
             )
         except InputError:

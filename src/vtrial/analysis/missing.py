@@ -394,20 +394,50 @@ def rubin_pool(q: Sequence[float], u: Sequence[float], dfcom: float = np.inf) ->
     m = len(q)
     if m < 2:
         raise ValueError("Rubin's rules need at least two imputations")
-    qbar = float(q.mean())
+    qbar, t, df = (float(x) for x in rubin_pool_many(q, u, dfcom))
     ubar = float(u.mean())
     b = float(q.var(ddof=1))
-    t = ubar + (1.0 + 1.0 / m) * b
     r = (1.0 + 1.0 / m) * b / ubar
-    lam = max((1.0 + 1.0 / m) * b / t, 1e-4)
-    df_old = (m - 1) / lam**2
-    if np.isinf(dfcom):
-        df = df_old
-    else:
-        df_obs = (dfcom + 1.0) / (dfcom + 3.0) * dfcom * (1.0 - lam)
-        df = df_old * df_obs / (df_old + df_obs)
     fmi = (r + 2.0 / (df + 3.0)) / (r + 1.0)
-    return Pooled(qbar, ubar, b, t, float(df), float(r), float(fmi), m)
+    return Pooled(qbar, ubar, b, t, df, float(r), float(fmi), m)
+
+
+def rubin_pool_many(q: np.ndarray, u: np.ndarray, dfcom: float | np.ndarray = np.inf):
+    """Rubin's rules along the last axis (M imputations) of arrays of estimates.
+
+    The formulas of :func:`rubin_pool` (Barnard-Rubin df with mice's floor of
+    1e-4 on lambda), broadcast over any leading axes, for pooling many
+    analyses at once (a tipping-point grid).
+
+    Parameters
+    ----------
+    q, u : numpy.ndarray
+        Estimates and their squared standard errors, shape ``(..., M)``.
+    dfcom : float or numpy.ndarray
+        Complete-data degrees of freedom, broadcastable to ``q.shape[:-1]``
+        (``inf`` for a normal reference).
+
+    Returns
+    -------
+    qbar, t, df : numpy.ndarray
+        Pooled estimate, total variance and Barnard-Rubin df, shape ``q.shape[:-1]``.
+
+    Examples
+    --------
+    >>> qbar, t, df = rubin_pool_many(np.array([[1.0, 1.2, 0.9]]), np.array([[0.04, 0.05, 0.045]]), 40.0)
+    >>> round(float(qbar[0]), 6)
+    1.033333
+    """
+    m = q.shape[-1]
+    qbar = q.mean(axis=-1)
+    t = u.mean(axis=-1) + (1.0 + 1.0 / m) * q.var(axis=-1, ddof=1)
+    lam = np.maximum((1.0 + 1.0 / m) * q.var(axis=-1, ddof=1) / t, 1e-4)
+    df_old = (m - 1) / lam**2
+    dfcom = np.broadcast_to(np.asarray(dfcom, dtype=float), qbar.shape)
+    finite = np.where(np.isinf(dfcom), 1.0, dfcom)
+    df_obs = (finite + 1.0) / (finite + 3.0) * finite * (1.0 - lam)
+    df = np.where(np.isinf(dfcom), df_old, df_old * df_obs / (df_old + df_obs))
+    return qbar, t, df
 
 
 def t_inference(estimate: float, se: float, df: float, alpha: float) -> tuple[float, float, float]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from vtrial.cli import common
 from vtrial.errors import InputError
-
-#: Config sections a ``--grid`` may not vary: they do not describe a scenario.
-GRID_FORBIDDEN = ("seed", "simulation", "pipeline", "sensitivity", "grid")
+from vtrial.keys import check_variable_key
 
 
 def _integer_key(dotted: str) -> bool:
@@ -32,7 +30,7 @@ def _integer_key(dotted: str) -> bool:
 def parse_grid(items: list[str]) -> dict[str, list]:
     """``["trial.n_per_arm=20,40"]`` -> ``{"trial.n_per_arm": [20, 40]}`` (values parsed as YAML).
 
-    Keys under :data:`GRID_FORBIDDEN` are refused; integral numbers for an
+    Keys outside :data:`vtrial.keys.VARIABLE_SECTIONS` are refused; integral numbers for an
     integer key (``20.0``) become integers.
 
     Examples
@@ -49,11 +47,7 @@ def parse_grid(items: list[str]) -> dict[str, list]:
         key, raw = (part.strip() for part in text.split("=", 1))
         if not key or not raw:
             raise InputError(f"--grid {text!r} is not KEY=V1,V2,... (e.g. trial.n_per_arm=20,40)")
-        if key.split(".")[0] in GRID_FORBIDDEN:
-            raise InputError(
-                f"--grid key '{key}' is not allowed (a grid may not vary {', '.join(GRID_FORBIDDEN)}; "
-                "use --set for a single value)"
-            )
+        check_variable_key(key, "--grid")
         if key in grid:
             raise InputError(f"--grid key '{key}' is given twice (give all its values at once)")
         integer = _integer_key(key)
@@ -121,6 +115,12 @@ def cmd_power(args) -> None:
             parts.rmdir()
     if parts is not None and parts.is_dir():
         shutil.rmtree(parts)
+    short = table[table["valid_reps"] < table["reps"]]
+    for row in short.itertuples():
+        common.note(
+            f"vtrial: warning: scenario {row.scenario_id}, {row.method}: power over {row.valid_reps} of "
+            f"{row.reps} replicates (the others could not be analysed; see valid_reps)"
+        )
     if out is not None:
         common.note(
             f"wrote {out}: {len(table)} rows ({table['scenario_id'].nunique()} scenarios x "

@@ -69,7 +69,7 @@ def cmd_calibrate(args) -> None:
 
 
 def cmd_methods(args) -> None:
-    from vtrial.analysis import list_methods
+    from vtrial.method_registry import list_methods  # not vtrial.analysis: no pandas
 
     for name, description in list_methods():
         print(f"{name:<14} {description}")
@@ -79,12 +79,14 @@ def cmd_analyze(args) -> None:
     out = common.check_out(args.out)
     cfg = common.load(args)
     from vtrial.analysis import read_trial_csv, run_methods
+    from vtrial.analysis.data import analysis_notes
     from vtrial.config import method_options, scenario_id
     from vtrial.streams import rng_for
 
     a = cfg["analysis"]
     missing = args.missing or a["missing"]
     methods = args.method or a["methods"]
+    skipped: list[str] = []
     if not args.method:
         # Methods from the config that cannot take this strategy are skipped,
         # not an error: the user did not name them.
@@ -92,11 +94,10 @@ def cmd_analyze(args) -> None:
 
         skipped = [m for m in methods if missing not in ALLOWED_MISSING.get(m, (missing,))]
         methods = [m for m in methods if m not in skipped]
-        if skipped:
-            common.note(f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped")
         if not methods:
             raise InputError(f"--missing {missing}: none of the methods {a['methods']} allows it")
-    data = read_trial_csv(args.data)
+    # Notes wait until the work is done, so that a failure is the only line on stderr.
+    data = read_trial_csv(args.data, quiet=True)
     table = run_methods(
         data,
         methods,
@@ -110,6 +111,10 @@ def cmd_analyze(args) -> None:
     print(common.format_table(table))
     if out is not None:
         common.write_table(table, out, common.record(args, cfg, inputs={"data": args.data}))
+    if skipped:
+        common.note(f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped")
+    for line in analysis_notes(data):
+        common.note(f"vtrial: note: {line}")
 
 
 def register(sub) -> None:

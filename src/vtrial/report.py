@@ -1,0 +1,504 @@
+"""Report text of the workflow: ``results/summary.md``, its provenance block and HTML pages.
+
+Pure functions from results tables (DataFrames) and the configuration to
+text: the key numbers in sentences (:func:`summary_markdown`), the provenance
+of a run (made by :func:`vtrial.provenance.provenance`), the key numbers of the
+report's landing page (:func:`key_numbers`), and readable HTML for the
+Snakemake report (:func:`markdown_to_html`, :func:`table_html`).
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import math
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from vtrial.config import get_key
+
+
+def _base(cfg: dict) -> dict:
+    """The base case: ``cfg`` without its grid (a fresh copy)."""
+    out = copy.deepcopy(cfg)
+    out["grid"] = {}
+    return out
+
+
+def published_p_value() -> float:
+    """Published between-group P of the 2009 trial (PA spine BMD), from the reference data.
+
+    Examples
+    --------
+    >>> published_p_value()
+    0.0014
+    """
+    from vtrial.reference import published
+
+    return float(published()["primary_trial"]["outcomes"]["pa_spine_bmd_g_cm2"]["p_between_groups"])
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def provenance_lines(prov: Mapping) -> list[str]:
+    """The provenance block that opens ``summary.md`` (Markdown lines).
+
+    Examples
+    --------
+    >>> provenance_lines({"vtrial_version": "0.1.0", "config_sha256": "ab" * 32, "seed": 1,
+    ...                   "reps": 100, "command": "snakemake"})[0]
+    '- vtrial 0.1.0, `snakemake`'
+    """
+    lines = [
+        f"- vtrial {prov['vtrial_version']}, `{prov['command']}`",
+        f"- config SHA-256 `{prov['config_sha256']}`"
+        + (f" ({', '.join(prov['config_files'])})" if prov.get("config_files") else ""),
+        f"- seed {prov['seed']}, {prov['reps']} replicates per scenario",
+    ]
+    return lines
+
+
+def _short_replicates(tables: Mapping[str, pd.DataFrame]) -> list[str]:
+    """Markdown lines naming power-table rows with ``valid_reps < reps``."""
+    out = []
+    for name, t in tables.items():
+        if t is None or not {"valid_reps", "reps"} <= set(t.columns):
+            continue
+        short = t[t["valid_reps"] < t["reps"]]
+        for r in short.itertuples(index=False):
+            rd = r._asdict()
+            out.append(
+                f"- {name}: scenario `{rd.get('scenario_id', '')}`, {rd.get('method', '')}, "
+                f"{rd.get('n_per_arm', '')} per arm: power over {int(rd['valid_reps'])} of "
+                f"{int(rd['reps'])} replicates (the others could not be analysed)."
+            )
+    return out
+
+
+def _tipping_shifts(grid: pd.DataFrame, column: str) -> str:
+    """The tipping points of a grid in words ("" if the conclusion never tips within it)."""
+    from vtrial.analysis.tipping import tipping_points
+
+    tp = tipping_points(grid, column, 0.5)
+    found = tp[tp["tipping_delta"].notna()]
+    return "; ".join(f"{r.tipping_delta:+g} points in the {r.arm} arm" for r in found.itertuples())
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _is_published_design(cfg: dict) -> bool:
+    """Whether the base case generates data as the packaged default (the 2009 trial) does."""
+    from vtrial.config import DATA_SECTIONS, default_config
+
+    base, ref = _base(cfg), default_config()
+    return all(base[k] == ref[k] for k in DATA_SECTIONS)
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _fmt_n(x) -> str:
+    return "not reached" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{int(x)}"
+
+
+def summary_markdown(
+    cfg: dict,
+    *,
+    sample_size: pd.DataFrame,
+    tornado: pd.DataFrame,
+    tipping_example: pd.DataFrame | None = None,
+    tipping_design_table: pd.DataFrame | None = None,
+    calibration: pd.DataFrame | None = None,
+    replication: pd.DataFrame | None = None,
+    power_tables: Mapping[str, pd.DataFrame] | None = None,
+    provenance: Mapping | None = None,
+) -> str:
+    """Key numbers in sentences a study team can paste into a protocol.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration (base case = ``cfg`` without its grid).
+    sample_size : DataFrame
+        ``results/sample_size/sample_size.csv`` (columns ``method, target_power,
+        n_per_arm`` and the grid keys).
+    tornado : DataFrame
+        ``results/sensitivity/tornado.csv``.
+    tipping_example, tipping_design_table, calibration, replication : DataFrame, optional
+        The corresponding results tables.
+    power_tables : mapping of str to DataFrame, optional
+        Power tables (name -> table with ``reps`` and ``valid_reps``); rows whose
+        power rests on fewer valid replicates than requested are listed.
+    provenance : mapping, optional
+        :func:`run_provenance` of the run; printed first.
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> ss = pd.DataFrame({"method": ["ancova"], "target_power": [0.9], "n_per_arm": [42],
+    ...                    "power": [0.9], "power_se": [0.003]})
+    >>> tor = pd.DataFrame({"key": ["base"], "side": ["base"], "value": [None], "n_per_arm": [42]})
+    >>> text = summary_markdown(load_config(), sample_size=ss, tornado=tor)
+    >>> "For 90% power with ancova, 42 men per arm" in text
+    True
+    """
+    b = _base(cfg)
+    e, d, a = b["effects"], b["dropout"], b["analysis"]
+    s = cfg["sensitivity"]
+    method = s["method"]
+    lines = ["# vtrial summary", ""]
+    if provenance is not None:
+        lines += provenance_lines(provenance) + [""]
+    flagged = _short_replicates(power_tables or {})
+    if flagged:
+        lines += ["## Warning: power over fewer replicates than requested", ""] + flagged + [""]
+    lines.append("## Assumptions")
+    lines.append("")
+    lines.append(
+        f"We assume a mean 12-month change in PA spine BMD of {e['placebo_pct_change']:+.2f}% on "
+        f"placebo and a difference of {e['difference_pct']:+.2f} percentage points with anastrozole "
+        f"(anastrozole minus placebo), with a within-arm SD of the observed 12-month % change of "
+        f"{e['sd_pct_change']:.2f} percentage points (DXA precision error "
+        f"{b['measurement']['bmd_cv_pct']:.1f}% CV included) and a correlation of "
+        f"{e['baseline_corr']:+.2f} between baseline BMD and the change. We expect "
+        f"{100 * d['anastrozole']:.0f}% of men on anastrozole and {100 * d['placebo']:.0f}% on "
+        f"placebo not to complete month 12 ({d['mechanism']} dropout). The analysis is "
+        f"{method} on the 12-month % change ({a['missing'].replace('_', ' ')}), two-sided "
+        f"alpha {a['alpha']:g}, allocation anastrozole:placebo {b['trial']['allocation_ratio']:g}:1."
+    )
+    lines.append("")
+    lines.append("## Sample size")
+    lines.append("")
+    ss = _base_rows(sample_size, cfg)
+    max_n = s.get("max_n_per_arm", "the search limit")
+    for target in s["target_power"]:
+        rows = ss[np.isclose(ss["target_power"], target)]
+        if rows.empty:
+            continue
+        main = rows[rows["method"] == method]
+        if not main.empty:
+            r = main.iloc[0]
+            if _missing(r["n_per_arm"]):
+                lines.append(
+                    f"- {100 * target:.0f}% power with {method} is not reached with up to {max_n} men "
+                    "per arm (or there is no true difference to detect)."
+                )
+            else:
+                lines.append(
+                    f"- For {100 * target:.0f}% power with {method}, {_fmt_n(r['n_per_arm'])} men per "
+                    f"arm need to be randomized (simulated power at that n: {_fmt_power(r)})."
+                )
+        others = rows[rows["method"] != method]
+        if not others.empty:
+            parts = ", ".join(
+                f"{m} {_fmt_n(n)}" for m, n in zip(others["method"], others["n_per_arm"], strict=True)
+            )
+            lines.append(f"  Other analyses need, per arm: {parts}.")
+    lines.append("")
+    lines.append("## How fragile that number is")
+    lines.append("")
+    tor = tornado[tornado["key"] != "base"].copy()
+    base_n = tornado.loc[tornado["key"] == "base", "n_per_arm"]
+    if len(base_n) and not _missing(base_n.iloc[0]):
+        same = ss[np.isclose(ss["target_power"], s["tornado_power"]) & (ss["method"] == method)]
+        note = ""
+        if (
+            len(same)
+            and not _missing(same["n_per_arm"].iloc[0])
+            and same["n_per_arm"].iloc[0] != base_n.iloc[0]
+        ):
+            note = (
+                f" (the sample-size table says {_fmt_n(same['n_per_arm'].iloc[0])}: the tornado's searches "
+                "draw their own random numbers, and the two differ by Monte Carlo error)"
+            )
+        lines.append(
+            f"At the base case, {_fmt_n(base_n.iloc[0])} men per arm give "
+            f"{100 * s['tornado_power']:.0f}% power with {method}{note}. Moving one assumption at a time:"
+        )
+        lines.append("")
+        tor["swing"] = (tor["n_per_arm"] - float(base_n.iloc[0])).abs()
+        order = tor.groupby("key")["swing"].max().sort_values(ascending=False).index
+        for key in order:
+            lo = tor[(tor["key"] == key) & (tor["side"] == "low")].iloc[0]
+            hi = tor[(tor["key"] == key) & (tor["side"] == "high")].iloc[0]
+            lines.append(
+                f"- `{key}` from {lo['value']} to {hi['value']}: {_fmt_n(lo['n_per_arm'])} to "
+                f"{_fmt_n(hi['n_per_arm'])} men per arm."
+            )
+    elif len(base_n):
+        lines.append(
+            f"At the base case, {100 * s['tornado_power']:.0f}% power with {method} is not reached "
+            f"with up to {max_n} men per arm, so there is no sample size to be fragile."
+        )
+    if tipping_design_table is not None and len(tipping_design_table):
+        reps = int(tipping_design_table["reps"].iloc[0])
+        zero = tipping_design_table[
+            (tipping_design_table["delta_anastrozole"] == 0) & (tipping_design_table["delta_placebo"] == 0)
+        ]
+        p0 = float(zero["power"].iloc[0]) if len(zero) else float("nan")
+        lines.append("")
+        if p0 < 0.5:
+            lines.append(
+                f"Tipping point of the planned design ({reps} simulated trials): even with dropouts "
+                f"missing at random, only {100 * p0:.0f}% of trials reach a significant result in "
+                "the assumed direction, so there is no conclusion to tip."
+            )
+        else:
+            shifts = _tipping_shifts(tipping_design_table, "power")
+            if shifts:
+                lines.append(
+                    "Tipping point of the planned design (delta-adjusted multiple imputation, "
+                    f"{reps} simulated trials; {100 * p0:.0f}% significant under MAR): the "
+                    "conclusion is lost in most trials when the imputed 12-month changes of dropouts "
+                    f"are shifted by {shifts} (the other arm unshifted)."
+                )
+            else:
+                lines.append(
+                    f"Tipping point of the planned design ({reps} simulated trials): no shift in the "
+                    f"grid ({min(s['tipping_delta_pct']):g} to {max(s['tipping_delta_pct']):g} points) "
+                    "takes the share of significant trials below one half."
+                )
+    if tipping_example is not None and len(tipping_example):
+        zero = tipping_example[
+            (tipping_example["delta_anastrozole"] == 0) & (tipping_example["delta_placebo"] == 0)
+        ]
+        lines.append("")
+        if len(zero) and not bool(zero["holds"].iloc[0]):
+            lines.append(
+                f"The simulated example trial is not significant under MAR (P = {float(zero['p_value'].iloc[0]):.2g})."
+            )
+        else:
+            shifts = _tipping_shifts(tipping_example, "holds")
+            if shifts:
+                lines.append(
+                    "In the simulated example trial, the result stops being significant when imputed "
+                    f"values are shifted by {shifts}."
+                )
+            else:
+                lines.append("In the simulated example trial, no shift in the grid changes the conclusion.")
+    published_design = _is_published_design(cfg)
+    published_p = published_p_value()
+    if replication is not None and len(replication):
+        frac = float((replication["p_value"] <= published_p).mean())
+        sig = float((replication["p_value"] < a["alpha"]).mean())
+        lines.append("")
+        lines.append("## The 2009 trial as one draw")
+        lines.append("")
+        lines.append(
+            f"Over {len(replication)} simulated replications of the "
+            + (
+                "published design, "
+                if published_design
+                else "base design of this config (not the 2009 one), "
+            )
+            + f"{100 * sig:.1f}% reached P < {a['alpha']:g} and {100 * frac:.1f}% reached "
+            f"P <= {published_p:g} (the published value); median P {replication['p_value'].median():.2g}."
+        )
+    if calibration is not None and len(calibration):
+        lines.append("")
+        lines.append(
+            f"Calibration: {int(calibration['inside'].sum())} of {len(calibration)} published figures "
+            "of the 2009 trial lie inside their simulated 95% range (results/calibration/)"
+            + (
+                "."
+                if published_design
+                else "; the base design of this config differs from the 2009 trial, so this compares "
+                "the planned trial with the published one rather than checking the model."
+            )
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _fmt_power(row) -> str:
+    p = row.get("power", float("nan"))
+    se = row.get("power_se", float("nan"))
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return f"{100 * p:.1f}% ± {100 * se:.1f}" if se == se else f"{100 * p:.1f}%"
+
+
+def _base_rows(table: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """Rows of a per-scenario table at the base case (grid keys at their base value, if present)."""
+    out = table
+    b = _base(cfg)
+    for key in cfg.get("grid") or {}:
+        if key in out.columns and key != "trial.n_per_arm":
+            value = get_key(b, key)
+            match = out[key] == value
+            if match.any():
+                out = out[match]
+            else:
+                first = out[key].iloc[0] if len(out) else None
+                out = out[out[key] == first]
+    return out
+
+
+# --------------------------------------------------------------------------- report pages
+
+
+def key_numbers(
+    cfg: dict,
+    *,
+    sample_size: pd.DataFrame,
+    power: pd.DataFrame,
+    config_name: str,
+) -> dict:
+    """The numbers the report's landing page states, and one reStructuredText paragraph of them.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration.
+    sample_size, power : DataFrame
+        ``results/sample_size/sample_size.csv`` and ``results/power/power.csv``.
+    config_name : str
+        The config file(s) of the run.
+
+    Returns
+    -------
+    dict
+        ``config, method, planned_n, power_at_planned_n, power_se, n_for_target``
+        (target power -> n per arm, None if not reached) and ``rst``.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> ss = pd.DataFrame({"method": ["ancova"], "target_power": [0.9], "n_per_arm": [42.0]})
+    >>> pw = pd.DataFrame({"method": ["ancova"], "n_per_arm": [44], "power": [0.91], "power_se": [0.003]})
+    >>> k = key_numbers(load_config(), sample_size=ss, power=pw, config_name="config/config.yaml")
+    >>> k["n_for_target"], k["power_at_planned_n"]
+    ({'0.9': 42}, 0.91)
+    """
+    b = _base(cfg)
+    method = (cfg.get("sensitivity") or {}).get("method") or b["analysis"]["methods"][0]
+    n = int(b["trial"]["n_per_arm"])
+    ss = _base_rows(sample_size, cfg)
+    ss = ss[ss["method"] == method]
+    targets = {}
+    for r in ss.itertuples(index=False):
+        targets[f"{r.target_power:g}"] = None if _missing(r.n_per_arm) else int(r.n_per_arm)
+    pw = _base_rows(power, cfg)
+    pw = pw[(pw["method"] == method) & (pw["n_per_arm"] == n)]
+    p = float(pw["power"].iloc[0]) if len(pw) else None
+    se = float(pw["power_se"].iloc[0]) if len(pw) else None
+    parts = [f"**Config:** ``{config_name}``. **Main analysis:** {method}."]
+    for target, value in targets.items():
+        needed = f"{value} men per arm" if value is not None else "not reached within the search limit"
+        parts.append(f"**n per arm for {100 * float(target):.0f}% power:** {needed}.")
+    if p is None:
+        parts.append(f"**Power at the planned {n} per arm:** not on the power curves "
+                     "(add it to ``pipeline.power_n_per_arm``).")  # fmt: skip
+    else:
+        parts.append(f"**Power at the planned {n} per arm:** {100 * p:.1f}% (Monte Carlo SE {100 * se:.1f}).")
+    return {
+        "config": config_name, "method": method, "planned_n": n, "power_at_planned_n": p,
+        "power_se": se, "n_for_target": targets, "rst": "\n\n".join(parts),
+    }  # fmt: skip
+
+
+_INLINE = [
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+]
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text, quote=False)
+    for pattern, repl in _INLINE:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:1em auto;line-height:1.4}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+        "th{background:#f2f2f2}code{background:#f5f5f5}</style></head>\n<body>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def markdown_to_html(text: str, title: str = "vtrial summary") -> str:
+    """A standalone HTML page of the Markdown that :func:`summary_markdown` writes.
+
+    Handles what the summary uses: ``#`` headings, paragraphs, ``-`` lists
+    (with indented continuation lines), inline code and bold.
+
+    Examples
+    --------
+    >>> page = markdown_to_html("# Title\\n\\nSome `code`.\\n\\n- a\\n- b\\n")
+    >>> "<h1>Title</h1>" in page, "<li>b</li>" in page, "<code>code</code>" in page
+    (True, True, True)
+    """
+    out: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+        if items:
+            out.append("<ul>\n" + "\n".join(f"<li>{_inline(i)}</li>" for i in items) + "\n</ul>")
+            items.clear()
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        heading = re.match(r"^(#{1,6}) (.*)$", line)
+        if not stripped:
+            flush()
+        elif heading:
+            flush()
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif line.startswith("- "):
+            if para:
+                flush()
+            items.append(line[2:])
+        elif items and line.startswith("  "):
+            items[-1] += " " + stripped
+        else:
+            para.append(stripped)
+    flush()
+    return _page(title, "\n".join(out))
+
+
+def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
+    """A standalone HTML page of one results table (numbers to 4 significant digits).
+
+    Examples
+    --------
+    >>> page = table_html(pd.DataFrame({"n": [20], "power": [0.81234]}), "Power")
+    >>> "<td>0.8123</td>" in page
+    True
+    """
+
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if math.isnan(v) else f"{v:.4g}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    rows = "\n".join(
+        "<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+        for row in table.itertuples(index=False)
+    )
+    body = f"<h1>{html.escape(title)}</h1>\n"
+    if note:
+        body += f"<p>{_inline(note)}</p>\n"
+    body += f"<table>\n<tr>{head}</tr>\n{rows}\n</table>"
+    return _page(title, body)

@@ -1,0 +1,193 @@
+"""The fast paths give the values of the slow ones they replace.
+
+* binomial and hypergeometric pmfs without ``scipy.stats`` against ``scipy.stats``;
+* the vectorised analytic ANCOVA power against the per-pair formula with
+  ``scipy.special.roots_jacobi`` and ``nctdtr`` (the implementation it replaced),
+  its Gauss-Jacobi rules against closed-form Beta moments;
+* the light method registry against the method modules;
+* ``engine.run_blocks`` against one ``engine.run_block`` per block;
+* what a command imports at start-up (numpy, pandas, scipy.stats, statsmodels).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from vtrial import engine, model, power, samplers
+from vtrial.config import load_config
+
+# --------------------------------------------------------------------------- pmfs
+
+
+@pytest.mark.parametrize(
+    ("n", "p"), [(1, 0.3), (44, 0.75), (88, 0.5), (200, 0.82), (5000, 0.01), (200_000, 0.6)]
+)
+def test_binom_pmf_equals_scipy_stats(n, p):
+    k = np.arange(n + 1)
+    ref = stats.binom.pmf(k, n, p)
+    got = samplers.binom_pmf(k, n, p)
+    big = ref > 1e-300
+    assert np.all(np.abs(got[big] - ref[big]) <= 1e-15 * ref[big])
+    assert np.all(got[~big] <= 1e-300)
+
+
+@pytest.mark.parametrize(("total", "marked", "drawn"), [(4, 2, 3), (6, 3, 5), (8, 4, 7), (12, 9, 5)])
+def test_hypergeom_pmf_equals_scipy_stats(total, marked, drawn):
+    k = np.arange(drawn + 1)
+    ref = stats.hypergeom.pmf(k, total, marked, drawn)
+    got = samplers.hypergeom_pmf(k, total, marked, drawn)
+    assert np.allclose(got, ref, rtol=1e-15, atol=0)
+
+
+def test_permuted_block_law_sums_to_one_with_a_cut_block():
+    # 45 men in blocks of 4 or 6: the last block is cut short (hypergeometric part)
+    cfg = load_config(overrides=["trial.n_per_arm=45", "trial.block_sizes=[4,6]"])
+    law = samplers.arm_size_law(cfg["trial"])
+    assert math.isclose(law.sum(), 1.0, rel_tol=1e-14)
+    assert law.argmax() in (44, 45, 46)
+
+
+# --------------------------------------------------------------------------- analytic ANCOVA
+
+
+def _ancova_per_pair(n0, n1, delta, sd_e, alpha):
+    """The formula one pair at a time with scipy's Gauss-Jacobi rule (the replaced implementation)."""
+    out = []
+    for a, b in zip(n0, n1, strict=True):
+        x, w = special.roots_jacobi(32, (a + b - 4) / 2, -0.5)
+        r, w = (1 + x) / 2, w / w.sum()
+        df = a + b - 3
+        crit = special.stdtrit(df, 1 - alpha / 2)
+        ncp = delta * np.sqrt(1 - r) / (sd_e * math.sqrt(1 / a + 1 / b))
+        pw = special.nctdtr(df, ncp, -crit) + 1 - special.nctdtr(df, ncp, crit)
+        out.append(float(w @ pw))
+    return np.array(out)
+
+
+def _law_and_moments(cfg):
+    law = power._completer_law(cfg)
+    n0 = np.array([x[0] for x in law], dtype=float)
+    n1 = np.array([x[1] for x in law], dtype=float)
+    p = np.array([x[2] for x in law])
+    ok = (n0 >= 2) & (n1 >= 2) & (n0 + n1 >= 4)
+    mo = model.moments(cfg)
+    delta = float(mo.mean_pct[1] - mo.mean_pct[0])
+    sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
+    return n0[ok], n1[ok], p[ok], delta, sd_e
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        ["trial.randomization=simple", "trial.n_per_arm=12"],
+        ["dropout.anastrozole=0.5", "trial.n_per_arm=60"],
+        ["effects.difference_pct=-0.4"],
+        ["effects.difference_pct=-6", "analysis.alpha=0.01"],
+    ],
+)
+def test_vectorised_ancova_power_equals_per_pair_formula(overrides):
+    cfg = load_config(overrides=overrides)
+    n0, n1, p, delta, sd_e = _law_and_moments(cfg)
+    alpha = float(cfg["analysis"]["alpha"])
+    ref = _ancova_per_pair(n0, n1, delta, sd_e, alpha)
+    got = power._ancova_conditional(n0, n1, delta, sd_e, alpha)
+    assert np.max(np.abs(got - ref)) < 1e-12
+    assert abs(power.analytic_power(cfg, "ancova") - float(p @ ref)) < 1e-12
+
+
+@pytest.mark.parametrize("a", [0.0, 0.5, 3.0, 40.0, 400.0])
+def test_jacobi_rule_integrates_beta_moments(a):
+    # R ~ Beta(1/2, a + 1): E[R^m] = B(1/2 + m, a + 1) / B(1/2, a + 1), exact for m < 2k
+    r, w = power._jacobi(16, [a])
+    for m in range(0, 12):
+        exact = math.exp(special.betaln(0.5 + m, a + 1) - special.betaln(0.5, a + 1))
+        assert math.isclose(float(w[0] @ r[0] ** m), exact, rel_tol=1e-11)
+
+
+def test_power_curve_interpolation_matches_direct_values():
+    ncp = np.linspace(0.0, 7.0, 4000)
+    crit = special.stdtrit(57.0, 0.975)
+    assert np.max(np.abs(power._power_nct_curve(57.0, ncp, crit) - power._power_nct(57.0, ncp, crit))) < 1e-12
+
+
+# --------------------------------------------------------------------------- method registry
+
+
+def test_registry_matches_method_modules():
+    from vtrial import method_registry as reg
+    from vtrial.analysis import ALLOWED_MISSING, METHODS, list_methods
+    from vtrial.analysis.missing import STRATEGIES
+
+    assert reg.STRATEGIES == STRATEGIES
+    assert list(METHODS) == [name for name, _ in list_methods()]
+    for name, (module, function, description) in reg._REGISTRY.items():
+        mod = importlib.import_module(f"vtrial.analysis.{module}")
+        assert METHODS[name] == (getattr(mod, function), description)
+        assert ALLOWED_MISSING[name] == mod.ALLOWED_MISSING
+    assert "ancova" in METHODS and "nope" not in METHODS and len(METHODS) == 8
+    with pytest.raises(KeyError):
+        METHODS["nope"]
+
+
+# --------------------------------------------------------------------------- run_blocks
+
+
+@pytest.mark.parametrize(
+    ("overrides", "methods"),
+    [
+        ([], ["ancova", "welch_t"]),  # exact only, MCAR dropout
+        (["dropout.anastrozole=0", "dropout.placebo=0"], ["student_t", "ancova"]),
+        (["dropout.mechanism=MNAR"], ["ancova"]),  # no exact method: per_man_y
+        ([], ["ancova", "mann_whitney"]),  # exact and per-man in one block
+    ],
+)
+def test_run_blocks_equals_run_block_per_block(overrides, methods):
+    cfg = load_config(overrides=overrides)
+    blocks = [(8, 1000), (9, 1000), (10, 1000), (11, 300)]  # crosses a group boundary, short last block
+    many = list(engine.run_blocks(cfg, "0123456789", blocks, methods))
+    assert len(many) == len(blocks)
+    for (index, reps), got in zip(blocks, many, strict=True):
+        ref = engine.run_block(cfg, "0123456789", index, reps, methods)
+        for m in methods:
+            a, b = got[m], ref[m]
+            for field in ("estimate", "se", "p_value", "df", "n_placebo", "n_anastrozole"):
+                assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True), (m, field)
+            assert np.array_equal(a.covers(-2.46), b.covers(-2.46))
+            assert np.array_equal(a.ci_low, b.ci_low, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- start-up imports
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return set(out.split())
+
+
+def test_cli_and_method_list_import_no_numpy_or_pandas():
+    loaded = _modules_after(
+        "import vtrial.cli\nfrom vtrial.cli import main\nfrom vtrial.method_registry import list_methods\n"
+        "list_methods()"
+    )
+    assert not {"numpy", "pandas", "scipy"} & loaded
+
+
+def test_small_power_run_imports_no_scipy_stats_or_statsmodels():
+    loaded = _modules_after(
+        "from vtrial.config import load_config\nfrom vtrial import power\n"
+        "cfg = load_config(overrides=['analysis.methods=[ancova,welch_t]', 'trial.randomization=simple'])\n"
+        "power.run_power(cfg, reps=1000)"
+    )
+    assert "vtrial.power" in loaded
+    assert not {"scipy.stats", "statsmodels", "scipy.linalg"} & loaded
