@@ -758,7 +758,7 @@ def run_assurance(
     --------
     >>> from vtrial.config import load_config
     >>> t = run_assurance(load_config(), reps=2000, methods=["welch_t"])
-    >>> abs(t.loc[0, "assurance"] - t.loc[0, "analytic_assurance"]) < 3 * t.loc[0, "assurance_se"]
+    >>> bool(abs(t.loc[0, "assurance"] - t.loc[0, "analytic_assurance"]) < 3 * t.loc[0, "assurance_se"])
     True
     """
     methods = power._methods(cfg, methods)

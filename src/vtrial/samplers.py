@@ -621,7 +621,7 @@ def scale_stats(cfg: dict, st: ArmStats, sd: np.ndarray) -> ArmStats:
     >>> from vtrial.config import load_config
     >>> cfg = load_config()
     >>> st = ArmStats(*(np.ones((2, 1)) for _ in range(7)))
-    >>> float(scale_stats(cfg, st, np.array([3.0])).syy[0, 0])  # the configured SD: unchanged
+    >>> round(float(scale_stats(cfg, st, np.array([3.0])).syy[0, 0]), 12)  # the configured SD: unchanged
     1.0
     """
     mo = moments(cfg)
