@@ -461,3 +461,19 @@ def test_lock_newer_than_the_record_is_kept(tmp_path, runlock):
     (tmp_path / runlock.RECORD).write_text(json.dumps(rec))
     os.utime(tmp_path / runlock.RECORD, (lock.stat().st_mtime - 5, lock.stat().st_mtime - 5))
     assert runlock.clear_stale_lock(tmp_path) is None and lock.exists()
+
+
+def test_assurance_stage_only_where_it_applies():
+    """Direct mode with a t-test or ANCOVA: an n grid with the planned n; otherwise no stage."""
+    cfg = vp.check_config(load_config(overrides=["trial.n_per_arm=47", "analysis.methods=[mmrm, welch_t]"]))
+    a = vp.assurance_config(cfg)
+    assert a["analysis"]["methods"] == ["welch_t"]
+    assert 47 in a["grid"]["trial.n_per_arm"] and a["grid"]["trial.n_per_arm"] == sorted(
+        a["grid"]["trial.n_per_arm"]
+    )
+    assert "pipeline" not in a and "sensitivity" not in a
+    assert (
+        vp.assurance_config(vp.check_config(load_config(overrides=["effects.mode=estradiol_mediated"])))
+        is None
+    )
+    assert vp.assurance_config(vp.check_config(load_config(overrides=["analysis.methods=[mmrm]"]))) is None

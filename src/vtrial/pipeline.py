@@ -598,3 +598,32 @@ def tipping_design(cfg: dict) -> pd.DataFrame:
         base, s["tipping_delta_pct"], method=main_method(cfg), reps=s["tipping_reps"],
         rng=rng_for(base["seed"], scenario_id(base), 2),
     )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- assurance
+
+
+def assurance_config(cfg: dict) -> dict | None:
+    """The base case with an n grid for the assurance stage, or None when it does not apply.
+
+    Assurance needs a direct-mode design (each replicate shifts the arm means by
+    its prior draw) and a method with an analytic formula among the stage's
+    methods (``student_t``, ``welch_t``, ``ancova``: the exact engine makes the
+    curve cheap, and the formula checks it). The n grid is
+    ``pipeline.power_n_per_arm`` with the planned ``trial.n_per_arm`` added.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> a = assurance_config(check_config(load_config()))
+    >>> a["grid"]["trial.n_per_arm"][:3], a["analysis"]["methods"]
+    ([10, 15, 20], ['ancova', 'welch_t', 'student_t'])
+    """
+    methods = [m for m in power_methods(cfg) if m in ("student_t", "welch_t", "ancova")]
+    if cfg["effects"]["mode"] != "direct" or not methods:
+        return None
+    out = stage_config(cfg)
+    sizes = sorted({*cfg["pipeline"]["power_n_per_arm"], cfg["trial"]["n_per_arm"]})
+    out["grid"] = {"trial.n_per_arm": sizes}
+    out["analysis"]["methods"] = methods
+    return out

@@ -118,6 +118,7 @@ def summary_markdown(
     replication: pd.DataFrame | None = None,
     power_tables: Mapping[str, pd.DataFrame] | None = None,
     provenance: Mapping | None = None,
+    assurance: pd.DataFrame | None = None,
 ) -> str:
     """Key numbers in sentences a study team can paste into a protocol.
 
@@ -136,7 +137,11 @@ def summary_markdown(
         Power tables (name -> table with ``reps`` and ``valid_reps``); rows whose
         power rests on fewer valid replicates than requested are listed.
     provenance : mapping, optional
-        :func:`run_provenance` of the run; printed first.
+        :func:`vtrial.provenance.provenance` of the run; printed first.
+    assurance : DataFrame, optional
+        ``results/assurance/assurance.csv`` (:func:`vtrial.assurance.run_assurance`
+        over n per arm); adds the section on planning under uncertainty
+        (:func:`assurance_lines`).
 
     Returns
     -------
@@ -206,6 +211,8 @@ def summary_markdown(
             )
             lines.append(f"  Other analyses need, per arm: {parts}.")
     lines.append("")
+    if assurance is not None and len(assurance):
+        lines += assurance_lines(cfg, assurance) + [""]
     lines.append("## How fragile that number is")
     lines.append("")
     tor = tornado[tornado["key"] != "base"].copy()
@@ -502,3 +509,67 @@ def table_html(table: pd.DataFrame, title: str, note: str = "") -> str:
         body += f"<p>{_inline(note)}</p>\n"
     body += f"<table>\n<tr>{head}</tr>\n{rows}\n</table>"
     return _page(title, body)
+
+
+def assurance_lines(cfg: dict, table: pd.DataFrame) -> list[str]:
+    """The section of ``summary.md`` on assurance (planning under uncertainty).
+
+    Power at the prior's point and assurance at the planned n, the n per arm
+    for 80% and 90% assurance (linear between the simulated sizes, rounded up),
+    Type M at the planned n, and the winner's-curse-adjusted 2009 estimate
+    beside the published one (:func:`vtrial.selection.conditional_mle`).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> t = pd.DataFrame({"method": "ancova", "n_per_arm": [20, 44, 80], "assurance": [0.57, 0.84, 0.94],
+    ...                   "power": [0.66, 0.92, 0.99], "type_m": [1.3, 1.1, 1.02], "max_assurance": 0.9996,
+    ...                   "prior_point": -2.46})
+    >>> print("\\n".join(assurance_lines(load_config(), t)[2:4]))
+    - With 44 men per arm the trial (ancova) has 92% power if the difference is -2.46 points, but its probability of success given the uncertainty in that value is 84% (assurance under the design prior).
+    - 80% assurance needs about 41 men per arm, 90% about 66 (at most 99.96% is reachable: the prior probability that the difference has the favoured sign).
+    """
+    from math import ceil
+
+    from vtrial.assurance_plots import crossing_n
+    from vtrial.priors import published_estimate, se_from_p
+    from vtrial.selection import conditional_interval, conditional_mle
+
+    method = cfg["sensitivity"]["method"] if cfg["sensitivity"]["method"] in set(table["method"]) else None
+    method = method or str(table["method"].iloc[0])
+    rows = table[table["method"] == method].sort_values("n_per_arm")
+    planned = int(cfg["trial"]["n_per_arm"])
+    at = rows[rows["n_per_arm"] == planned]
+    lines = ["## Planning under uncertainty (assurance)", ""]
+    if not at.empty:
+        r = at.iloc[0]
+        lines.append(
+            f"- With {planned} men per arm the trial ({method}) has {100 * r['power']:.0f}% power if the "
+            f"difference is {r['prior_point']:g} points, but its probability of success given the "
+            f"uncertainty in that value is {100 * r['assurance']:.0f}% (assurance under the design prior)."
+        )
+    needs = []
+    for target in (0.8, 0.9):
+        n = crossing_n(rows["n_per_arm"], rows["assurance"], target)
+        needs.append(f"more than {int(rows['n_per_arm'].max())}" if n != n else f"about {ceil(n)}")
+    lines.append(
+        f"- 80% assurance needs {needs[0]} men per arm, 90% {needs[1]} (at most "
+        f"{100 * float(rows['max_assurance'].iloc[0]):.2f}% is reachable: the prior probability that the "
+        "difference has the favoured sign)."
+    )
+    if not at.empty and at.iloc[0]["type_m"] == at.iloc[0]["type_m"]:
+        lines.append(
+            f"- At {planned} men per arm a significant estimate exaggerates the true difference by a "
+            f"factor of {at.iloc[0]['type_m']:.2f} on average (Type M error)."
+        )
+    est, p, df = published_estimate()
+    se = se_from_p(est, p, df)
+    adj = conditional_mle(est, se)
+    low, high = conditional_interval(est, se)
+    lines.append(
+        f"- The published estimate {est:g} points (SE {se:.2f}) was reported because it was significant; "
+        f"adjusted for that selection it is {adj:.2f} points (95% interval {low:.2f} to {high:.2f}). "
+        "A prior centred there (`prior.difference.distribution: selection_adjusted`) gives a more "
+        "cautious plan."
+    )
+    return lines

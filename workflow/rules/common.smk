@@ -47,6 +47,8 @@ BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
 SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
+# None when the design has no assurance stage (estradiol-mediated mode, or no t-test/ANCOVA).
+ASSURANCE_CFG = vp.assurance_config(VT)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
 
@@ -163,4 +165,11 @@ def all_targets():
         "tipping_point/planned_design",
     ):
         out += figure(f"results/{stem}")
+    if ASSURANCE_CFG is not None:
+        out += ["results/assurance/assurance.csv", *figure("results/assurance/assurance")]
     return out
+
+
+def assurance_inputs(wildcards):
+    """The assurance table for the summary, where the design has one."""
+    return {} if ASSURANCE_CFG is None else {"assurance": "results/assurance/assurance.csv"}

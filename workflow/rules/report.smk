@@ -18,6 +18,7 @@ rule provenance:
 
 rule summary:
     input:
+        unpack(assurance_inputs),
         provenance="results/provenance.json",
         power="results/power/power.csv",
         sample_size="results/sample_size/sample_size.csv",

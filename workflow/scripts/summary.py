@@ -29,6 +29,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
                 "dropout heatmap": pd.read_csv(sm.input.heatmap_dropout),
             },
             provenance=prov,
+            assurance=pd.read_csv(sm.input.assurance) if "assurance" in sm.input.keys() else None,
         )
         with open(sm.output.md, "w", encoding="utf-8") as fh:
             fh.write(text)
