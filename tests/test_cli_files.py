@@ -488,3 +488,17 @@ def test_interrupted_power_resumes_to_the_same_bytes(tmp_path, sig):
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == whole.read_bytes()
     assert not parts.exists()
+
+
+def test_power_treats_methods_and_missing_data_as_analyze_does(tmp_path):
+    """Config methods that cannot take the strategy are skipped with a note; a named one is refused."""
+    out = tmp_path / "p.csv"
+    r = run("power", "--reps", "50", "--set", "analysis.missing=multiple_imputation",
+            "--set", "analysis.methods=[ancova, mmrm]", "--quiet", "--out", out)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert list(pd.read_csv(out)["method"]) == ["ancova"]
+    assert "vtrial: note: mmrm cannot use missing=multiple_imputation; skipped" in r.stderr.splitlines()
+    r = run("power", "--reps", "50", "--set", "analysis.missing=multiple_imputation", "--method", "ancova",
+            "--method", "mmrm", "--out", tmp_path / "q.csv")  # fmt: skip
+    assert r.returncode == 2
+    assert "--method mmrm" in one_line(r.stderr) and not (tmp_path / "q.csv").exists()

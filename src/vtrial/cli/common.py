@@ -241,3 +241,38 @@ def record(args, cfg: dict, *, reps=None, inputs=None) -> dict:
 def note(text: str) -> None:
     """A one-line message on stderr."""
     print(text, file=sys.stderr)
+
+
+def methods_for(named: list[str] | None, configured: list[str], missing: str) -> tuple[list[str], list[str]]:
+    """The methods to run with missing-data strategy ``missing``, and those skipped.
+
+    Methods named on the command line must all accept the strategy (else
+    :class:`InputError` naming the first that does not); methods taken from
+    ``analysis.methods`` that do not accept it are skipped, as the user did not
+    name them (the caller says so in a note).
+
+    Examples
+    --------
+    >>> methods_for(None, ["ancova", "mmrm"], "multiple_imputation")
+    (['ancova'], ['mmrm'])
+    """
+    from vtrial.method_registry import ALLOWED_MISSING, STRATEGIES
+
+    if missing not in STRATEGIES:
+        raise InputError(f"--missing: value '{missing}' is not a strategy (allowed: {', '.join(STRATEGIES)})")
+
+    def accepts(method: str) -> bool:
+        return missing in ALLOWED_MISSING.get(method, (missing,))
+
+    if named:
+        for method in named:
+            if not accepts(method):
+                raise InputError(
+                    f"--method {method}: cannot use missing={missing} "
+                    f"(allowed for {method}: {', '.join(ALLOWED_MISSING[method])})"
+                )
+        return list(named), []
+    kept = [m for m in configured if accepts(m)]
+    if not kept:
+        raise InputError(f"analysis.missing={missing}: none of the methods {configured} allows it")
+    return kept, [m for m in configured if not accepts(m)]

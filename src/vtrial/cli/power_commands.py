@@ -72,8 +72,11 @@ def _config(args, grid_items=None) -> dict:
     grid = parse_grid(grid_items)
     for key, values in grid.items():
         cfg = set_key(cfg, f"grid.{key}", values)
-    if args.method:
-        cfg = set_key(cfg, "analysis.methods", list(args.method))
+    methods, skipped = common.methods_for(args.method, cfg["analysis"]["methods"], cfg["analysis"]["missing"])
+    # Said after the work, so that a failure stays the only line on stderr.
+    args.notes = [f"vtrial: note: {', '.join(skipped)} cannot use missing={cfg['analysis']['missing']}; skipped"
+                  ] if skipped else []  # fmt: skip
+    cfg = set_key(cfg, "analysis.methods", methods)
     if args.reps is not None:
         cfg = set_key(cfg, "simulation.reps", args.reps)
     if args.workers is not None:
@@ -126,6 +129,8 @@ def cmd_power(args) -> None:
             f"wrote {out}: {len(table)} rows ({table['scenario_id'].nunique()} scenarios x "
             f"{table['method'].nunique()} methods), engines {', '.join(sorted(set(table['engine'])))}"
         )
+    for line in args.notes:
+        common.note(line)
 
 
 def cmd_sample_size(args) -> None:
@@ -142,6 +147,8 @@ def cmd_sample_size(args) -> None:
     common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
     if out is not None:
         common.note(f"wrote {out}: {len(table)} rows")
+    for line in args.notes:
+        common.note(line)
 
 
 def cmd_mde(args) -> None:
@@ -155,6 +162,8 @@ def cmd_mde(args) -> None:
     common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
     if out is not None:
         common.note(f"wrote {out}: {len(table)} rows")
+    for line in args.notes:
+        common.note(line)
 
 
 def _engine_options(p, *, reps_help: str) -> None:

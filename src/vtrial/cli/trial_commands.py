@@ -85,17 +85,7 @@ def cmd_analyze(args) -> None:
 
     a = cfg["analysis"]
     missing = args.missing or a["missing"]
-    methods = args.method or a["methods"]
-    skipped: list[str] = []
-    if not args.method:
-        # Methods from the config that cannot take this strategy are skipped,
-        # not an error: the user did not name them.
-        from vtrial.analysis import ALLOWED_MISSING
-
-        skipped = [m for m in methods if missing not in ALLOWED_MISSING.get(m, (missing,))]
-        methods = [m for m in methods if m not in skipped]
-        if not methods:
-            raise InputError(f"--missing {missing}: none of the methods {a['methods']} allows it")
+    methods, skipped = common.methods_for(args.method, a["methods"], missing)
     # Notes wait until the work is done, so that a failure is the only line on stderr.
     data = read_trial_csv(args.data, quiet=True)
     table = run_methods(
