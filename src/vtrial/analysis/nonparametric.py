@@ -399,8 +399,12 @@ def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool
 
 
 @lru_cache(maxsize=512)
-def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
-    """Cumulative exact null law of W (``P(W <= q)``) and R's ``qwilcox(alpha / 2)``."""
+def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Exact null law of W: ``P(W = q)``, R's ``qwilcox(alpha / 2)``, ``P(W <= q)`` and ``P(W >= q)``.
+
+    The cumulative sums are cached with the law (read-only): a power run
+    meets the same few arm sizes in thousands of blocks.
+    """
     counts = wilcox_counts(m, n)
     total = math.comb(m + n, n)
     if counts.dtype == object:
@@ -419,7 +423,12 @@ def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
             q += 1
     else:  # pragma: no cover - alpha < 1 always gives x <= 0.5
         raise ValueError(alpha)
-    return prob, q
+    cum = np.cumsum(prob)
+    # P(W >= q) summed from the upper tail for accuracy, as R does
+    tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
+    for a in (prob, cum, tail):
+        a.flags.writeable = False
+    return prob, q, cum, tail
 
 
 def _shifted_counts(
@@ -519,8 +528,7 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
     if exact.any():
         ex = np.flatnonzero(exact)
         for (m_, n_), rows in _group_pairs(nx[ex], ny[ex]):
-            prob, qu = _wilcox_law(m_, n_, float(alpha))
-            cum = np.cumsum(prob)
+            _, qu, cum, tail = _wilcox_law(m_, n_, float(alpha))
             r = ex[rows]
             w = stat[r]
             mnv = m_ * n_
@@ -528,8 +536,6 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
             cdf = np.where(q_lo < 0, 0.0, np.where(q_lo >= mnv, 1.0, cum[np.clip(q_lo, 0, mnv)]))
             q_hi = np.floor(w - 1 + 1e-7).astype(np.int64)
             sf = np.where(q_hi < 0, 1.0, np.where(q_hi >= mnv, 0.0, 1.0 - cum[np.clip(q_hi, 0, mnv)]))
-            # P(W > q) summed from the upper tail for accuracy, as R does
-            tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
             sf = np.where((q_hi >= 0) & (q_hi < mnv), tail[np.clip(q_hi + 1, 0, mnv)], sf)
             p = np.where(w > mnv / 2.0, sf, cdf)
             out["p_value"][r] = np.minimum(2.0 * p, 1.0)
