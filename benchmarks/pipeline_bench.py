@@ -3,11 +3,15 @@
 Runs ``snakemake --cores N`` on a config (default: the packaged default) in a
 fresh temporary working directory, several times, and records
 
-* the wall time of each run (from the shell's point of view),
+* the wall time of each run (from the shell's point of view) and its CPU time
+  (user + system of Snakemake and every job process: the work the run needs,
+  whatever else runs on the machine; divided by the cores it estimates the wall
+  time on an otherwise idle machine),
 * Snakemake's own overhead: a dry run (parsing, config validation, scenarios, DAG),
 * per job, from the ``TIMING`` line every workflow script writes to its log:
   process start-up (Python, Snakemake's script preamble, numpy/pandas), imports
   (vtrial, scipy, statsmodels, seaborn), simulation/analysis, plotting, writing,
+  and the job process's CPU time,
 * the number of scenarios the run evaluates (power grid, heatmaps, tornado and
   sample-size designs) and the replicates per scenario.
 
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,13 +47,19 @@ COLORS = {
 }  # fmt: skip
 
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run(cmd, cwd):
-    t = time.perf_counter()
+    """Wall and CPU seconds of ``cmd`` (CPU of the process and all its waited-for descendants)."""
+    t, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
+    wall, cpu = time.perf_counter() - t, _children_cpu() - cpu
     if proc.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr[-4000:]}")
-    return wall, proc
+    return wall, cpu
 
 
 def job_timings(results: Path) -> list[dict]:
@@ -133,19 +144,22 @@ def main(argv=None) -> None:
             shutil.rmtree(wd / ".snakemake", ignore_errors=True)
             load0 = os.getloadavg()[0]
             t0 = time.time()
-            wall, _ = run([*snake, "--cores", str(args.cores), *extra], wd)
+            wall, cpu = run([*snake, "--cores", str(args.cores), *extra], wd)
             jobs = job_timings(wd / "results")
-            runs.append({"wall_s": wall, "dry_run_s": dry, "t0": t0, "jobs": jobs,
+            runs.append({"wall_s": wall, "cpu_s": cpu, "dry_run_s": dry, "t0": t0, "jobs": jobs,
                          "loadavg_before": load0, "loadavg_after": os.getloadavg()[0]})  # fmt: skip
-            print(f"run {i + 1}: {wall:.1f} s (dry run {dry:.1f} s, load {load0:.2f})", file=sys.stderr)
+            print(f"run {i + 1}: {wall:.1f} s, CPU {cpu:.1f} s (dry run {dry:.1f} s, load {load0:.2f})",
+                  file=sys.stderr)  # fmt: skip
     walls = [r["wall_s"] for r in runs]
     median_run = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
     phases = {ph: round(sum(j.get(ph, 0.0) for j in median_run["jobs"]), 2) for ph in PHASES}
     job_time = sum(j["ended"] - j["started"] for j in median_run["jobs"])
-    per_rule = {}
+    per_rule, cpu_rule = {}, {}
     for j in median_run["jobs"]:
         rule = j["job"].split("/")[0]
         per_rule[rule] = round(per_rule.get(rule, 0.0) + j["ended"] - j["started"], 2)
+        cpu_rule[rule] = round(cpu_rule.get(rule, 0.0) + j.get("cpu", float("nan")), 2)
+    cpus = [r["cpu_s"] for r in runs]
     summary = {
         "cores": args.cores,
         "configfile": str(args.configfile) if args.configfile else "config/config.yaml",
@@ -156,6 +170,12 @@ def main(argv=None) -> None:
         "job_seconds_total": round(job_time, 2),
         "phase_seconds_total": phases,
         "job_seconds_per_rule": dict(sorted(per_rule.items(), key=lambda kv: -kv[1])),
+        "cpu_s": [round(c, 2) for c in cpus],
+        "cpu_median_s": round(statistics.median(cpus), 2),
+        # the run's CPU time spread over the cores: its wall time if nothing else ran
+        "idle_wall_estimate_s": round(statistics.median(cpus) / args.cores, 2),
+        "job_cpu_seconds_total": round(sum(j.get("cpu", float("nan")) for j in median_run["jobs"]), 2),
+        "job_cpu_seconds_per_rule": dict(sorted(cpu_rule.items(), key=lambda kv: -kv[1])),
         "loadavg_before": [round(r["loadavg_before"], 2) for r in runs],
         "scenarios": count_scenarios(args.configfile),
         "machine": {
@@ -168,7 +188,7 @@ def main(argv=None) -> None:
     plot_timeline(
         median_run["jobs"], median_run["t0"], median_run["wall_s"], args.figure,
         f"vtrial workflow, default config, --cores {args.cores}: {median_run['wall_s']:.0f} s "
-        f"(median of {len(runs)})",
+        f"(the middle run of {len(runs)}, upper one if even; median {statistics.median(walls):.0f} s)",
     )  # fmt: skip
     print(json.dumps(summary, indent=1))
 

@@ -63,6 +63,9 @@ rule example_trial:
     params:
         cfg=vp.stage_config(VT, "sensitivity.method"),
         methods=VT["pipeline"]["example_methods"],
+    # early, with the long jobs: tipping_example waits for it, and would
+    # otherwise run alone on one core at the end of the run
+    priority: 10
     log:
         "results/logs/example_trial.log",
     resources:

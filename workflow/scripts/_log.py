@@ -5,13 +5,16 @@ and times its phases with ``timer.phase("simulate")`` etc. On exit the log
 gets ``TIMING {json}`` (seconds per phase, start and end time), which
 ``benchmarks/pipeline_bench.py`` collects. ``startup`` is the time from the
 process start (Python, Snakemake's script preamble) to the first line of the
-script. Snakemake puts this folder on the scripts' ``sys.path``.
+script; ``cpu`` the CPU seconds (user + system) of the job's process from its
+start, which unlike the wall times does not grow when other work shares the
+cores. Snakemake puts this folder on the scripts' ``sys.path``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import resource
 import sys
 import time
 import traceback
@@ -63,6 +66,8 @@ def job_log(path: str | Path):
             finally:
                 timer.phases["script"] = time.perf_counter() - t0
                 record = {k: round(v, 4) for k, v in timer.phases.items()}
+                ru = resource.getrusage(resource.RUSAGE_SELF)
+                record["cpu"] = round(ru.ru_utime + ru.ru_stime, 4)
                 record["started"], record["ended"] = round(timer.started, 3), round(time.time(), 3)
                 fh.write("TIMING " + json.dumps(record) + "\n")
         sys.stderr.flush()

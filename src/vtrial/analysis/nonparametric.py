@@ -399,8 +399,12 @@ def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool
 
 
 @lru_cache(maxsize=512)
-def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
-    """Cumulative exact null law of W (``P(W <= q)``) and R's ``qwilcox(alpha / 2)``."""
+def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Exact null law of W: ``P(W = q)``, R's ``qwilcox(alpha / 2)``, ``P(W <= q)`` and ``P(W >= q)``.
+
+    The cumulative sums are cached with the law (read-only): a power run
+    meets the same few arm sizes in thousands of blocks.
+    """
     counts = wilcox_counts(m, n)
     total = math.comb(m + n, n)
     if counts.dtype == object:
@@ -419,7 +423,12 @@ def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int]:
             q += 1
     else:  # pragma: no cover - alpha < 1 always gives x <= 0.5
         raise ValueError(alpha)
-    return prob, q
+    cum = np.cumsum(prob)
+    # P(W >= q) summed from the upper tail for accuracy, as R does
+    tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
+    for a in (prob, cum, tail):
+        a.flags.writeable = False
+    return prob, q, cum, tail
 
 
 def _shifted_counts(
@@ -518,23 +527,34 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
     stat[all_idx] = dz0 + mn[all_idx] / 2.0
     if exact.any():
         ex = np.flatnonzero(exact)
-        for (m_, n_), rows in _group_pairs(nx[ex], ny[ex]):
-            prob, qu = _wilcox_law(m_, n_, float(alpha))
-            cum = np.cumsum(prob)
+        groups = list(_group_pairs(nx[ex], ny[ex]))
+        laws = [_wilcox_law(m_, n_, float(alpha)) for (m_, n_), _ in groups]
+        # p-values of all arm sizes at once: each row reads its own law from the
+        # concatenated cumulative tables (a loop over the hundreds of arm-size
+        # pairs of a block costs more than the look-ups)
+        mn_ex = np.empty(len(ex), dtype=np.int64)
+        at_cum = np.empty(len(ex), dtype=np.int64)
+        at_tail = np.empty(len(ex), dtype=np.int64)
+        c_at = t_at = 0
+        for ((m_, n_), rows), (_, _, cum, tail) in zip(groups, laws, strict=True):
+            mn_ex[rows], at_cum[rows], at_tail[rows] = m_ * n_, c_at, t_at
+            c_at, t_at = c_at + len(cum), t_at + len(tail)
+        cum = np.concatenate([law[2] for law in laws])
+        tail = np.concatenate([law[3] for law in laws])
+        w = stat[ex]
+        q_lo = np.floor(w + 1e-7).astype(np.int64)
+        cdf = np.where(q_lo < 0, 0.0, np.where(q_lo >= mn_ex, 1.0, cum[at_cum + np.clip(q_lo, 0, mn_ex)]))
+        q_hi = np.floor(w - 1 + 1e-7).astype(np.int64)
+        sf = np.where(
+            q_hi < 0, 1.0, np.where(q_hi >= mn_ex, 0.0, 1.0 - cum[at_cum + np.clip(q_hi, 0, mn_ex)])
+        )
+        # P(W > q) from the upper tail for accuracy, as R does
+        sf = np.where((q_hi >= 0) & (q_hi < mn_ex), tail[at_tail + np.clip(q_hi + 1, 0, mn_ex)], sf)
+        p = np.where(w > mn_ex / 2.0, sf, cdf)
+        out["p_value"][ex] = np.minimum(2.0 * p, 1.0)
+        for ((m_, n_), rows), (_, qu, _, _) in zip(groups, laws, strict=True) if not p_only else ():
             r = ex[rows]
-            w = stat[r]
             mnv = m_ * n_
-            q_lo = np.floor(w + 1e-7).astype(np.int64)
-            cdf = np.where(q_lo < 0, 0.0, np.where(q_lo >= mnv, 1.0, cum[np.clip(q_lo, 0, mnv)]))
-            q_hi = np.floor(w - 1 + 1e-7).astype(np.int64)
-            sf = np.where(q_hi < 0, 1.0, np.where(q_hi >= mnv, 0.0, 1.0 - cum[np.clip(q_hi, 0, mnv)]))
-            # P(W > q) summed from the upper tail for accuracy, as R does
-            tail = np.concatenate([np.cumsum(prob[::-1])[::-1], [0.0]])
-            sf = np.where((q_hi >= 0) & (q_hi < mnv), tail[np.clip(q_hi + 1, 0, mnv)], sf)
-            p = np.where(w > mnv / 2.0, sf, cdf)
-            out["p_value"][r] = np.minimum(2.0 * p, 1.0)
-            if p_only:
-                continue
             # order statistics of the m n pairwise differences by selection
             diffs = (xs[r, :m_, None] - ys[r, None, :n_]).reshape(len(r), mnv)
             k = max(qu, 1)
