@@ -607,9 +607,9 @@ def assurance_config(cfg: dict) -> dict | None:
     """The base case with an n grid for the assurance stage, or None when it does not apply.
 
     Assurance needs a direct-mode design (each replicate shifts the arm means by
-    its prior draw) and a method with an analytic formula among the stage's
-    methods (``student_t``, ``welch_t``, ``ancova``: the exact engine makes the
-    curve cheap, and the formula checks it). The n grid is
+    its prior draw). The method is the sensitivity stages' one
+    (``sensitivity.method``: a t-test or ANCOVA, so the exact engine draws the
+    curve and the analytic assurance checks it); the n grid is
     ``pipeline.power_n_per_arm`` with the planned ``trial.n_per_arm`` added.
 
     Examples
@@ -617,13 +617,12 @@ def assurance_config(cfg: dict) -> dict | None:
     >>> from vtrial.config import load_config
     >>> a = assurance_config(check_config(load_config()))
     >>> a["grid"]["trial.n_per_arm"][:3], a["analysis"]["methods"]
-    ([10, 15, 20], ['ancova', 'welch_t', 'student_t'])
+    ([10, 15, 20], ['ancova'])
     """
-    methods = [m for m in power_methods(cfg) if m in ("student_t", "welch_t", "ancova")]
-    if cfg["effects"]["mode"] != "direct" or not methods:
+    if cfg["effects"]["mode"] != "direct":
         return None
     out = stage_config(cfg)
     sizes = sorted({*cfg["pipeline"]["power_n_per_arm"], cfg["trial"]["n_per_arm"]})
     out["grid"] = {"trial.n_per_arm": sizes}
-    out["analysis"]["methods"] = methods
+    out["analysis"]["methods"] = [cfg["sensitivity"]["method"]]
     return out

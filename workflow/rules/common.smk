@@ -47,7 +47,7 @@ BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
 SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
-# None when the design has no assurance stage (estradiol-mediated mode, or no t-test/ANCOVA).
+# None when the design has no assurance stage (estradiol-mediated mode).
 ASSURANCE_CFG = vp.assurance_config(VT)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
