@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from scipy import stats
 
 from vtrial.app import compute
-from vtrial.config import load_config
+from vtrial.assurance import analytic_assurance, run_assurance
+from vtrial.config import load_config, set_key
 from vtrial.errors import InputError
 from vtrial.power import run_power
+from vtrial.priors import Normal
 from vtrial.trial import randomize
 
 POWER = {"difference_pct": -2.0, "sd_pct_change": 3.0, "dropout_rate": 0.2, "mechanism": "MNAR",
@@ -63,3 +67,56 @@ def test_curve_sizes_include_the_chosen_n():
     for n in (4, 13, 44, 500):
         sizes = compute.curve_sizes(n)
         assert n in sizes and sizes == sorted(set(sizes)) and min(sizes) >= 4
+
+
+ASSURANCE = {"prior_mean": -2.46, "prior_sd": 0.74, "dropout_rate": 0.2, "method": "ancova",
+             "n_per_arm": 30, "reps": 1000, "seed": 7}  # fmt: skip
+
+
+def test_assurance_page_is_run_assurance_for_the_same_settings_and_seed():
+    page = compute.assurance_page(ASSURANCE)
+    # The config written out by hand, as the page's command sets it.
+    cfg = load_config(overrides=["prior.difference.distribution=normal", "prior.difference.mean=-2.46",
+                                 "prior.difference.sd=0.74", "dropout.anastrozole=0.2", "dropout.placebo=0.2",
+                                 "grid={trial.n_per_arm: [8, 15, 22, 30, 38, 45, 60]}"], seed=7)  # fmt: skip
+    expected = run_assurance(cfg, reps=1000, methods=["ancova"])
+    pd.testing.assert_frame_equal(page.table, expected)
+    row = expected[expected["n_per_arm"] == 30].iloc[0]
+    assert page.at_n["assurance"] == row["assurance"] and page.at_n["power"] == row["power"]
+    # Assurance below power at the prior mean, and the ceiling is P(difference < 0) of N(-2.46, 0.74^2).
+    assert row["assurance"] < row["power"]
+    assert row["max_assurance"] == pytest.approx(stats.norm.cdf(0, -2.46, 0.74), abs=1e-12)
+    assert (
+        "--set prior.difference.sd=0.74" in page.command and "--grid trial.n_per_arm=8,15,22" in page.command
+    )
+
+
+def test_assurance_page_n_is_the_smallest_reaching_the_target():
+    page = compute.assurance_page(ASSURANCE)
+    one = load_config(overrides=[*page.overrides], seed=7)
+    prior = Normal(-2.46, 0.74)
+    for target, n in page.n_for.items():
+        at = analytic_assurance(set_key(one, "trial.n_per_arm", int(n)), "ancova", prior)
+        below = analytic_assurance(set_key(one, "trial.n_per_arm", int(n) - 1), "ancova", prior)
+        assert below < target <= at
+    assert page.n_for[0.8] < page.n_for[0.9]
+    assert page.adjusted_2009 == pytest.approx(-2.282, abs=5e-4)  # the selection module's doctest value
+
+
+def test_assurance_target_above_the_ceiling_is_not_reachable():
+    # N(-0.5, 2^2) favours harm with probability Phi(0.25) = 0.599: neither 80% nor 90% is reachable.
+    page = compute.assurance_page({**ASSURANCE, "prior_mean": -0.5, "prior_sd": 2.0, "reps": 200})
+    assert all(np.isnan(n) for n in page.n_for.values())
+    assert page.at_n["max_assurance"] == pytest.approx(stats.norm.cdf(0.25), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("prior_sd", 0), ("prior_sd", 2.5), ("prior_mean", 0), ("prior_mean", "x"), ("method", "mmrm"),
+     ("n_per_arm", 3), ("dropout_rate", 0.9)],
+)  # fmt: skip
+def test_bad_assurance_inputs_are_refused_in_one_line_naming_the_key(key, value):
+    with pytest.raises(InputError) as e:
+        compute.assurance_page({**ASSURANCE, key: value})
+    msg = str(e.value)
+    assert msg.startswith(f"{key}: value") and "\n" not in msg and "allowed" in msg

@@ -76,6 +76,19 @@ def published_difference() -> float:
     return float(published()["derived"]["mean_pct_change_12m"]["difference"])
 
 
+def adjusted_difference() -> float:
+    """The 2009 difference corrected for the winner's curse (conditional MLE, about -2.28 points).
+
+    :func:`vtrial.selection.conditional_mle` of -2.46 with the standard error
+    implied by P = 0.0014 (:func:`vtrial.priors.se_from_p`).
+    """
+    from vtrial.priors import published_estimate, se_from_p
+    from vtrial.selection import conditional_mle
+
+    est, p, df = published_estimate()
+    return conditional_mle(est, se_from_p(est, p, df))
+
+
 # --------------------------------------------------------------------------- one trial
 
 
@@ -358,3 +371,94 @@ def dropout_page(values: dict) -> tuple[pd.DataFrame, str]:
             lines.append(f"vtrial power --seed {v['seed']} {_set_flags(ov)} --method {method} "
                          f"--reps {reps} --out {mech}_{missing}_{method}.csv")  # fmt: skip
     return pd.DataFrame(rows), "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- uncertain effects
+
+#: Methods the uncertain-effects page offers: those with an exact assurance formula.
+ASSURANCE_METHODS = ("ancova", "welch_t", "student_t")
+
+
+@dataclass(frozen=True)
+class AssurancePage:
+    """Assurance and power at the prior mean by n per arm, and the n for each target assurance."""
+
+    table: pd.DataFrame  # run_assurance over n per arm
+    at_n: pd.Series  # the row at the chosen n
+    n_for: dict[float, float]  # target assurance -> n per arm (exact formula; NaN: not reachable)
+    adjusted_2009: float  # winner's-curse-adjusted 2009 estimate (conditional MLE, points)
+    overrides: list[str]
+    command: str
+
+
+def check_assurance(values: dict) -> dict:
+    """Checked inputs of the uncertain-effects page.
+
+    The prior SD must be above 0: at 0 the prior is one point and the
+    assurance is the power of the power page.
+    """
+    v = {
+        "prior_mean": _number(values, "prior_mean", -6, 6),
+        "prior_sd": _number(values, "prior_sd", 0, 2),
+        "dropout_rate": _number(values, "dropout_rate", 0, 0.6),
+        "method": _choice(values, "method", ASSURANCE_METHODS),
+        "n_per_arm": _number(values, "n_per_arm", 4, 500, integer=True),
+        "reps": _number(values, "reps", 200, 20000, integer=True),
+        "seed": _number(values, "seed", 0, 2**31 - 1, integer=True),
+    }
+    if v["prior_sd"] == 0:
+        raise InputError(
+            "prior_sd: value 0 is not allowed (allowed: above 0 to 2; at 0 the assurance is the power)"
+        )
+    if v["prior_mean"] == 0:
+        raise InputError("prior_mean: value 0 is not allowed (allowed: nonzero, so the prior favours a sign)")
+    return v
+
+
+def assurance_overrides(v: dict) -> list[str]:
+    """``--set`` overrides of the uncertain-effects page (normal prior; MCAR dropout in both arms)."""
+    return [
+        "prior.difference.distribution=normal",
+        f"prior.difference.mean={v['prior_mean']:g}",
+        f"prior.difference.sd={v['prior_sd']:g}",
+        f"dropout.anastrozole={v['dropout_rate']:g}",
+        f"dropout.placebo={v['dropout_rate']:g}",
+    ]
+
+
+def assurance_page(values: dict, targets=SIZE_TARGETS) -> AssurancePage:
+    """Monte Carlo assurance and power at the prior mean over n per arm, as ``vtrial assurance``.
+
+    The table is ``run_assurance(load_config(overrides=[*overrides, grid],
+    seed=seed), reps=reps, methods=[method])``; the n for each target
+    assurance is :func:`vtrial.assurance.analytic_sample_size_for_assurance`
+    (NaN when the target is at or above the ceiling, the prior probability of
+    the favoured sign, or beyond 100,000 per arm).
+    """
+    from vtrial.assurance import (
+        analytic_sample_size_for_assurance,
+        design_prior,
+        max_assurance,
+        run_assurance,
+    )
+
+    v = check_assurance(values)
+    overrides = assurance_overrides(v)
+    sizes = curve_sizes(v["n_per_arm"])
+    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
+    cfg = load_config(overrides=[*overrides, grid], seed=v["seed"])
+    table = run_assurance(cfg, reps=v["reps"], methods=[v["method"]])
+    at_n = table[table["n_per_arm"] == v["n_per_arm"]].iloc[0]
+    one = load_config(overrides=[*overrides, f"trial.n_per_arm={v['n_per_arm']}"], seed=v["seed"])
+    prior = design_prior(one)
+    top = max_assurance(prior, one["analysis"]["alpha"])
+    n_for = {
+        t: (analytic_sample_size_for_assurance(one, v["method"], prior, t) if t < top else float("nan"))
+        for t in targets
+    }
+    command = (
+        f"vtrial assurance --seed {v['seed']} {_set_flags(overrides)} --method {v['method']} "
+        f"--reps {v['reps']} --grid trial.n_per_arm={','.join(map(str, sizes))} --out -"
+    )
+    return AssurancePage(table, at_n, n_for, adjusted_difference(),
+                         [*overrides, f"trial.n_per_arm={v['n_per_arm']}"], command)  # fmt: skip
