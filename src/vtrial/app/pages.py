@@ -475,7 +475,8 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
             ui.p(
                 "Men per arm for 80% assurance: ", n_text(0.8, "assur-n-80"),
                 "; for 90%: ", n_text(0.9, "assur-n-90"),
-                f" (exact formula). The winner's-curse-adjusted 2009 estimate is {a.adjusted_2009:.2f} points.",
+                " (exact formula; the figure reads them off the simulated curve, which is flat near its top, "
+                f"so it can differ). The winner's-curse-adjusted 2009 estimate is {a.adjusted_2009:.2f} points.",
             ),
         )  # fmt: skip
 
