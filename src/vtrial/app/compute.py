@@ -5,7 +5,8 @@ checked here (bad values raise :class:`vtrial.errors.InputError` with one line
 the page shows), turned into ``--set`` overrides of the packaged 2009 config,
 and passed to the public API: :func:`vtrial.trial.simulate_trial`,
 :func:`vtrial.analysis.run_methods`, :func:`vtrial.power.run_power`,
-:func:`vtrial.power.sample_size` and :func:`vtrial.calibration.simulated_statistics`.
+:func:`vtrial.power.sample_size`, :func:`vtrial.calibration.simulated_statistics`
+and :func:`vtrial.assurance.run_assurance`.
 Every result carries the ``vtrial`` command or Python call that reproduces it.
 """
 
