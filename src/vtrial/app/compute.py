@@ -122,26 +122,17 @@ def check_one_trial(values: dict) -> dict:
     return out
 
 
-def randomization_blocks(data: pd.DataFrame, block_size: int) -> pd.DataFrame:
-    """Block number and place in the block of each man, for one fixed block size.
+def randomization_list(data: pd.DataFrame) -> pd.DataFrame:
+    """The randomization list of a simulated trial: ``subject_id, block, order, arm``, one row per man.
 
-    With one block size and no strata, :func:`vtrial.trial.randomize` fills
-    blocks in enrolment order: man ``i`` (1-based ``subject_id``) is in block
-    ``(i - 1) // size + 1`` at place ``(i - 1) % size + 1``; within each full
-    block half the places are anastrozole, in random order.
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"subject_id": [1, 2, 3, 4, 5], "arm": ["placebo"] * 5, "visit_month": 0})
-    >>> randomization_blocks(d, 4)[["block", "order"]].values.tolist()
-    [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1]]
+    Read from the trial's ``randomization_block`` and ``allocation_order``
+    columns (:func:`vtrial.trial.randomize_blocks`).
     """
     men = data.drop_duplicates("subject_id").sort_values("subject_id")
-    i = men["subject_id"].to_numpy() - 1
     return pd.DataFrame({
         "subject_id": men["subject_id"].to_numpy(),
-        "block": i // block_size + 1,
-        "order": i % block_size + 1,
+        "block": men["randomization_block"].to_numpy(int),
+        "order": men["allocation_order"].to_numpy(int),
         "arm": men["arm"].to_numpy(),
     })  # fmt: skip
 
@@ -169,7 +160,7 @@ def one_trial(values: dict) -> OneTrial:
         f"vtrial simulate --seed {v['seed']} {flags} --out trial.csv\n"
         f"vtrial analyze trial.csv --seed {v['seed']} {flags} --method {v['method']} --missing {v['missing']}"
     )
-    return OneTrial(data, randomization_blocks(data, v["block_size"]), dropouts, table, command)
+    return OneTrial(data, randomization_list(data), dropouts, table, command)
 
 
 # --------------------------------------------------------------------------- many trials
