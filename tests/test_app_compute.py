@@ -16,6 +16,8 @@ from vtrial.priors import Normal
 
 POWER = {"difference_pct": -2.0, "sd_pct_change": 3.0, "dropout_rate": 0.2, "mechanism": "MNAR",
          "n_per_arm": 30, "method": "ancova", "reps": 1000, "seed": 7}  # fmt: skip
+ASSURANCE = {"prior_mean": -2.46, "prior_sd": 0.74, "dropout_rate": 0.2, "method": "ancova",
+             "n_per_arm": 30, "reps": 1000, "seed": 7}  # fmt: skip
 
 
 def test_one_trial_page_lists_blocks_and_dropouts():
@@ -39,13 +41,18 @@ def test_power_page_row_is_run_power_at_that_n():
 
 
 @pytest.mark.parametrize(
-    ("key", "value"),
-    [("n_per_arm", "1"), ("n_per_arm", "ten"), ("n_per_arm", 30.5), ("reps", None), ("mechanism", "MAYBE"),
-     ("difference_pct", float("nan")), ("sd_pct_change", 0), ("method", "ttest")],
+    ("page", "key", "value"),
+    [("power", "n_per_arm", "1"), ("power", "n_per_arm", "ten"), ("power", "n_per_arm", 30.5),
+     ("power", "reps", None), ("power", "mechanism", "MAYBE"), ("power", "difference_pct", float("nan")),
+     ("power", "sd_pct_change", 0), ("power", "method", "ttest"),
+     ("assurance", "prior_sd", 0), ("assurance", "prior_sd", 2.5), ("assurance", "prior_mean", 0),
+     ("assurance", "prior_mean", "x"), ("assurance", "method", "mmrm"), ("assurance", "n_per_arm", 3),
+     ("assurance", "dropout_rate", 0.9)],
 )  # fmt: skip
-def test_bad_power_inputs_are_refused_in_one_line_naming_the_key(key, value):
+def test_bad_inputs_are_refused_in_one_line_naming_the_key(page, key, value):
+    fn, good = {"power": (compute.power_page, POWER), "assurance": (compute.assurance_page, ASSURANCE)}[page]
     with pytest.raises(InputError) as e:
-        compute.power_page({**POWER, key: value})
+        fn({**good, key: value})
     msg = str(e.value)
     assert msg.startswith(f"{key}: value") and "\n" not in msg and "allowed" in msg
 
@@ -54,10 +61,6 @@ def test_curve_sizes_include_the_chosen_n():
     for n in (4, 13, 44, 500):
         sizes = compute.curve_sizes(n)
         assert n in sizes and sizes == sorted(set(sizes)) and min(sizes) >= 4
-
-
-ASSURANCE = {"prior_mean": -2.46, "prior_sd": 0.74, "dropout_rate": 0.2, "method": "ancova",
-             "n_per_arm": 30, "reps": 1000, "seed": 7}  # fmt: skip
 
 
 def test_assurance_page_is_run_assurance_for_the_same_settings_and_seed():
@@ -95,15 +98,3 @@ def test_assurance_target_above_the_ceiling_is_not_reachable():
     page = compute.assurance_page({**ASSURANCE, "prior_mean": -0.5, "prior_sd": 2.0, "reps": 200})
     assert all(np.isnan(n) for n in page.n_for.values())
     assert page.at_n["max_assurance"] == pytest.approx(stats.norm.cdf(0.25), abs=1e-12)
-
-
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [("prior_sd", 0), ("prior_sd", 2.5), ("prior_mean", 0), ("prior_mean", "x"), ("method", "mmrm"),
-     ("n_per_arm", 3), ("dropout_rate", 0.9)],
-)  # fmt: skip
-def test_bad_assurance_inputs_are_refused_in_one_line_naming_the_key(key, value):
-    with pytest.raises(InputError) as e:
-        compute.assurance_page({**ASSURANCE, key: value})
-    msg = str(e.value)
-    assert msg.startswith(f"{key}: value") and "\n" not in msg and "allowed" in msg

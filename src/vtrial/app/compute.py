@@ -264,6 +264,16 @@ def curve_sizes(n: int) -> list[int]:
     return sorted({max(4, round(n * f)) for f in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)})
 
 
+def _over_n(run, v: dict, overrides: list[str]) -> tuple[list[int], pd.DataFrame, pd.Series]:
+    """``run`` (run_power or run_assurance) over :func:`curve_sizes`: sizes, table, row at the chosen n."""
+    sizes = curve_sizes(v["n_per_arm"])
+    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
+    table = run(
+        load_config(overrides=[*overrides, grid], seed=v["seed"]), reps=v["reps"], methods=[v["method"]]
+    )
+    return sizes, table, table[table["n_per_arm"] == v["n_per_arm"]].iloc[0]
+
+
 def power_page(values: dict) -> PowerPage:
     """Monte Carlo (and analytic) power over n per arm for the page's settings.
 
@@ -276,11 +286,7 @@ def power_page(values: dict) -> PowerPage:
 
     v = check_power(values)
     overrides = power_overrides(v)
-    sizes = curve_sizes(v["n_per_arm"])
-    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
-    cfg = load_config(overrides=[*overrides, grid], seed=v["seed"])
-    curve = run_power(cfg, reps=v["reps"], methods=[v["method"]])
-    at_n = curve[curve["n_per_arm"] == v["n_per_arm"]].iloc[0]
+    sizes, curve, at_n = _over_n(run_power, v, overrides)
     command = (
         f"vtrial power --seed {v['seed']} {_set_flags(overrides)} --method {v['method']} "
         f"--reps {v['reps']} --grid trial.n_per_arm={','.join(map(str, sizes))} --out power.csv"
@@ -436,11 +442,7 @@ def assurance_page(values: dict, targets=SIZE_TARGETS) -> AssurancePage:
 
     v = check_assurance(values)
     overrides = assurance_overrides(v)
-    sizes = curve_sizes(v["n_per_arm"])
-    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
-    cfg = load_config(overrides=[*overrides, grid], seed=v["seed"])
-    table = run_assurance(cfg, reps=v["reps"], methods=[v["method"]])
-    at_n = table[table["n_per_arm"] == v["n_per_arm"]].iloc[0]
+    sizes, table, at_n = _over_n(run_assurance, v, overrides)
     one = load_config(overrides=[*overrides, f"trial.n_per_arm={v['n_per_arm']}"], seed=v["seed"])
     prior = design_prior(one)
     top = max_assurance(prior, one["analysis"]["alpha"])
