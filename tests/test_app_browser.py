@@ -4,7 +4,7 @@ The app runs in a subprocess on a free port, as ``vtrial.app.serve`` does for a
 teacher. Each page is loaded, an input is moved, and the test checks that the
 figure and the numbers change and that they are the numbers the public API
 gives for the same settings and seed (``run_power``, ``sample_size``,
-``simulate_trial``, ``simulated_statistics``). A bad value must be refused on
+``run_assurance``, ``simulate_trial``, ``simulated_statistics``). A bad value must be refused on
 the page with a one-line message, never a traceback. Screenshots of every page
 are written under the test's tmp_path.
 """
@@ -29,6 +29,7 @@ from app_browser import (
 from selenium.webdriver.common.by import By
 
 from vtrial.app import free_port
+from vtrial.assurance import run_assurance
 from vtrial.calibration import simulated_statistics
 from vtrial.config import load_config, scenario_id
 from vtrial.power import run_power, sample_size
@@ -185,4 +186,46 @@ def test_dropout_page(browser, tmp_path):
     move_slider(d, "drop_strength", 2.0)  # stronger MAR/MNAR selection: the table changes
     wait_for(lambda: text_of(d, "#drop_table") != before and idle(d), timeout=120, what="the new table")
     type_into(d, "drop_n", "5")
+    refused(d, "n_per_arm")
+
+
+def _assurance_cfg(mean: float, sd: float = 0.74) -> dict:
+    return load_config(overrides=["prior.difference.distribution=normal", f"prior.difference.mean={mean:g}",
+                                  f"prior.difference.sd={sd:g}", "dropout.anastrozole=0.2", "dropout.placebo=0.2",
+                                  "grid={trial.n_per_arm: [11, 22, 33, 44, 55, 66, 88]}"], seed=SEED)  # fmt: skip
+
+
+def test_uncertain_effects_page_agrees_with_run_assurance(browser, tmp_path):
+    d = browser
+    open_page(d, "Uncertain effects")
+    wait_for(lambda: text_of(d, "#assur-at-n") and image_src(d, "assur_figure") and idle(d), what="assurance")
+    d.save_screenshot(str(tmp_path / "uncertain_effects.png"))
+    table = run_assurance(_assurance_cfg(-2.46), reps=2000, methods=["ancova"])
+    row = table[table["n_per_arm"] == 44].iloc[0]
+    assert text_of(d, "#assur-at-n") == f"{row['assurance']:.4f}"
+    assert text_of(d, "#assur-power") == f"{row['power']:.4f}"
+    assert text_of(d, "#assur-ceiling") == f"{row['max_assurance']:.4f}"
+    assert row["assurance"] < row["power"]
+    body = d.find_element(By.TAG_NAME, "body").text
+    assert "Why is assurance below power?" in body and "-2.28" in body
+    # Widen the prior: the figure and the numbers change and still equal run_assurance.
+    before_img, before = image_src(d, "assur_figure"), text_of(d, "#assur-at-n")
+    move_slider(d, "assur_sd", 1.5)
+    wait_for(lambda: text_of(d, "#assur-at-n") != before and idle(d), what="the new assurance")
+    wait_for(lambda: image_src(d, "assur_figure") != before_img, what="the new assurance figure")
+    wide = run_assurance(_assurance_cfg(-2.46, 1.5), reps=2000, methods=["ancova"])
+    wide_row = wide[wide["n_per_arm"] == 44].iloc[0]
+    assert (
+        text_of(d, "#assur-at-n") == f"{wide_row['assurance']:.4f}"
+        and wide_row["assurance"] < row["assurance"]
+    )
+    assert text_of(d, "#assur-power") == f"{row['power']:.4f}"  # power at the mean does not depend on the SD
+    command = d.execute_script("return $('#assur_command').text()")
+    assert "vtrial assurance" in command and "--set prior.difference.sd=1.5" in command
+    d.save_screenshot(str(tmp_path / "uncertain_effects_wide.png"))
+    move_slider(d, "assur_sd", 0)
+    refused(d, "prior_sd")
+    move_slider(d, "assur_sd", 0.74)
+    wait_for(lambda: no_error_shown(d), what="the message to go")
+    type_into(d, "assur_n", "2")
     refused(d, "n_per_arm")

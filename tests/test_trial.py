@@ -1,17 +1,27 @@
+import io
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from vtrial.config import set_key
+from vtrial.config import load_config, scenario_id, set_key
+from vtrial.streams import rng_for
 from vtrial.trial import (
+    BLOCK_COLUMNS,
     COLUMNS,
     dropout_intercept,
     implied_effects,
     randomize,
+    randomize_blocks,
     simulate_arrays,
     simulate_trial,
+    to_long,
+    write_trial_csv,
 )
+
+FIXTURES = Path(__file__).parent / "fixtures" / "trial"
 
 
 def with_(cfg, **kv):
@@ -251,3 +261,90 @@ def test_long_format_contract(cfg):
 def test_same_seed_same_trial(cfg):
     pd.testing.assert_frame_equal(simulate_trial(cfg, rng=18), simulate_trial(cfg, rng=18))
     assert not simulate_trial(cfg, rng=18).equals(simulate_trial(cfg, rng=19))
+
+
+# ------------------------------------------------------------------ randomization list
+
+
+def _blocks_of(arm, block, order, keep):
+    """Per (block number) among the men in ``keep`` (enrolment order): places and anastrozole count."""
+    out = {}
+    for b in np.unique(block[keep]):
+        sel = keep & (block == b)
+        out[int(b)] = (order[sel].astype(int).tolist(), int(arm[sel].sum()))
+    return out
+
+
+@pytest.mark.parametrize("sizes", [[4], [2, 4, 6], [6]])
+def test_block_list_respects_block_sizes_and_balances_complete_blocks(cfg, sizes):
+    trial = dict(cfg["trial"], block_sizes=sizes, n_per_arm=45)
+    arm, block, order = randomize_blocks(trial, 300, rng=21)
+    assert (arm == randomize(trial, 300, rng=21)).all()  # the same draws: the same trial
+    seen = set()
+    for r in range(300):
+        blocks = _blocks_of(arm[r], block[r], order[r], np.ones(90, bool))
+        numbers = sorted(blocks)
+        assert numbers == list(range(1, len(numbers) + 1))  # 1-based, consecutive, in enrolment order
+        assert np.all(np.diff(block[r]) >= 0)
+        for b, (places, drug) in blocks.items():
+            assert places == list(range(1, len(places) + 1))  # allocation order 1..k as men enrol
+            if b < numbers[-1]:  # every block but the last is complete: a configured size, balanced
+                assert len(places) in sizes and drug == len(places) // 2
+                seen.add(len(places))
+            else:
+                assert len(places) <= max(sizes)
+    assert seen == set(sizes)
+
+
+def test_block_list_is_per_stratum(cfg):
+    trial = dict(
+        cfg["trial"], randomization="stratified_blocks", strata_cutoffs=[1.0, 1.2], block_sizes=[2, 4]
+    )
+    values = np.random.default_rng(5).normal(1.15, 0.14, size=(200, 88))
+    arm, block, order = randomize_blocks(trial, 200, values, rng=6)
+    assert (arm == randomize(trial, 200, values, rng=6)).all()
+    strata = np.searchsorted([1.0, 1.2], values, side="right")
+    for r in range(200):
+        for s in range(3):
+            keep = strata[r] == s
+            if not keep.any():
+                continue
+            blocks = _blocks_of(arm[r], block[r], order[r], keep)
+            assert sorted(blocks) == list(range(1, len(blocks) + 1))  # numbered within the stratum
+            for b, (places, drug) in blocks.items():
+                assert places == list(range(1, len(places) + 1))
+                if b < len(blocks):
+                    assert len(places) in (2, 4) and drug == len(places) // 2
+
+
+def test_simple_randomization_has_no_block_list(cfg):
+    _, block, order = randomize_blocks(dict(cfg["trial"], randomization="simple"), 5, rng=1)
+    assert np.isnan(block).all() and np.isnan(order).all()
+    df = simulate_trial(with_(cfg, trial__randomization="simple"), rng=2)
+    assert df[BLOCK_COLUMNS].isna().all().all()
+
+
+def test_trial_csv_gains_the_block_list_after_the_existing_columns(cfg):
+    df = simulate_trial(with_(cfg, trial__block_sizes=[2, 4, 6]), rng=23)
+    assert list(df.columns) == COLUMNS and COLUMNS[-2:] == BLOCK_COLUMNS == [
+        "randomization_block",
+        "allocation_order",
+    ]
+    assert str(df["randomization_block"].dtype) == "Int64" and df[BLOCK_COLUMNS].notna().all().all()
+    per_man = df.groupby("subject_id")[BLOCK_COLUMNS].nunique()
+    assert (per_man == 1).all().all()  # one block and place per man, on each of his rows
+    # The engine's arrays (no block list asked for) are the same trial, in the old eight columns.
+    plain = to_long(simulate_arrays(with_(cfg, trial__block_sizes=[2, 4, 6]), 1, rng=23), 0)
+    assert list(plain.columns) == COLUMNS[:8]
+    pd.testing.assert_frame_equal(df[COLUMNS[:8]], plain)
+
+
+def test_existing_trial_columns_are_byte_identical_to_before():
+    cfg = load_config(overrides=["trial.n_per_arm=12", "trial.block_sizes=[2,4,6]",
+                                 "trial.randomization=stratified_blocks"], seed=5)  # fmt: skip
+    buf = io.StringIO()
+    write_trial_csv(simulate_trial(cfg, rng=rng_for(5, scenario_id(cfg), 0)), buf)
+    lines = buf.getvalue().splitlines()
+    before = (FIXTURES / "before_block_columns.csv").read_text().splitlines()
+    assert [",".join(line.split(",")[:8]) for line in lines] == before
+    assert lines[0].endswith(",randomization_block,allocation_order")

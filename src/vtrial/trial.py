@@ -61,9 +61,13 @@ __all__ = ["Effects", "implied_effects"]  # re-exported: the model's effects, dr
 ARMS = ("placebo", "anastrozole")
 VISITS = (0, 3, 6, 12)
 BMD_VISITS = (0, 6, 12)
+#: Columns of the randomization list, after the measurements: block number
+#: within the man's stratum and his place in that block's allocation order
+#: (both 1-based; empty under simple randomization).
+BLOCK_COLUMNS = ["randomization_block", "allocation_order"]
 COLUMNS = [
     "subject_id", "arm", "visit_month", "age_years", "bmi_kg_m2",
-    "testosterone_ng_dl", "estradiol_pg_ml", "bmd_g_cm2",
+    "testosterone_ng_dl", "estradiol_pg_ml", "bmd_g_cm2", *BLOCK_COLUMNS,
 ]  # fmt: skip
 
 
@@ -89,6 +93,9 @@ class TrialArrays:
         True (latent) 12-month % change.
     last_visit : ndarray of int, (reps, n)
         Last attended visit month (12 for completers).
+    randomization_block, allocation_order : ndarray of float, (reps, n), or None
+        As :func:`randomize_blocks` (NaN under simple randomization); None
+        unless asked for (``simulate_arrays(..., blocks=True)``).
     """
 
     anastrozole: np.ndarray
@@ -100,6 +107,8 @@ class TrialArrays:
     pct_change: np.ndarray
     true_pct_change: np.ndarray
     last_visit: np.ndarray
+    randomization_block: np.ndarray | None = None
+    allocation_order: np.ndarray | None = None
 
     @property
     def completed(self) -> np.ndarray:
@@ -123,7 +132,17 @@ def arm_sizes(trial_cfg: dict) -> tuple[int, int]:
 
 
 def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = None, *, rng) -> np.ndarray:
-    """Treatment assignment for men in enrolment order.
+    """Treatment assignment for men in enrolment order (the arms of :func:`randomize_blocks`)."""
+    return _randomize(trial_cfg, reps, strata_values, rng, blocks=False)[0]
+
+
+def randomize_blocks(
+    trial_cfg: dict, reps: int, strata_values: np.ndarray | None = None, *, rng
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Treatment assignment and the randomization list: each man's block and place in it.
+
+    The same random draws as :func:`randomize` (same arms for the same
+    ``rng``): the block list is read off the blocks the assignment filled.
 
     Parameters
     ----------
@@ -137,21 +156,42 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
 
     Returns
     -------
-    ndarray of bool, (reps, n)
+    anastrozole : ndarray of bool, (reps, n)
         True for anastrozole. ``simple`` flips a coin with P(anastrozole) =
         n_a / n for every man, so arm sizes vary. ``permuted_blocks`` fills
         blocks whose size is drawn from ``block_sizes``, each with
         ``round(size * n_a / n)`` anastrozole places in random order; the final
         block may be cut short. ``stratified_blocks`` keeps a separate block
         sequence in each stratum of ``strata_variable`` (cut at ``strata_cutoffs``).
+    randomization_block : ndarray of float, (reps, n)
+        1-based number of the man's block within his stratum (NaN under ``simple``).
+    allocation_order : ndarray of float, (reps, n)
+        1-based place of the man in his block's allocation list: the k-th man
+        of a stratum to enrol into a block takes its k-th place (NaN under ``simple``).
+
+    Examples
+    --------
+    >>> trial = {"n_per_arm": 5, "allocation_ratio": 1, "randomization": "permuted_blocks",
+    ...          "block_sizes": [4]}
+    >>> arm, block, order = randomize_blocks(trial, 1, rng=1)
+    >>> block[0].tolist(), order[0].tolist()
+    ([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0], [1.0, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0, 1.0, 2.0])
+    >>> bool((arm == randomize(trial, 1, rng=1)).all())
+    True
     """
+    return _randomize(trial_cfg, reps, strata_values, rng, blocks=True)
+
+
+def _randomize(trial_cfg: dict, reps: int, strata_values, rng, *, blocks: bool):
+    """``(anastrozole, block, order)``; block and order None unless ``blocks`` (no extra draws)."""
     rng = np.random.default_rng(rng)
     n_p, n_a = arm_sizes(trial_cfg)
     n = n_p + n_a
     share = n_a / n
     method = trial_cfg["randomization"]
     if method == "simple":
-        return rng.random((reps, n)) < share
+        none = np.full((reps, n), np.nan) if blocks else None
+        return rng.random((reps, n)) < share, none, none
     if method == "stratified_blocks":
         if strata_values is None:
             raise ValueError("stratified_blocks needs strata_values")
@@ -202,7 +242,11 @@ def randomize(trial_cfg: dict, reps: int, strata_values: np.ndarray | None = Non
         quota = np.where(partial, np.take_along_axis(drawn, start, axis=1), quota)
     out = np.empty((reps, n), dtype=bool)
     np.put_along_axis(out, order, rank < quota, axis=1)
-    return out
+    if not blocks:
+        return out, None, None
+    # A block's first place in its stratum's sequence is its end minus its size.
+    first = np.take_along_axis(block_end.reshape(reps, -1), strata * n_blocks + block, 1) - man_block_size
+    return out, (block + 1).astype(float), (place - first + 1).astype(float)
 
 
 # --------------------------------------------------------------------------- dropout
@@ -355,7 +399,9 @@ def dropout_driver(cfg: dict, anastrozole: np.ndarray, pct: np.ndarray) -> np.nd
     return -(pct[..., 0] - mean6[arm]) / sd6
 
 
-def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> TrialArrays:
+def simulate_arrays(
+    cfg: dict, reps: int, *, rng, covariates: bool = True, blocks: bool = False
+) -> TrialArrays:
     """Simulate ``reps`` trials of the configured design as arrays.
 
     Parameters
@@ -370,6 +416,9 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         baseline BMD directly from ``N(bmd_mean, bmd_sd^2)`` (its exact
         distribution among enrolled men; see :mod:`vtrial.cohort`). Only valid in
         direct mode without stratification on another variable.
+    blocks : bool
+        Also return the randomization list (:func:`randomize_blocks`); the
+        trial is the same either way (no extra random draws).
 
     Returns
     -------
@@ -417,7 +466,7 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
             "estradiol_pg_ml": estra[..., 0],
             "bmd_g_cm2": base_true + c["bmd_mean_g_cm2"] * baseline_error / 100,
         }[strat_var]
-    anastrozole = randomize(cfg["trial"], reps, strata_values, rng=rng)
+    anastrozole, block, place = _randomize(cfg["trial"], reps, strata_values, rng, blocks=blocks)
 
     e2_change = None
     if men is not None:
@@ -461,6 +510,8 @@ def simulate_arrays(cfg: dict, reps: int, *, rng, covariates: bool = True) -> Tr
         pct_change=pct,
         true_pct_change=true12,
         last_visit=last,
+        randomization_block=block,
+        allocation_order=place,
     )
 
 
@@ -469,39 +520,46 @@ def to_long(arrays: TrialArrays, replicate: int = 0) -> pd.DataFrame:
 
     Age and BMI are baseline characteristics and appear on every row; hormones
     and BMD are empty where not measured (BMD is not scheduled at month 3, and
-    nothing is measured after dropout).
+    nothing is measured after dropout). The randomization list
+    (:data:`BLOCK_COLUMNS`, whole numbers, on every row of the man) is added
+    after the measurements when the arrays carry it.
     """
     r = replicate
     n = arrays.anastrozole.shape[1]
     v = len(VISITS)
     bmd4 = np.full((n, v), np.nan)
     bmd4[:, [0, 2, 3]] = arrays.bmd_g_cm2[r]
-    return pd.DataFrame(
-        {
-            "subject_id": np.repeat(np.arange(1, n + 1), v),
-            "arm": np.repeat(np.where(arrays.anastrozole[r], ARMS[1], ARMS[0]), v),
-            "visit_month": np.tile(VISITS, n),
-            "age_years": np.repeat(arrays.age_years[r], v),
-            "bmi_kg_m2": np.repeat(arrays.bmi_kg_m2[r], v),
-            "testosterone_ng_dl": arrays.testosterone_ng_dl[r].ravel(),
-            "estradiol_pg_ml": arrays.estradiol_pg_ml[r].ravel(),
-            "bmd_g_cm2": bmd4.ravel(),
-        },
-        columns=COLUMNS,
-    )
+    columns = {
+        "subject_id": np.repeat(np.arange(1, n + 1), v),
+        "arm": np.repeat(np.where(arrays.anastrozole[r], ARMS[1], ARMS[0]), v),
+        "visit_month": np.tile(VISITS, n),
+        "age_years": np.repeat(arrays.age_years[r], v),
+        "bmi_kg_m2": np.repeat(arrays.bmi_kg_m2[r], v),
+        "testosterone_ng_dl": arrays.testosterone_ng_dl[r].ravel(),
+        "estradiol_pg_ml": arrays.estradiol_pg_ml[r].ravel(),
+        "bmd_g_cm2": bmd4.ravel(),
+    }  # fmt: skip
+    if arrays.randomization_block is not None:
+        for name, values in zip(
+            BLOCK_COLUMNS, (arrays.randomization_block, arrays.allocation_order), strict=True
+        ):
+            columns[name] = pd.array(np.repeat(values[r], v), dtype="Float64").astype("Int64")
+    return pd.DataFrame(columns)
 
 
 def simulate_trial(cfg: dict, *, rng) -> pd.DataFrame:
-    """One simulated trial in the contract's long format.
+    """One simulated trial in the contract's long format (:data:`COLUMNS`, with the randomization list).
 
     Examples
     --------
     >>> from vtrial.config import load_config
     >>> df = simulate_trial(load_config(), rng=1)
     >>> df.shape
-    (352, 8)
+    (352, 10)
+    >>> df[df["visit_month"] == 0][["randomization_block", "allocation_order"]].max().tolist()
+    [22, 4]
     """
-    return to_long(simulate_arrays(cfg, 1, rng=rng), 0)
+    return to_long(simulate_arrays(cfg, 1, rng=rng, blocks=True), 0)
 
 
 #: Decimals written to CSV per column: what a clinical database would hold.

@@ -1,6 +1,6 @@
 """A classroom in the browser: the interactive trial-design app (``pip install vtrial[app]``).
 
-Four pages, each explaining its idea in a few sentences and showing the
+Five pages, each explaining its idea in a few sentences and showing the
 ``vtrial`` command or Python call that reproduces its figure:
 
 * **One trial** - randomization in permuted blocks, each man's BMD path, who
@@ -11,6 +11,9 @@ Four pages, each explaining its idea in a few sentences and showing the
   n per arm for 80% and 90% power;
 * **Dropout and missing data** - bias and coverage of each missing-data
   strategy under MCAR, MAR and MNAR dropout.
+* **Uncertain effects** - assurance (power averaged over a normal prior for
+  the true difference) against power at the prior mean by n per arm, the n
+  for 80% and 90% assurance, its ceiling and the winner's curse.
 
 The computations live in :mod:`vtrial.app.compute` (no web framework), the
 pages in :mod:`vtrial.app.pages` (Shiny for Python).

@@ -5,7 +5,8 @@ checked here (bad values raise :class:`vtrial.errors.InputError` with one line
 the page shows), turned into ``--set`` overrides of the packaged 2009 config,
 and passed to the public API: :func:`vtrial.trial.simulate_trial`,
 :func:`vtrial.analysis.run_methods`, :func:`vtrial.power.run_power`,
-:func:`vtrial.power.sample_size` and :func:`vtrial.calibration.simulated_statistics`.
+:func:`vtrial.power.sample_size`, :func:`vtrial.calibration.simulated_statistics`
+and :func:`vtrial.assurance.run_assurance`.
 Every result carries the ``vtrial`` command or Python call that reproduces it.
 """
 
@@ -76,6 +77,19 @@ def published_difference() -> float:
     return float(published()["derived"]["mean_pct_change_12m"]["difference"])
 
 
+def adjusted_difference() -> float:
+    """The 2009 difference corrected for the winner's curse (conditional MLE, about -2.28 points).
+
+    :func:`vtrial.selection.conditional_mle` of -2.46 with the standard error
+    implied by P = 0.0014 (:func:`vtrial.priors.se_from_p`).
+    """
+    from vtrial.priors import published_estimate, se_from_p
+    from vtrial.selection import conditional_mle
+
+    est, p, df = published_estimate()
+    return conditional_mle(est, se_from_p(est, p, df))
+
+
 # --------------------------------------------------------------------------- one trial
 
 
@@ -108,26 +122,17 @@ def check_one_trial(values: dict) -> dict:
     return out
 
 
-def randomization_blocks(data: pd.DataFrame, block_size: int) -> pd.DataFrame:
-    """Block number and place in the block of each man, for one fixed block size.
+def randomization_list(data: pd.DataFrame) -> pd.DataFrame:
+    """The randomization list of a simulated trial: ``subject_id, block, order, arm``, one row per man.
 
-    With one block size and no strata, :func:`vtrial.trial.randomize` fills
-    blocks in enrolment order: man ``i`` (1-based ``subject_id``) is in block
-    ``(i - 1) // size + 1`` at place ``(i - 1) % size + 1``; within each full
-    block half the places are anastrozole, in random order.
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"subject_id": [1, 2, 3, 4, 5], "arm": ["placebo"] * 5, "visit_month": 0})
-    >>> randomization_blocks(d, 4)[["block", "order"]].values.tolist()
-    [[1, 1], [1, 2], [1, 3], [1, 4], [2, 1]]
+    Read from the trial's ``randomization_block`` and ``allocation_order``
+    columns (:func:`vtrial.trial.randomize_blocks`).
     """
     men = data.drop_duplicates("subject_id").sort_values("subject_id")
-    i = men["subject_id"].to_numpy() - 1
     return pd.DataFrame({
         "subject_id": men["subject_id"].to_numpy(),
-        "block": i // block_size + 1,
-        "order": i % block_size + 1,
+        "block": men["randomization_block"].to_numpy(int),
+        "order": men["allocation_order"].to_numpy(int),
         "arm": men["arm"].to_numpy(),
     })  # fmt: skip
 
@@ -155,7 +160,7 @@ def one_trial(values: dict) -> OneTrial:
         f"vtrial simulate --seed {v['seed']} {flags} --out trial.csv\n"
         f"vtrial analyze trial.csv --seed {v['seed']} {flags} --method {v['method']} --missing {v['missing']}"
     )
-    return OneTrial(data, randomization_blocks(data, v["block_size"]), dropouts, table, command)
+    return OneTrial(data, randomization_list(data), dropouts, table, command)
 
 
 # --------------------------------------------------------------------------- many trials
@@ -259,6 +264,16 @@ def curve_sizes(n: int) -> list[int]:
     return sorted({max(4, round(n * f)) for f in (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)})
 
 
+def _over_n(run, v: dict, overrides: list[str]) -> tuple[list[int], pd.DataFrame, pd.Series]:
+    """``run`` (run_power or run_assurance) over :func:`curve_sizes`: sizes, table, row at the chosen n."""
+    sizes = curve_sizes(v["n_per_arm"])
+    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
+    table = run(
+        load_config(overrides=[*overrides, grid], seed=v["seed"]), reps=v["reps"], methods=[v["method"]]
+    )
+    return sizes, table, table[table["n_per_arm"] == v["n_per_arm"]].iloc[0]
+
+
 def power_page(values: dict) -> PowerPage:
     """Monte Carlo (and analytic) power over n per arm for the page's settings.
 
@@ -271,11 +286,7 @@ def power_page(values: dict) -> PowerPage:
 
     v = check_power(values)
     overrides = power_overrides(v)
-    sizes = curve_sizes(v["n_per_arm"])
-    grid = f"grid={{trial.n_per_arm: [{', '.join(map(str, sizes))}]}}"
-    cfg = load_config(overrides=[*overrides, grid], seed=v["seed"])
-    curve = run_power(cfg, reps=v["reps"], methods=[v["method"]])
-    at_n = curve[curve["n_per_arm"] == v["n_per_arm"]].iloc[0]
+    sizes, curve, at_n = _over_n(run_power, v, overrides)
     command = (
         f"vtrial power --seed {v['seed']} {_set_flags(overrides)} --method {v['method']} "
         f"--reps {v['reps']} --grid trial.n_per_arm={','.join(map(str, sizes))} --out power.csv"
@@ -358,3 +369,90 @@ def dropout_page(values: dict) -> tuple[pd.DataFrame, str]:
             lines.append(f"vtrial power --seed {v['seed']} {_set_flags(ov)} --method {method} "
                          f"--reps {reps} --out {mech}_{missing}_{method}.csv")  # fmt: skip
     return pd.DataFrame(rows), "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- uncertain effects
+
+#: Methods the uncertain-effects page offers: those with an exact assurance formula.
+ASSURANCE_METHODS = ("ancova", "welch_t", "student_t")
+
+
+@dataclass(frozen=True)
+class AssurancePage:
+    """Assurance and power at the prior mean by n per arm, and the n for each target assurance."""
+
+    table: pd.DataFrame  # run_assurance over n per arm
+    at_n: pd.Series  # the row at the chosen n
+    n_for: dict[float, float]  # target assurance -> n per arm (exact formula; NaN: not reachable)
+    adjusted_2009: float  # winner's-curse-adjusted 2009 estimate (conditional MLE, points)
+    overrides: list[str]
+    command: str
+
+
+def check_assurance(values: dict) -> dict:
+    """Checked inputs of the uncertain-effects page.
+
+    The prior SD must be above 0: at 0 the prior is one point and the
+    assurance is the power of the power page.
+    """
+    v = {
+        "prior_mean": _number(values, "prior_mean", -6, 6),
+        "prior_sd": _number(values, "prior_sd", 0, 2),
+        "dropout_rate": _number(values, "dropout_rate", 0, 0.6),
+        "method": _choice(values, "method", ASSURANCE_METHODS),
+        "n_per_arm": _number(values, "n_per_arm", 4, 500, integer=True),
+        "reps": _number(values, "reps", 200, 20000, integer=True),
+        "seed": _number(values, "seed", 0, 2**31 - 1, integer=True),
+    }
+    if v["prior_sd"] == 0:
+        raise InputError(
+            "prior_sd: value 0 is not allowed (allowed: above 0 to 2; at 0 the assurance is the power)"
+        )
+    if v["prior_mean"] == 0:
+        raise InputError("prior_mean: value 0 is not allowed (allowed: nonzero, so the prior favours a sign)")
+    return v
+
+
+def assurance_overrides(v: dict) -> list[str]:
+    """``--set`` overrides of the uncertain-effects page (normal prior; MCAR dropout in both arms)."""
+    return [
+        "prior.difference.distribution=normal",
+        f"prior.difference.mean={v['prior_mean']:g}",
+        f"prior.difference.sd={v['prior_sd']:g}",
+        f"dropout.anastrozole={v['dropout_rate']:g}",
+        f"dropout.placebo={v['dropout_rate']:g}",
+    ]
+
+
+def assurance_page(values: dict, targets=SIZE_TARGETS) -> AssurancePage:
+    """Monte Carlo assurance and power at the prior mean over n per arm, as ``vtrial assurance``.
+
+    The table is ``run_assurance(load_config(overrides=[*overrides, grid],
+    seed=seed), reps=reps, methods=[method])``; the n for each target
+    assurance is :func:`vtrial.assurance.analytic_sample_size_for_assurance`
+    (NaN when the target is at or above the ceiling, the prior probability of
+    the favoured sign, or beyond 100,000 per arm).
+    """
+    from vtrial.assurance import (
+        analytic_sample_size_for_assurance,
+        design_prior,
+        max_assurance,
+        run_assurance,
+    )
+
+    v = check_assurance(values)
+    overrides = assurance_overrides(v)
+    sizes, table, at_n = _over_n(run_assurance, v, overrides)
+    one = load_config(overrides=[*overrides, f"trial.n_per_arm={v['n_per_arm']}"], seed=v["seed"])
+    prior = design_prior(one)
+    top = max_assurance(prior, one["analysis"]["alpha"])
+    n_for = {
+        t: (analytic_sample_size_for_assurance(one, v["method"], prior, t) if t < top else float("nan"))
+        for t in targets
+    }
+    command = (
+        f"vtrial assurance --seed {v['seed']} {_set_flags(overrides)} --method {v['method']} "
+        f"--reps {v['reps']} --grid trial.n_per_arm={','.join(map(str, sizes))} --out -"
+    )
+    return AssurancePage(table, at_n, n_for, adjusted_difference(),
+                         [*overrides, f"trial.n_per_arm={v['n_per_arm']}"], command)  # fmt: skip

@@ -18,6 +18,7 @@ from shiny import App, reactive, render, ui
 from vtrial import plots
 from vtrial.app import compute
 from vtrial.app.figures import block_figure, dropout_figure
+from vtrial.assurance_plots import plot_assurance
 from vtrial.errors import InputError
 from vtrial.trial import ARMS
 
@@ -58,6 +59,7 @@ def _seed_input(id_: str):
 
 P = compute.published_p()
 D = compute.published_difference()
+D_ADJ = compute.adjusted_difference()
 
 page_trial = ui.nav_panel(
     "One trial",
@@ -182,6 +184,41 @@ page_dropout = ui.nav_panel(
         ui.output_table("drop_table"),
         ui.output_image("drop_figure", height="auto"),
         _command_box("drop_command"),
+    ),
+)
+
+page_assurance = ui.nav_panel(
+    "Uncertain effects",
+    ui.layout_sidebar(
+        ui.sidebar(
+            ui.input_slider("assur_mean", "prior mean of the difference (points)", -5, 0, -2.46, step=0.02),
+            ui.input_slider("assur_sd", "prior SD of the difference (points)", 0, 2, 0.74, step=0.02),
+            ui.input_slider("assur_dropout", "dropout rate (both arms)", 0, 0.5, 0.2, step=0.05),
+            ui.input_select("assur_method", "analysis", list(compute.ASSURANCE_METHODS)),
+            ui.input_numeric("assur_n", "men per arm", 44, min=4, max=500, step=1),
+            ui.input_numeric("assur_reps", "simulated trials per point", 2000, min=200, max=20000, step=500),
+            _seed_input("assur_seed"),
+        ),
+        _explain(
+            f"Power assumes the true difference is known. It is not: {D:+.2f} points was estimated from "
+            "one trial, with a standard error of about 0.74. Assurance draws the true difference of each "
+            "simulated trial from a prior - here a normal distribution with the mean and SD on the left - "
+            "and counts the trials significant in the direction the prior favours.",
+            "Why is assurance below power? Power is computed at the prior mean. Averaging over the prior "
+            "mixes in smaller true differences, where power is low, with larger ones, where it is already "
+            "near 1; the losses outweigh the gains. The wider the prior, the larger the gap.",
+            "The ceiling: however many men are enrolled, a trial cannot succeed when the true difference "
+            "has the other sign. Assurance therefore never exceeds the prior probability of the favoured "
+            "sign (dotted line); a target above it is not reachable at any n.",
+            "The winner's curse: the 2009 result was published because it was significant, and "
+            "significant estimates tend to overstate the effect. Correcting for that selection "
+            f"(vtrial.selection.conditional_mle) moves {D:.2f} to about {D_ADJ:.2f}; set the prior mean there "
+            "to plan with the adjusted estimate.",
+        ),
+        ui.output_ui("assur_error"),
+        ui.output_ui("assur_numbers"),
+        ui.output_image("assur_figure", height="auto"),
+        _command_box("assur_command"),
     ),
 )
 
@@ -400,14 +437,71 @@ def server(input, output, session):  # noqa: A002 - Shiny's names
         d = dropout()[0]
         return "" if d is None else d[1]
 
+    # ------------------------------------------------------------------ uncertain effects
+    @reactive.calc
+    def assurance():
+        values = {"prior_mean": input.assur_mean(), "prior_sd": input.assur_sd(),
+                  "dropout_rate": input.assur_dropout(), "method": input.assur_method(),
+                  "n_per_arm": input.assur_n(), "reps": input.assur_reps(), "seed": input.assur_seed()}  # fmt: skip
+        return _attempt(compute.assurance_page, values)
+
+    @render.ui
+    def assur_error():
+        return _error_box(assurance()[1])
+
+    @render.ui
+    def assur_numbers():
+        a = assurance()[0]
+        if a is None:
+            return ui.div()
+        r = a.at_n
+
+        def n_text(t, id_):
+            n = a.n_for[t]
+            shown = "not reachable" if math.isnan(n) else f"{n:.0f}"
+            return ui.span(shown, id=id_, class_="vt-number")
+
+        return ui.div(
+            ui.p(
+                f"At {int(r['n_per_arm'])} men per arm: power at {r['prior_point']:g} points ",
+                ui.span(f"{r['power']:.4f}", id="assur-power", class_="vt-number"),
+                "; assurance ",
+                ui.span(f"{r['assurance']:.4f}", id="assur-at-n", class_="vt-number"),
+                f" (Monte Carlo SE {r['assurance_se']:.4f}, {int(r['reps']):,} trials; exact formula "
+                f"{r['analytic_assurance']:.4f}). Ceiling: ",
+                ui.span(f"{r['max_assurance']:.4f}", id="assur-ceiling", class_="vt-number"),
+                ".",
+            ),
+            ui.p(
+                "Men per arm for 80% assurance: ", n_text(0.8, "assur-n-80"),
+                "; for 90%: ", n_text(0.9, "assur-n-90"),
+                " (exact formula; the figure reads them off the simulated curve, which is flat near its top, "
+                f"so it can differ). The winner's-curse-adjusted 2009 estimate is {a.adjusted_2009:.2f} points.",
+            ),
+        )  # fmt: skip
+
+    @render.image
+    def assur_figure():
+        a = assurance()[0]
+        if a is None:
+            return None
+        png = plot_assurance(a.table, tmp / "assurance", planned_n=int(a.at_n["n_per_arm"]))[0]
+        return {"src": str(png), "width": "100%", "alt": "assurance and power"}
+
+    @render.code
+    def assur_command():
+        a = assurance()[0]
+        return "" if a is None else a.command
+
 
 def build_app() -> App:
-    """The Shiny ``App``: four pages in a navigation bar."""
+    """The Shiny ``App``: five pages in a navigation bar."""
     app_ui = ui.page_navbar(
         page_trial,
         page_many,
         page_power,
         page_dropout,
+        page_assurance,
         title="vtrial: a trial of anastrozole and bone in older men",
         id="page",
         header=ui.tags.style(CSS),
