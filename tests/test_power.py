@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from vtrial import engine, model, power
+from vtrial import analytic, engine, model, power
 from vtrial.cli import main
 from vtrial.config import load_config, scenario_id
 
@@ -377,7 +377,7 @@ def _exact_wilcoxon_size(cfg, alpha=0.05):
     from vtrial.analysis.nonparametric import wilcox_counts
 
     size = 0.0
-    for n0, n1, pr in power._completer_law(cfg):
+    for n0, n1, pr in analytic.completer_law(cfg):
         if n0 < 2 or n1 < 2:
             continue
         prob = wilcox_counts(n1, n0) / float(math.comb(n0 + n1, n0))

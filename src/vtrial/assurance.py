@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 from scipy import interpolate, special
 
+from vtrial import analytic, engine, model, power
 from vtrial import config as config_mod
-from vtrial import engine, model, power
 from vtrial import trial as trial_mod
 from vtrial.errors import InputError
 from vtrial.priors import DesignPrior, Draws, Mixture, Normal, StudentT
@@ -62,7 +62,7 @@ def _leggauss01(k: int) -> tuple[np.ndarray, np.ndarray]:
 
 @lru_cache(maxsize=256)
 def _jacobi01(k: int, a: float) -> tuple[np.ndarray, np.ndarray]:
-    # Nodes for R ~ Beta(1/2, a + 1) on (0, 1), as in power.analytic_power.
+    # Nodes for R ~ Beta(1/2, a + 1) on (0, 1), as in analytic.analytic_power.
     x, w = special.roots_jacobi(k, a, -0.5)
     return (1 + x) / 2, w / w.sum()
 
@@ -90,13 +90,13 @@ def _tails(cfg: dict, method: str, mean, var) -> tuple[np.ndarray, np.ndarray]:
     ``mean`` and ``var`` are arrays of equal shape (``var`` 0: a fixed
     difference). Returns ``(upper, lower)``: the probabilities of a significant
     result with a positive and with a negative estimate, each averaged over the
-    law of the analysed arm sizes exactly as :func:`vtrial.power.analytic_power`.
+    law of the analysed arm sizes exactly as :func:`vtrial.analytic.analytic_power`.
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     var = np.broadcast_to(np.asarray(var, dtype=float), mean.shape)
     mo = model.moments(cfg)
     alpha = float(cfg["analysis"]["alpha"])
-    n0, n1, p = power.analysable_law(cfg, method)
+    n0, n1, p = analytic.analysable_law(cfg, method)
     zero = np.zeros(mean.shape)
     if not len(p):
         return zero, zero.copy()
@@ -147,7 +147,7 @@ def nct_cdf(df, ncp, t):
 
 
 def _welch_tails(n0, n1, p, sigma, alpha, mean, var, nodes: int = 32):
-    # As power._welch_conditional, split by tail: given the two sample variances
+    # As analytic._welch_conditional, split by tail: given the two sample variances
     # the test rejects upwards when D > t_{nu} SE and downwards when D < -t_{nu} SE,
     # with D ~ N(mean, sigma^2 h^2 + var) marginally over the prior.
     u, wu = _leggauss01(nodes)
@@ -187,7 +187,7 @@ def directional_power(cfg: dict, method: str, difference) -> tuple[np.ndarray, n
     -------
     upper, lower : ndarray
         ``P(p < alpha and estimate > 0)`` and ``P(p < alpha and estimate < 0)``
-        at each difference; their sum is :func:`vtrial.power.analytic_power`.
+        at each difference; their sum is :func:`vtrial.analytic.analytic_power`.
         NaN where no formula exists.
 
     Examples
