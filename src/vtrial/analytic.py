@@ -288,7 +288,7 @@ def analytic_power(cfg: dict, method: str) -> float:
     * Student: noncentral t, ``df = n0 + n1 - 2``,
       ``ncp = delta / (sd sqrt(1/n0 + 1/n1))``;
     * Welch: ``P(|D| > t_{nu(s)} SE(s))`` integrated over the two independent
-      scaled chi-square sample variances (48 x 48 Gauss-Legendre nodes on the
+      scaled chi-square sample variances (32 x 32 Gauss-Legendre nodes on the
       probability scale), ``D ~ N(delta, sd^2 (1/n0 + 1/n1))``;
     * ANCOVA: given the baselines the t statistic is noncentral t on
       ``N - 3`` df with ``ncp = delta sqrt(1 - R) / (sd_e sqrt(1/n0 + 1/n1))``,
