@@ -150,7 +150,8 @@ def test_dry_run_of_the_default_config(tmp_path):
     assert jobs.pop("sample_size_job") == 5  # one per method of the one scenario
     assert jobs == dict.fromkeys(
         ["calibration", "example_trial", "replication", "power_table", "sample_size", "heatmap_effect_sd",
-         "heatmap_dropout", "tornado", "tipping_example", "tipping_design", "provenance", "summary", "all"],
+         "heatmap_dropout", "tornado", "tipping_example", "tipping_design", "assurance", "provenance",
+         "summary", "all"],
         1,
     )  # fmt: skip
     assert not (tmp_path / "results").exists()
