@@ -84,13 +84,16 @@ def _unavailable(cfg: dict, method: str) -> bool:
     return method not in ANALYTIC_METHODS or not engine.exact_valid(forced, method)[0]
 
 
-def _tails(cfg: dict, method: str, mean, var) -> tuple[np.ndarray, np.ndarray]:
+def _tails(cfg: dict, method: str, mean, var, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One-directional power averaged over normal true differences ``N(mean, var)``.
 
     ``mean`` and ``var`` are arrays of equal shape (``var`` 0: a fixed
     difference). Returns ``(upper, lower)``: the probabilities of a significant
     result with a positive and with a negative estimate, each averaged over the
     law of the analysed arm sizes exactly as :func:`vtrial.analytic.analytic_power`.
+    ``memo`` (a dict, or None) keeps the conditional tails of each arm-size
+    pair for later calls on designs that differ only in n (the laws of
+    neighbouring sizes share most pairs); results do not depend on it.
     """
     mean = np.atleast_1d(np.asarray(mean, dtype=float))
     var = np.broadcast_to(np.asarray(var, dtype=float), mean.shape)
@@ -100,31 +103,73 @@ def _tails(cfg: dict, method: str, mean, var) -> tuple[np.ndarray, np.ndarray]:
     zero = np.zeros(mean.shape)
     if not len(p):
         return zero, zero.copy()
-    h = np.sqrt(1 / n0 + 1 / n1)
     sigma = math.sqrt(mo.cov[1, 1])
+    if method == "welch_t":
+        return _welch_tails(n0, n1, p, sigma, alpha, mean, var)
+    sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
+    # The t laws depend on the arm sizes only through n0 + n1 and 1/n0 + 1/n1,
+    # so (n0, n1) and (n1, n0) share them: evaluate each distinct pair once.
+    (m0, m1), inverse = _distinct_pairs(n0, n1)
+    memo = {} if memo is None else memo
+    context = (method, alpha, sigma, sd_e, mean.shape, mean.tobytes(), var.tobytes())
+    keys = [(context, *sorted((a, b))) for a, b in zip(m0.tolist(), m1.tolist(), strict=True)]
+    new = np.array([k not in memo for k in keys], dtype=bool)
+    if new.any():
+        parts = _pair_tails(method, m0[new], m1[new], sigma, sd_e, alpha, mean, var)
+        for k, *vals in zip([k for k, n in zip(keys, new, strict=True) if n], *parts, strict=True):
+            memo[k] = vals
+    up_w, lo_w, wr = (np.stack([memo[k][i] for k in keys])[inverse] for i in range(3))
+    w = p[:, None] * wr
+    return np.tensordot(w, up_w, axes=w.ndim), np.tensordot(w, lo_w, axes=w.ndim)
+
+
+def _pair_tails(method, n0, n1, sigma, sd_e, alpha, mean, var):
+    """Conditional upper and lower tails per arm-size pair (and ANCOVA node), with node weights.
+
+    Returns three arrays ``(upper, lower, weight)`` of shapes ``(P, J) + mean.shape``,
+    ``(P, J) + mean.shape`` and ``(P, J)`` (J = 1 for the t-test, the 32 nodes of
+    the ANCOVA correlation otherwise).
+    """
+    h = np.sqrt(1 / n0 + 1 / n1)
     if method == "student_t":
         df = (n0 + n1 - 2)[:, None]
         scale = (sigma * h)[:, None]
-        w = p[:, None]
-    elif method == "ancova":
-        sd_e = math.sqrt(mo.cov[1, 1] - mo.cov[0, 1] ** 2 / mo.cov[0, 0])
+        wr = np.ones((len(n0), 1))
+    else:
         big_n = n0 + n1
-        r = np.empty((len(p), 32))
-        wr = np.empty((len(p), 32))
+        r = np.empty((len(n0), 32))
+        wr = np.empty((len(n0), 32))
         for nn in np.unique(big_n):
             sel = big_n == nn
             r[sel], wr[sel] = _jacobi01(32, (nn - 4) / 2)
         df = (big_n - 3)[:, None]
         scale = sd_e * h[:, None] / np.sqrt(1 - r)
-        w = p[:, None] * wr
-    else:
-        return _welch_tails(n0, n1, p, sigma, alpha, mean, var)
     crit = special.stdtrit(df, 1 - alpha / 2)[..., None]
     k = np.sqrt(1 + var / scale[..., None] ** 2)
     ncp = mean / (scale[..., None] * k)
-    upper = np.tensordot(w, nct_cdf(df[..., None], -ncp, -crit / k), axes=w.ndim)
-    lower = np.tensordot(w, nct_cdf(df[..., None], ncp, -crit / k), axes=w.ndim)
-    return upper, lower
+    return nct_cdf(df[..., None], -ncp, -crit / k), nct_cdf(df[..., None], ncp, -crit / k), wr
+
+
+def _distinct_pairs(n0: np.ndarray, n1: np.ndarray):
+    """Arm-size pairs up to order, as ``((m0, m1), inverse)``: ``{n0, n1} == {m0, m1}[inverse]``.
+
+    Each pair is kept as first met, so ``1 / m0 + 1 / m1`` reproduces the
+    original ``1 / n0 + 1 / n1`` exactly (floating addition commutes).
+
+    Examples
+    --------
+    >>> (m0, m1), inv = _distinct_pairs(np.array([3.0, 4.0, 5.0]), np.array([4.0, 3.0, 5.0]))
+    >>> m0.tolist(), m1.tolist(), inv.tolist()
+    ([3.0, 5.0], [4.0, 5.0], [0, 0, 1])
+    """
+    key = np.stack([np.minimum(n0, n1), np.maximum(n0, n1)], axis=1)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(first)  # distinct pairs in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    keep = first[order]
+    return (n0[keep], n1[keep]), rank[inverse]
 
 
 def nct_cdf(df, ncp, t):
@@ -302,12 +347,12 @@ def _spline_tails(cfg: dict, method: str, prior) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def _prior_tails(cfg: dict, method: str, prior) -> tuple[float, float]:
+def _prior_tails(cfg: dict, method: str, prior, memo: dict | None = None) -> tuple[float, float]:
     comps = _normal_components(prior)
     if comps is None:
         return _spline_tails(cfg, method, prior)
     w, m, v = comps
-    up, lo = _tails(cfg, method, m, v)
+    up, lo = _tails(cfg, method, m, v, memo)
     return float(w @ up), float(w @ lo)
 
 
@@ -353,6 +398,11 @@ def analytic_assurance_detail(cfg: dict, method: str, prior, *, direction: int |
     >>> round(r["assurance"], 4), round(r["p_wrong_sign"], 5), r["direction"]
     (0.8352, 9e-05, -1)
     """
+    return _assurance_detail(cfg, method, prior, direction, None)
+
+
+def _assurance_detail(cfg: dict, method: str, prior, direction: int | None, memo: dict | None) -> dict:
+    # analytic_assurance_detail, with the pair memo of _tails shared across calls
     dp = _as_design_prior(prior)
     direction = dp.difference.direction() if direction is None else int(direction)
     if direction not in (-1, 1):
@@ -362,7 +412,7 @@ def analytic_assurance_detail(cfg: dict, method: str, prior, *, direction: int |
     if _unavailable(cfg, method):
         return out
     if dp.sd_pct_change is None:
-        up, lo = _prior_tails(cfg, method, dp.difference)
+        up, lo = _prior_tails(cfg, method, dp.difference, memo)
     else:
         # Outer composite Gauss-Legendre on the probability scale of the SD prior,
         # graded towards both ends where the SD quantile function is singular. The
@@ -379,7 +429,7 @@ def analytic_assurance_detail(cfg: dict, method: str, prior, *, direction: int |
         up = lo = 0.0
         for sd, wk in zip(dp.sd_pct_change.ppf(below + (1 - below) * v), w, strict=True):
             a, b = _prior_tails(
-                config_mod.set_key(cfg, "effects.sd_pct_change", float(sd)), method, dp.difference
+                config_mod.set_key(cfg, "effects.sd_pct_change", float(sd)), method, dp.difference, memo
             )
             up, lo = up + wk * a, lo + wk * b
     out["assurance"], out["p_wrong_sign"] = (lo, up) if direction < 0 else (up, lo)
@@ -765,11 +815,22 @@ def run_assurance(
     reps = power._check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     grid_keys = list((cfg.get("grid") or {}).keys())
     scenarios = config_mod.expand_grid(cfg)
-    priors = [design_prior(sc.config) if prior is None else prior for sc in scenarios]
+    priors = [prior] * len(scenarios)
+    if prior is None:
+        # scenarios usually share one prior section: parse each distinct one once
+        parsed: list[tuple] = []
+        for i, sc in enumerate(scenarios):
+            section = sc.config.get("prior")
+            hit = next((dp for s, dp in parsed if s == section), None)
+            if hit is None:
+                hit = design_prior(sc.config)
+                parsed.append((section, hit))
+            priors[i] = hit
     for sc, dp in zip(scenarios, priors, strict=True):  # every scenario checked before any work
         engine.check_prior(sc.config, dp)
         dp.difference.direction()
     rows = []
+    memo: dict = {}  # arm-size pairs shared by the scenarios' analytic assurances
     pool = power._pool(workers) if workers > 1 else None
     try:
         for sc, dp in zip(scenarios, priors, strict=True):
@@ -796,7 +857,7 @@ def run_assurance(
                     "prior_point": point,
                     "assurance": r["assurance"],
                     "assurance_se": r["assurance_se"],
-                    "analytic_assurance": analytic_assurance(scfg, m, dp, direction=g),
+                    "analytic_assurance": _assurance_detail(scfg, m, dp, g, memo)["assurance"],
                     "p_wrong_sign": r["p_wrong_sign"],
                     "p_wrong_sign_se": r["p_wrong_sign_se"],
                     "type_s": r["type_s"],

@@ -210,15 +210,27 @@ class _NormalRegressionPosterior:
         resid = y_obs - x_obs @ self.beta_hat
         self.rss = resid @ resid
         self.k = k
+        # draw() solves with R once per imputation: call the LAPACK routine that
+        # linalg.solve_triangular uses (same arguments, so the same bits) without
+        # its per-call validation, which dominated the cost of a draw.
+        (self._trtrs,) = linalg.get_lapack_funcs(("trtrs",), (self.r, self.beta_hat))
+
+    def _solve_r(self, b: np.ndarray) -> np.ndarray:
+        # R x = b as scipy.linalg.solve_triangular(R, b) does it (R is checked non-singular)
+        if self.r.flags.f_contiguous:
+            x, info = self._trtrs(self.r, b, lower=False, trans=0, unitdiag=False)
+        else:  # trtrs expects Fortran order: solve the transposed system, as scipy does
+            x, info = self._trtrs(self.r.T, b, lower=True, trans=1, unitdiag=False)
+        if info != 0:
+            raise FitError("imputation model is singular (a predictor is constant within an arm)")
+        return x
 
     def draw(self, x_mis: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         # Rubin (1987) p.167: sigma^2 ~ SSR / chi2(n - k), beta ~ N(beta_hat,
         # sigma^2 (X'X)^-1), so imputations carry the uncertainty of the
         # regression parameters ("proper" MI).
-        from scipy import linalg
-
         sigma = np.sqrt(self.rss / rng.chisquare(self.dof))
-        beta = self.beta_hat + sigma * linalg.solve_triangular(self.r, rng.standard_normal(self.k))
+        beta = self.beta_hat + sigma * self._solve_r(rng.standard_normal(self.k))
         return x_mis @ beta + sigma * rng.standard_normal(x_mis.shape[0])
 
 

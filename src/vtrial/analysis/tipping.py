@@ -126,6 +126,20 @@ def tipping_grid(
     """
     from scipy import stats
 
+    pairs, q, s, d, direction = _pooled_grid(wide, deltas, method, n_imputations, covariates, direction, rng)
+    crit = stats.t.ppf(1.0 - alpha / 2.0, d)
+    p = 2.0 * stats.t.sf(np.abs(q / s), d)
+    holds = (p < alpha) & (np.sign(q) == direction)
+    rows = zip(pairs[:, 0], pairs[:, 1], q, s, q - crit * s, q + crit * s, p, d, holds, strict=True)
+    return pd.DataFrame(
+        rows,
+        columns=["delta_anastrozole", "delta_placebo", "estimate", "se", "ci_low", "ci_high",
+                 "p_value", "df", "holds"],
+    )  # fmt: skip
+
+
+def _pooled_grid(wide, deltas, method, n_imputations, covariates, direction, rng):
+    """Pairs (C x 2), pooled estimate, SE and df (each C) and the direction, as :func:`tipping_grid`."""
     completed, included = impute_changes(
         wide, scale="pct", covariates=covariates, n_imputations=n_imputations, rng=rng
     )
@@ -145,15 +159,7 @@ def tipping_grid(
         s = np.sqrt(t)
     else:
         q, s, d = est[:, 0], se[:, 0], df[:, 0]
-    crit = stats.t.ppf(1.0 - alpha / 2.0, d)
-    p = 2.0 * stats.t.sf(np.abs(q / s), d)
-    holds = (p < alpha) & (np.sign(q) == direction)
-    rows = zip(pairs[:, 0], pairs[:, 1], q, s, q - crit * s, q + crit * s, p, d, holds, strict=True)
-    return pd.DataFrame(
-        rows,
-        columns=["delta_anastrozole", "delta_placebo", "estimate", "se", "ci_low", "ci_high",
-                 "p_value", "df", "holds"],
-    )  # fmt: skip
+    return pairs, q, s, d, direction
 
 
 def _wide_from_arrays(arrays, replicate: int, covariates: Sequence[str]) -> pd.DataFrame:
@@ -199,30 +205,43 @@ def tipping_design(cfg: dict, deltas: Sequence[float], *, method: str, reps: int
     pandas.DataFrame
         ``delta_anastrozole, delta_placebo, power, mean_estimate, reps, power_se``.
     """
+    from scipy import special
+
     from vtrial.trial import simulate_arrays
 
     a = cfg["analysis"]
     arrays = simulate_arrays(cfg, reps, rng=rng, covariates=bool(a["covariates"]))
     gen = np.random.default_rng(rng)
     direction = float(np.sign(cfg["effects"]["difference_pct"])) or -1.0
-    tables = []
+    # The imputations draw from one generator trial after trial (so stay in a
+    # loop); the tests of all trials are done at once afterwards.
+    q, s, d = [], [], []
+    pairs = None
     for r in range(reps):
         wide = _wide_from_arrays(arrays, r, a["covariates"])
         try:
-            t = tipping_grid(
-                wide, deltas, method=method, alpha=a["alpha"], n_imputations=a["imputations"],
-                covariates=a["covariates"], direction=direction, rng=gen,
-            )  # fmt: skip
+            pairs, qr, sr, dr, _ = _pooled_grid(
+                wide, deltas, method, a["imputations"], a["covariates"], direction, gen
+            )
         except Exception:  # an arm too small to impute: this trial cannot be analysed
             continue
-        tables.append(t[["delta_anastrozole", "delta_placebo", "estimate", "holds"]])
-    if not tables:
+        q.append(qr)
+        s.append(sr)
+        d.append(dr)
+    if not q:
         raise InputError("tipping point: no simulated trial of the planned design could be imputed")
-    allt = pd.concat(tables, ignore_index=True)
+    q, s, d = np.stack(q), np.stack(s), np.stack(d)  # trials x pairs
+    p = 2.0 * special.stdtr(d, -np.abs(q / s))  # the two-sided t p-value of tipping_grid
+    allt = pd.DataFrame({
+        "delta_anastrozole": np.tile(pairs[:, 0], len(q)),
+        "delta_placebo": np.tile(pairs[:, 1], len(q)),
+        "estimate": q.ravel(),
+        "holds": ((p < a["alpha"]) & (np.sign(q) == direction)).ravel(),
+    })  # fmt: skip
     out = allt.groupby(["delta_anastrozole", "delta_placebo"], as_index=False).agg(
         power=("holds", "mean"), mean_estimate=("estimate", "mean")
     )
-    out["reps"] = len(tables)
+    out["reps"] = len(q)
     out["power_se"] = np.sqrt(out["power"] * (1 - out["power"]) / out["reps"])
     return out
 
