@@ -149,3 +149,14 @@ def test_bad_priors_exit_2_with_one_line(command, sets, match, capsys):
         argv += ["--set", s]
     assert main(argv) == 2
     _one_line_error(capsys, match)
+
+
+def test_assurance_skips_config_methods_that_cannot_use_the_strategy(tmp_path, capsys):
+    """As power and analyze: mmrm cannot take multiple imputation, so it is skipped, and said after the work."""
+    out = tmp_path / "a.csv"
+    code = main(["assurance", "--n-per-arm", "20", "--reps", "200", "--quiet", "--out", str(out),
+                 "--set", "analysis.missing=multiple_imputation", "--set", "analysis.methods=[student_t, mmrm]"])  # fmt: skip
+    assert code == 0
+    assert list(pd.read_csv(out)["method"]) == ["student_t"]
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == "vtrial: note: mmrm cannot use missing=multiple_imputation; skipped"

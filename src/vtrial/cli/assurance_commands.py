@@ -14,7 +14,7 @@ from vtrial.cli import common
 
 def cmd_assurance(args) -> None:
     from vtrial.assurance import run_assurance
-    from vtrial.cli.power_commands import _config
+    from vtrial.cli.power_commands import _config, finish
 
     out = common.check_out(args.out)
     if args.n_per_arm is not None:
@@ -22,9 +22,7 @@ def cmd_assurance(args) -> None:
     cfg = _config(args, args.grid)
     s = cfg["simulation"]
     table = run_assurance(cfg, reps=s["reps"], workers=s["workers"], progress=not args.quiet)
-    common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
-    if out is not None:
-        common.note(f"wrote {out}: {len(table)} rows")
+    finish(args, table, out, cfg, s["reps"])
 
 
 def register(sub) -> None:

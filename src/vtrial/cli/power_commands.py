@@ -89,6 +89,19 @@ def _config(args, grid_items=None) -> dict:
     return validate_config(cfg)
 
 
+def finish(args, table, out, cfg: dict, reps) -> None:
+    """Write ``table`` (or print it), then say what was written and what was skipped.
+
+    The notes come last, after the work succeeded, so that a failure stays the
+    only line on stderr.
+    """
+    common.write_table(table, out, common.record(args, cfg, reps=reps))
+    if out is not None:
+        common.note(f"wrote {out}: {len(table)} rows")
+    for line in args.notes:
+        common.note(line)
+
+
 def cmd_power(args) -> None:
     import shutil
 
@@ -144,11 +157,7 @@ def cmd_sample_size(args) -> None:
         statistic, target = ("assurance", args.target_assurance)
     table = sample_size(cfg, target, reps=s["reps"], workers=s["workers"], progress=not args.quiet,
                         statistic=statistic)  # fmt: skip
-    common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
-    if out is not None:
-        common.note(f"wrote {out}: {len(table)} rows")
-    for line in args.notes:
-        common.note(line)
+    finish(args, table, out, cfg, s["reps"])
 
 
 def cmd_mde(args) -> None:
@@ -159,11 +168,7 @@ def cmd_mde(args) -> None:
     s = cfg["simulation"]
     table = mde(cfg, args.n_per_arm, args.target_power, reps=s["reps"], workers=s["workers"],
                 progress=not args.quiet)  # fmt: skip
-    common.write_table(table, out, common.record(args, cfg, reps=s["reps"]))
-    if out is not None:
-        common.note(f"wrote {out}: {len(table)} rows")
-    for line in args.notes:
-        common.note(line)
+    finish(args, table, out, cfg, s["reps"])
 
 
 def _engine_options(p, *, reps_help: str) -> None:
