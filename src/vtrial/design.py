@@ -592,25 +592,28 @@ def _mediated_shift(cfg: dict, design: Design, k: int, slope: float, key: str, s
 
 def _check_mean(cfg, design: Design, k: int, mean: float, sd: float, endpoint: str, mediated: bool):
     arm = design.arms[k]
+    prefix = "effects." if endpoint == "spine" else "effects.hip."
     if mediated:
-        key = (
-            "effects.estradiol_slope_pct_per_pg_ml"
-            if endpoint == "spine"
-            else "effects.hip.estradiol_slope_pct_per_pg_ml"
-        )
+        key = f"{prefix}estradiol_slope_pct_per_pg_ml"
     elif cfg["trial"].get("arms") is not None:
         key = f"trial.arms[{k}].{'difference_pct' if endpoint == 'spine' else 'hip_difference_pct'}"
     else:
-        key = "effects.difference_pct" if endpoint == "spine" else "effects.hip.difference_pct"
+        key = f"{prefix}difference_pct"
+    if key.startswith("trial."):
+        value = arm.difference_pct if endpoint == "spine" else arm.hip_difference_pct
+    else:
+        value = (
+            cfg["effects"][key.split(".")[-1]] if endpoint == "spine" else hip_config(cfg)[key.split(".")[-1]]
+        )
     if not -50 <= mean <= 50:
         raise InputError(
-            f"config key '{key}': makes arm {arm.name!r}'s mean {endpoint} change {mean:.3g}% "
-            "(allowed: -50 to 50)"
+            f"config key '{key}': value {value!r} makes the mean {endpoint} change of arm {arm.name} "
+            f"{mean:.3g}% (allowed: arm means from -50 to 50)"
         )
     if mean - 6 * sd <= -100:
         raise InputError(
-            f"config key '{key}': arm {arm.name!r}'s mean {endpoint} change {mean:.3g}% with SD {sd:g} "
-            "makes BMD negative for some men (allowed: mean - 6 x SD > -100%)"
+            f"config key '{key}': value {value!r} makes the mean {endpoint} change of arm {arm.name} "
+            f"{mean:.3g}% with SD {sd:g}, so BMD turns negative for some men (allowed: mean - 6 x SD > -100%)"
         )
 
 

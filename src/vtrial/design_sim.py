@@ -541,3 +541,62 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
         randomization_block=block,
         allocation_order=order,
     )
+
+
+# --------------------------------------------------------------------------- one trial as a table
+
+
+def to_long(arrays: DesignArrays, replicate: int = 0):
+    """One replicate in the long trial format: one row per man and visit.
+
+    Columns as :data:`vtrial.trial.COLUMNS`, with the configured arm names in
+    ``arm``, every visit of the schedule (hormone visits and scans) in
+    ``visit_month``, and ``hip_bmd_g_cm2`` after ``bmd_g_cm2`` when the design
+    has a hip endpoint. Hormones are empty where no hormone visit is
+    scheduled, BMD where no scan is, and everything after dropout.
+    """
+    import pandas as pd
+
+    from vtrial.trial import BLOCK_COLUMNS
+
+    r, design = replicate, arrays.design
+    months = np.asarray(design.visit_months)
+    n, v = arrays.arm.shape[1], len(months)
+    names = np.asarray(design.names)
+
+    def spread(values: np.ndarray, at) -> np.ndarray:
+        out = np.full((n, v), np.nan)
+        out[:, np.searchsorted(months, at)] = values
+        return out.ravel()
+
+    columns = {
+        "subject_id": np.repeat(np.arange(1, n + 1), v),
+        "arm": np.repeat(names[arrays.arm[r]], v),
+        "visit_month": np.tile(months, n),
+        "age_years": np.repeat(arrays.covariates["age_years"][r], v),
+        "bmi_kg_m2": np.repeat(arrays.covariates["bmi_kg_m2"][r], v),
+        "testosterone_ng_dl": spread(arrays.hormones["testosterone_ng_dl"][r], design.visits_months),
+        "estradiol_pg_ml": spread(arrays.hormones["estradiol_pg_ml"][r], design.visits_months),
+        "bmd_g_cm2": spread(arrays.bmd["spine"][r], design.dxa_months),
+    }
+    if "hip" in arrays.bmd:
+        columns["hip_bmd_g_cm2"] = spread(arrays.bmd["hip"][r], design.dxa_months)
+    for name, values in zip(
+        BLOCK_COLUMNS, (arrays.randomization_block, arrays.allocation_order), strict=True
+    ):
+        columns[name] = pd.array(np.repeat(values[r], v), dtype="Float64").astype("Int64")
+    return pd.DataFrame(columns)
+
+
+def simulate_design_trial(cfg: dict, *, rng):
+    """One simulated trial of the configured design in the long format (:func:`to_long`).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["trial.schedule={visits_months: [0, 12, 24], dxa_months: [0, 12, 24]}"])
+    >>> df = simulate_design_trial(cfg, rng=1)
+    >>> df.shape, sorted(df["visit_month"].unique().tolist())
+    ((264, 10), [0, 12, 24])
+    """
+    return to_long(simulate_design(cfg, 1, rng=rng), 0)

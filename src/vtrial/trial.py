@@ -603,12 +603,16 @@ def simulate_trial(cfg: dict, *, rng) -> pd.DataFrame:
 
 
 #: Decimals written to CSV per column: what a clinical database would hold.
-CSV_DECIMALS = {"age_years": 1, "bmi_kg_m2": 1, "testosterone_ng_dl": 1, "estradiol_pg_ml": 2, "bmd_g_cm2": 4}
+CSV_DECIMALS = {
+    "age_years": 1, "bmi_kg_m2": 1, "testosterone_ng_dl": 1, "estradiol_pg_ml": 2, "bmd_g_cm2": 4,
+    "hip_bmd_g_cm2": 4,
+}  # fmt: skip
 
 
 def write_trial_csv(df: pd.DataFrame, path) -> None:
     """Write a long-format trial to CSV, rounded as in :data:`CSV_DECIMALS`."""
     out = df.copy()
     for col, dec in CSV_DECIMALS.items():
-        out[col] = out[col].round(dec)
+        if col in out:  # hip_bmd_g_cm2 only with a hip endpoint
+            out[col] = out[col].round(dec)
     out.to_csv(path, index=False, lineterminator="\n")
