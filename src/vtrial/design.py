@@ -385,7 +385,7 @@ def arm_sizes(cfg: dict, arms: tuple[Arm, ...], control: int) -> tuple[int, ...]
         if n < 2:
             key = f"trial.arms[{k}].allocation" if cfg["trial"].get("arms") else "trial.allocation_ratio"
             raise InputError(
-                f"config key '{key}': value {arm.allocation!r} leaves {n} men in arm {arm.name!r} with "
+                f"config key '{key}': value {arm.allocation!r} leaves {n} men on {arm.name} with "
                 f"trial.n_per_arm = {n_c} (allowed: at least 2 per arm, to estimate a variance)"
             )
     return sizes
