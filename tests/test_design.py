@@ -364,3 +364,24 @@ def test_simulate_writes_a_design_trial_csv(tmp_path):
         main(["simulate", "--config", str(EXAMPLES / "addon_24m_spine_hip.yaml"), "--out", str(again)]) == 0
     )
     assert out.read_bytes() == again.read_bytes()
+
+
+def test_stratified_blocks_balance_three_arms_within_strata():
+    cfg = load_config(overrides=[THREE_ARMS, "trial.randomization=stratified_blocks"])
+    arrays = simulate_design(cfg, 50, rng=np.random.SeedSequence(20), covariates=False)
+    stratum = arrays.bmd["spine"][..., 0] >= 1.15
+    for s in (False, True):
+        for r in range(50):
+            arm = arrays.arm[r][stratum[r] == s]
+            full = len(arm) // 4 * 4  # complete blocks hold 1:2:1 exactly
+            assert np.bincount(arm[:full], minlength=3).tolist() == [full // 4, full // 2, full // 4]
+
+
+def test_design_keys_name_what_the_two_arm_commands_refuse():
+    from vtrial.design import design_keys, require_default
+
+    assert design_keys(load_config()) == []
+    cfg = load_config(overrides=[THREE_ARMS, "effects.hip={}"])
+    assert design_keys(cfg) == ["trial.arms", "effects.hip"]
+    with pytest.raises(InputError, match=r"config key 'trial.arms' is set, but vtrial mde supports only"):
+        require_default(cfg, "vtrial mde")

@@ -237,14 +237,48 @@ def is_default(cfg: dict) -> bool:
     >>> is_default(default_config())
     True
     """
+    return not design_keys(cfg)
+
+
+def design_keys(cfg: dict) -> list[str]:
+    """The design keys set in ``cfg`` (empty exactly when :func:`is_default`).
+
+    Examples
+    --------
+    >>> from vtrial.config import default_config
+    >>> cfg = default_config()
+    >>> cfg["cohort"]["population"] = "on_testosterone"
+    >>> design_keys(cfg)
+    ['cohort.population']
+    """
     trial = cfg["trial"]
-    return not (
-        _has(trial, "arms")
-        or _has(trial, "control")
-        or _has(trial, "schedule")
-        or _has(cfg.get("effects"), "hip")
-        or population(cfg) != POPULATIONS[0]
-    )
+    keys = [f"trial.{k}" for k in ("arms", "control", "schedule") if _has(trial, k)]
+    if _has(cfg.get("effects"), "hip"):
+        keys.append("effects.hip")
+    if population(cfg) != POPULATIONS[0]:
+        keys.append("cohort.population")
+    return keys
+
+
+def require_default(cfg: dict, what: str) -> None:
+    """Refuse a design key where only the two-arm 2009 design is supported (``what`` names the command).
+
+    Examples
+    --------
+    >>> from vtrial.config import default_config
+    >>> cfg = default_config()
+    >>> cfg["trial"]["schedule"] = {"visits_months": [0, 12], "dxa_months": [0, 12]}
+    >>> require_default(cfg, "vtrial calibrate")
+    Traceback (most recent call last):
+    ...
+    vtrial.errors.InputError: config key 'trial.schedule' is set, but vtrial calibrate supports only the two-arm design of the 2009 trial (allowed: leave out trial.arms, trial.control, trial.schedule, effects.hip and cohort.population)
+    """
+    keys = design_keys(cfg)
+    if keys:
+        raise InputError(
+            f"config key '{keys[0]}' is set, but {what} supports only the two-arm design of the 2009 trial "
+            "(allowed: leave out trial.arms, trial.control, trial.schedule, effects.hip and cohort.population)"
+        )
 
 
 def _schedule(trial: dict) -> tuple[tuple[int, ...], tuple[int, ...], int]:

@@ -79,7 +79,7 @@ from vtrial.design import (
     latent_corr,
 )
 from vtrial.model import _estradiol_change_moments, _estradiol_response
-from vtrial.trial import block_layout, dropout_intercept, expit
+from vtrial.trial import block_layout, dropout_intercept, expit, month0_value
 
 
 class DesignStream(IntEnum):
@@ -403,10 +403,7 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
         A SeedSequence is used as is (each quantity draws from its own child,
         module table); a Generator gives one from four of its draws.
     covariates : bool
-        If False, skip the cohort's age, BMI and hormones and draw the true
-        baseline BMD directly from ``N(bmd_mean, bmd_sd^2)`` (its exact
-        distribution among enrolled men). Only valid in direct mode without
-        stratification on another variable.
+        If False, only BMD is drawn, as in :func:`vtrial.trial.simulate_arrays`.
 
     Returns
     -------
@@ -453,13 +450,7 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
     bmd0 = base_true + c["bmd_mean_g_cm2"] * err[0] / 100
     strata_values = None
     if stratified:  # strata use values measured at month 0
-        strata_values = {
-            "age_years": None if men is None else men.age_years,
-            "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
-            "testosterone_ng_dl": testo[..., 0],
-            "estradiol_pg_ml": estra[..., 0],
-            "bmd_g_cm2": bmd0,
-        }[strat_var]
+        strata_values = month0_value(strat_var, men, testo[..., 0], estra[..., 0], bmd0)
     arm, block, order = randomize_design(
         design, trial, reps, strata_values, rng=_child(ss, DesignStream.RANDOMIZE)
     )
