@@ -289,18 +289,21 @@ def test_estradiol_mediated_arms_follow_their_own_estradiol_change():
         "effects.mode=estradiol_mediated", "effects.estradiol_slope_pct_per_pg_ml=0.5",
         "trial.arms=[{name: placebo}, {name: full, estradiol_ratio: [0.5, 0.5, 0.5]},"
         " {name: half, estradiol_ratio: [0.8, 0.8, 0.8]}]",
-        "dropout.placebo=0", "trial.n_per_arm=50", "trial.block_sizes=[3]",
+        "dropout.placebo=0", "trial.n_per_arm=50", "trial.block_sizes=[3]", "effects.hip={}",
     ])  # fmt: skip
     diffs = true_differences(cfg)
-    # The two-arm model's implied difference at the same ratio is the reference.
-    two_arm = load_config(
-        overrides=["effects.mode=estradiol_mediated", "effects.estradiol_slope_pct_per_pg_ml=0.5"]
-    )
-    assert diffs[("spine", "half-placebo")] == pytest.approx(
-        implied_effects(two_arm).difference_pct, abs=1e-9
-    )
-    assert diffs[("spine", "full-placebo")] < diffs[("spine", "half-placebo")] < 0
-    arrays = simulate_design(cfg, 600, rng=np.random.SeedSequence(18))
+    # Same estradiol change, slopes 0.4 (hip) and 0.5 (spine), no direct effect.
+    for label in ("full-placebo", "half-placebo"):
+        assert diffs[("hip", label)] == pytest.approx(0.8 * diffs[("spine", label)], abs=1e-9)
+    # Reference: E[dE2] = E[E2] (r - 1) (the response has mean one), with E[E2]
+    # from 100,000 other enrolled men; SEs of both Monte Carlo means combined.
+    from vtrial.cohort import draw_cohort
+
+    e2 = np.exp(draw_cohort(cfg["cohort"], 1, 100_000, rng=7).log_estradiol)
+    for label, r in (("full-placebo", 0.5), ("half-placebo", 0.8)):
+        se = 0.5 * abs(r - 1) * e2.std() * math.sqrt(1 / e2.size + 1 / 400_000)
+        within(diffs[("spine", label)], 0.5 * e2.mean() * (r - 1), se)
+    arrays = simulate_design(cfg, 400, rng=np.random.SeedSequence(18))
     e2 = arrays.hormones["estradiol_pg_ml"]
     ratio = np.nanmean(e2[..., 3][arrays.arm == 1]) / np.nanmean(e2[..., 0][arrays.arm == 1])
     assert abs(ratio - 0.5) < 0.02
@@ -308,6 +311,9 @@ def test_estradiol_mediated_arms_follow_their_own_estradiol_change():
         y = _arm_moments(arrays, k, 1)
         within(y.mean(), 0.76 + diffs[("spine", label)], 3 / math.sqrt(len(y)))
         within(y.std(), 3.0, se_sd(3.0, len(y)))
+        h = _arm_moments(arrays, k, 1, "hip")
+        within(h.mean(), diffs[("hip", label)], 2.5 / math.sqrt(len(h)))
+        within(h.std(), 2.5, se_sd(2.5, len(h)))
 
 
 @pytest.mark.slow

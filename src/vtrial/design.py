@@ -55,9 +55,6 @@ ON_TESTOSTERONE = {
     "estradiol_log_sd": 0.35,
 }
 
-#: Hip keys that only the two-arm design from the old keys uses.
-HIP_TWO_ARM_KEYS = ("difference_pct",)
-
 
 @dataclass(frozen=True)
 class Arm:
@@ -521,10 +518,10 @@ def validate_design(cfg: dict) -> None:
         return
     _check_blocks(cfg, design)
     _check_dropout(cfg, design)
-    means = _check_means(cfg, design)
+    _check_means(cfg, design, "spine")
     hip = hip_config(cfg)
     if hip is not None:
-        _check_hip(cfg, hip, design, means)
+        _check_hip(cfg, hip, design)
 
 
 def _check_blocks(cfg: dict, design: Design) -> None:
@@ -581,25 +578,25 @@ def endpoint_ratio_index(design: Design) -> int | None:
     return before[-1] if before else None
 
 
-def _check_means(cfg: dict, design: Design) -> list[float]:
-    """Each arm's mean spine change: in [-50, 50]% and 6 SDs above -100%; mediated slopes fit."""
+def _check_means(cfg: dict, design: Design, endpoint: str) -> None:
+    """Each arm's mean change of ``endpoint``: in [-50, 50]% and 6 SDs above -100%; mediated slopes fit."""
     eff = cfg["effects"]
-    placebo, sd = eff["placebo_pct_change"], eff["sd_pct_change"]
     mediated = eff["mode"] == "estradiol_mediated"
-    means = []
+    if endpoint == "spine":
+        section, prefix, cv = eff, "effects.", cfg["measurement"]["bmd_cv_pct"]
+        direct = eff["direct_pct"] if mediated else 0.0
+    else:
+        section, prefix, direct = hip_config(cfg), "effects.hip.", 0.0
+        cv = section["bmd_cv_pct"]
+    base, sd = section["placebo_pct_change"], section["sd_pct_change"]
     for k, arm in enumerate(design.arms):
         if mediated:
-            slope = eff["estradiol_slope_pct_per_pg_ml"]
-            cv = cfg["measurement"]["bmd_cv_pct"]
-            mean = placebo + _mediated_shift(
-                cfg, design, k, slope, "effects.estradiol_slope_pct_per_pg_ml", sd, cv
-            )
-            mean += eff["direct_pct"] * (k != design.control)
+            slope = section["estradiol_slope_pct_per_pg_ml"]
+            key = f"{prefix}estradiol_slope_pct_per_pg_ml"
+            mean = base + _mediated_shift(cfg, design, k, slope, key, sd, cv) + direct * (k != design.control)
         else:
-            mean = placebo + arm.difference_pct
-        _check_mean(cfg, design, k, mean, sd, "spine", mediated)
-        means.append(mean)
-    return means
+            mean = base + (arm.difference_pct if endpoint == "spine" else arm.hip_difference_pct)
+        _check_mean(cfg, design, k, mean, sd, endpoint, mediated)
 
 
 def _mediated_shift(cfg: dict, design: Design, k: int, slope: float, key: str, sd: float, cv: float) -> float:
@@ -651,7 +648,7 @@ def _check_mean(cfg, design: Design, k: int, mean: float, sd: float, endpoint: s
         )
 
 
-def _check_hip(cfg: dict, hip: dict, design: Design, spine_means: list[float]) -> None:
+def _check_hip(cfg: dict, hip: dict, design: Design) -> None:
     sd, cv = hip["sd_pct_change"], hip["bmd_cv_pct"]
     if sd**2 <= 2 * cv**2:
         raise InputError(
@@ -664,16 +661,7 @@ def _check_hip(cfg: dict, hip: dict, design: Design, spine_means: list[float]) -
             f"for effects.hip.baseline_mean_g_cm2 = {hip['baseline_mean_g_cm2']!r} (allowed: mean >= 6 SDs)"
         )
     latent_corr(cfg, hip)  # raises when the correlations are impossible
-    mediated = cfg["effects"]["mode"] == "estradiol_mediated"
-    for k, arm in enumerate(design.arms):
-        if mediated:
-            slope = hip["estradiol_slope_pct_per_pg_ml"]
-            mean = hip["placebo_pct_change"] + _mediated_shift(
-                cfg, design, k, slope, "effects.hip.estradiol_slope_pct_per_pg_ml", sd, cv
-            )
-        else:
-            mean = hip["placebo_pct_change"] + arm.hip_difference_pct
-        _check_mean(cfg, design, k, mean, sd, "hip", mediated)
+    _check_means(cfg, design, "hip")
 
 
 def latent_corr(cfg: dict, hip: dict) -> float:

@@ -62,6 +62,7 @@ import json
 import math
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 
 import numpy as np
 
@@ -78,7 +79,7 @@ from vtrial.design import (
     hip_config,
     latent_corr,
 )
-from vtrial.model import _estradiol_change_moments, _estradiol_response
+from vtrial.model import _estradiol_response
 from vtrial.trial import block_layout, dropout_intercept, expit, month0_value
 
 
@@ -183,14 +184,29 @@ class EndpointEffects:
     slope: float
 
 
+@lru_cache(maxsize=32)
+def _estradiol_sums(cohort_key: str, response_log_sd: float) -> tuple[float, ...]:
+    """Means of ``E2 R``, ``E2``, ``E2^2 R^2``, ``E2^2 R`` and ``E2^2`` over 400,000 enrolled men.
+
+    The same men and responses as :func:`vtrial.model._estradiol_change_moments`
+    (same seed and order of draws), so that the moments of ``dE2 = E2 (r R - 1)``
+    for any ratio ``r`` follow from these five sums, and equal the two-arm
+    model's at its ratio.
+    """
+    rng = np.random.default_rng(20091201)
+    men = cohort_mod.draw_cohort(json.loads(cohort_key), 1, 400_000, rng=rng)
+    e2 = np.exp(men.log_estradiol[0])
+    r = _estradiol_response(e2.shape, {"estradiol_response_log_sd": response_log_sd}, rng)
+    return tuple(float(x.mean()) for x in (e2 * r, e2, (e2 * r) ** 2, e2 * e2 * r, e2 * e2))
+
+
 def _estradiol_moments(cfg: dict, ratio: float) -> tuple[float, float]:
-    """Mean and SD of the true estradiol change at ``ratio`` (400,000 men, fixed seed: as the two-arm model)."""
-    cohort_key = json.dumps(effective_cohort(cfg), sort_keys=True)
-    s = cfg["hormones"]["estradiol_response_log_sd"]
-    hormones_key = json.dumps(
-        {"estradiol_ratio": [ratio] * 3, "estradiol_response_log_sd": s}, sort_keys=True
+    """Mean and SD (pg/mL) of the true estradiol change of enrolled men at ``ratio``."""
+    a, b, c, d, e = _estradiol_sums(
+        json.dumps(effective_cohort(cfg), sort_keys=True), float(cfg["hormones"]["estradiol_response_log_sd"])
     )
-    return _estradiol_change_moments(cohort_key, hormones_key)
+    mean = ratio * a - b
+    return mean, math.sqrt(max(ratio * ratio * c - 2 * ratio * d + e - mean * mean, 0.0))
 
 
 def endpoint_effects(cfg: dict, design: Design, endpoint: str) -> EndpointEffects:
