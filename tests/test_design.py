@@ -391,3 +391,15 @@ def test_design_keys_name_what_the_two_arm_commands_refuse():
     assert design_keys(cfg) == ["trial.arms", "effects.hip"]
     with pytest.raises(InputError, match=r"config key 'trial.arms' is set, but vtrial mde supports only"):
         require_default(cfg, "vtrial mde")
+
+
+def test_hip_defaults_are_filled_in_so_a_grid_can_vary_them():
+    from vtrial.config import expand_grid, scenario_id
+
+    cfg = load_config(overrides=["effects.hip={}", "grid.effects.hip.difference_pct=[-1, -2]"])
+    assert cfg["effects"]["hip"]["bmd_cv_pct"] == 1.0
+    points = [s.config for s in expand_grid(cfg)]
+    assert [true_differences(p)[("hip", "anastrozole-placebo")] for p in points] == [-1.0, -2.0]
+    assert scenario_id(load_config(overrides=["effects.hip={}"])) == scenario_id(
+        load_config(overrides=["effects.hip.difference_pct=-1.0"])
+    )

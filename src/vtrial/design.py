@@ -503,6 +503,10 @@ def validate_design(cfg: dict) -> None:
     endpoint's SD above its DXA error, its baseline 6 SDs above zero, and its
     correlations possible.
 
+    Fills the defaults of ``effects.hip`` in place (a hip mapping is then
+    complete, so a grid can vary any of its keys, and ``effects.hip={}``
+    names the same scenario as the defaults written out).
+
     Examples
     --------
     >>> from vtrial.config import default_config
@@ -513,6 +517,8 @@ def validate_design(cfg: dict) -> None:
     ...
     vtrial.errors.InputError: config key 'trial.arms[1].name': value 'placebo' is used twice (allowed: distinct arm names)
     """
+    if isinstance(cfg["effects"].get("hip"), dict):
+        cfg["effects"]["hip"] = hip_config(cfg)
     design = design_of(cfg)
     if is_default(cfg):
         return
