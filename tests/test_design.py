@@ -383,7 +383,7 @@ def test_stratified_blocks_balance_three_arms_within_strata():
             assert np.bincount(arm[:full], minlength=3).tolist() == [full // 4, full // 2, full // 4]
 
 
-def test_design_keys_name_what_the_two_arm_commands_refuse():
+def test_design_keys_name_what_the_two_arm_commands_refuse(capsys, tmp_path):
     from vtrial.design import design_keys, require_default
 
     assert design_keys(load_config()) == []
@@ -391,6 +391,13 @@ def test_design_keys_name_what_the_two_arm_commands_refuse():
     assert design_keys(cfg) == ["trial.arms", "effects.hip"]
     with pytest.raises(InputError, match=r"config key 'trial.arms' is set, but vtrial mde supports only"):
         require_default(cfg, "vtrial mde")
+    from vtrial.cli import main
+
+    assert (
+        main(["calibrate", "--out", str(tmp_path / "c"), "--set", "cohort.population=on_testosterone"]) == 2
+    )
+    assert "'cohort.population' is set, but vtrial calibrate supports only" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
 
 
 def test_hip_defaults_are_filled_in_so_a_grid_can_vary_them():

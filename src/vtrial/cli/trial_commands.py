@@ -52,6 +52,9 @@ def cmd_calibrate(args) -> None:
             raise InputError(f"--out: '{folder}' exists and is not a folder")
         common.check_folder(folder.parent)
     cfg = common.load(args)
+    from vtrial.design import require_default
+
+    require_default(cfg, "vtrial calibrate")  # the published figures are those of the 2009 design
     from vtrial.calibration import calibrate, plot_calibration
 
     table = calibrate(cfg, reps=args.reps)
