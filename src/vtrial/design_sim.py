@@ -367,7 +367,7 @@ def _last_visit(cfg: dict, design: Design, arm, y_spine, spine: EndpointEffects,
         a = np.array([dropout_intercept(float(x), float(g)) for x in p])
         drop = u < expit(a[arm] + g * driver)
     follow = visits[(visits > 0) & (visits <= design.endpoint_month)]
-    if mech == "MAR":
+    if d["mechanism"] == "MAR" and design.endpoint_scan > 0:  # as the two-arm model, whatever the strength
         first = np.full(arm.shape, follow[np.searchsorted(follow, scans[design.endpoint_scan - 1], "right")])
     else:
         when = _child(ss, DesignStream.DROPOUT_TIME).random(arm.shape)
