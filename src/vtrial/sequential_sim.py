@@ -540,23 +540,23 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
 
 
 def scenarios(cfg: dict) -> list[tuple[str, dict]]:
-    """The configured difference (``design``) and no difference (``null``), as configs.
+    """The configured difference (``h1``) and no difference (``h0``), as configs.
 
     Under the null the z statistics keep the orientation of the configured
     difference (:func:`direction`).
     """
     out = []
     if cfg["effects"]["difference_pct"] != 0:
-        out.append(("design", cfg))
-    out.append(("null", config_mod.set_key(cfg, "effects.difference_pct", 0.0)))
+        out.append(("h1", cfg))
+    out.append(("h0", config_mod.set_key(cfg, "effects.difference_pct", 0.0)))
     return out
 
 
 def operating_characteristics(cfg: dict, methods=None, reps: int | None = None) -> pd.DataFrame:
     """Operating characteristics of the config's sequential design by simulation.
 
-    For the configured difference (scenario ``design``) and no difference
-    (``null``), and each method: rows per look and an ``overall`` row (see
+    For the configured difference (scenario ``h1``) and no difference
+    (``h0``), and each method: rows per look and an ``overall`` row (see
     :data:`OC_COLUMNS` and ``docs/sequential.md``).
 
     Parameters
