@@ -190,7 +190,9 @@ def test_adjusted_estimate_in_the_simulated_trial():
     truth, se = -0.6, np.sqrt(0.25 / reps)
     naive = res["estimate"][res["look"], np.arange(reps)]
     # the naive estimate at stopping exaggerates the effect (early stops are extreme);
-    # the adjusted one is close to median-unbiased (t statistics, estimated SE)
+    # the adjusted one is median-unbiased for canonical z (test above) and close to it with
+    # t statistics and an estimated SE: P(adjusted < truth) was 0.4958 in 100,000 trials
+    # (seed 7), 0.487 in these 20,000.
     assert np.mean(naive < truth) > 0.5 + 10 * se
     assert abs(np.mean(res["adjusted"] < truth) - 0.5) < 5 * se
     covered = np.mean((res["adjusted_lower"] <= truth) & (truth <= res["adjusted_upper"]))
