@@ -289,3 +289,23 @@ def test_unsupported_method_and_schedule_are_refused():
     cfg["analysis"]["missing"] = "locf"
     with pytest.raises(InputError, match="analysis.missing"):
         ss.check_config(cfg)
+
+
+# --------------------------------------------------------------------------- sample size
+
+
+@pytest.mark.slow
+def test_sequential_sample_size_through_solve_matches_rpact():
+    # config/examples/sequential_followup.yaml, no dropout: rpact getSampleSizeMeans gives
+    # a maximum of 68.8 men (34.4 per arm) against 64.5 (32.25) for the fixed design.
+    followup = json.loads((ROOT / "tests" / "fixtures" / "sequential" / "followup_rpact.json").read_text())
+    cfg = load_config(overrides=["dropout.anastrozole=0", "dropout.placebo=0", "effects.baseline_corr=0"])
+    cfg["sequential"] = yaml.safe_load((ROOT / "config/examples/sequential_followup.yaml").read_text())[
+        "sequential"
+    ]
+    table = ss.sample_size(cfg, 0.9, ["student_t"], reps=10_000)
+    row = table.iloc[0]
+    assert row["n_per_arm_sequential"] == np.ceil(followup["maxNumberOfSubjects"] / 2)
+    assert row["n_per_arm_fixed"] == np.ceil(followup["nFixed"] / 2)
+    assert row["power_sequential"] >= 0.9 and row["power_fixed"] >= 0.9
+    assert row["inflation"] == row["n_per_arm_sequential"] / row["n_per_arm_fixed"]
