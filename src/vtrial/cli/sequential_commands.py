@@ -68,7 +68,15 @@ def _simulate(args, cfg: dict, out) -> None:
     if args.target_power is not None:
         table = sequential_sim.sample_size(cfg, args.target_power, methods, reps=args.reps)
         common.write_table(table, out, common.record(args, cfg, reps=args.reps))
-        common.note(f"wrote {out}: {len(table)} rows" if out is not None else "sample size by simulation")
+        common.note(
+            "sequential sample size: "
+            + "; ".join(
+                f"{r.method} {r.n_per_arm_sequential} men per arm (fixed {r.n_per_arm_fixed})"
+                for r in table.itertuples()
+            )
+        )
+        if out is not None:
+            common.note(f"wrote {out}: {len(table)} rows")
         return
     table = sequential_sim.operating_characteristics(cfg, methods, reps=args.reps)
     common.write_table(table, out, common.record(args, cfg, reps=args.reps))
