@@ -309,3 +309,22 @@ def test_sequential_sample_size_through_solve_matches_rpact():
     assert row["n_per_arm_fixed"] == np.ceil(followup["nFixed"] / 2)
     assert row["power_sequential"] >= 0.9 and row["power_fixed"] >= 0.9
     assert row["inflation"] == row["n_per_arm_sequential"] / row["n_per_arm_fixed"]
+
+
+def test_conditional_power_futility_keeps_its_bounds():
+    section = {
+        "information_fractions": [0.5, 1],
+        "futility": {"type": "conditional_power", "threshold": 0.1, "beta": 0.2},
+    }
+    cfg = _cfg(["trial.n_per_arm=30"], section, acc={"period_months": 12})
+    design = boundaries.boundaries_design(section)
+    res = ss.simulate_decisions(cfg, scenario_id(cfg), 300, "mmrm", adjusted=False)
+    assert (res["z_futility"][0] == design.z_futility[0]).all()
+    # efficacy bounds at the observed information: MMRM interims see more than half
+    observed = boundaries.observed_design(
+        np.exp(np.mean(np.log(res["information"] / res["information"][-1].mean()), axis=1)),
+        1.0,
+        boundaries.boundaries_design({"information_fractions": [0.5, 1]}),
+    )
+    assert np.mean(res["z_efficacy"][0]) == pytest.approx(observed.z_efficacy[0], abs=0.02)
+    assert np.mean(res["z_efficacy"][0]) < design.z_efficacy[0] - 0.2

@@ -362,7 +362,8 @@ def bounds_at_information(
 
     ``information`` ``(K, reps)`` is scaled by its mean final value (the
     planned maximum information). Missing values (a failed fit) take the
-    planned fraction.
+    mean. Conditional-power futility bounds (no spending function) stay as
+    planned; the efficacy bounds are recomputed.
     """
     k = design.z_efficacy.size
     lower = design.lower()
@@ -371,6 +372,10 @@ def bounds_at_information(
     reps = information.shape[1]
     if design.efficacy not in boundaries.SPENDING:
         return np.repeat(design.z_efficacy[:, None], reps, 1), np.repeat(lower[:, None], reps, 1)
+    if design.futility is not None and design.futility not in boundaries.SPENDING:
+        efficacy_only = replace(design, futility=None, futility_gamma=None, z_futility=None)
+        eff, _ = bounds_at_information(efficacy_only, information)
+        return eff, np.repeat(lower[:, None], reps, 1)
     plan = np.nanmean(information[-1])
     with np.errstate(invalid="ignore", divide="ignore"):
         x = np.log(information / plan)
@@ -485,6 +490,12 @@ def simulate_decisions(
     return res
 
 
+def _finite_mean(x: np.ndarray) -> float:
+    """Mean of the finite values (NaN when there are none, e.g. no futility rule)."""
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
+
+
 def _truth(cfg: dict) -> float:
     from vtrial.power import truth
 
@@ -510,7 +521,7 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
                 "information_fraction": float(plan.fractions[j]),
                 "observed_fraction": float(np.nanmean(observed[j])),
                 "z_efficacy": float(np.nanmean(res["z_efficacy"][j])),
-                "z_futility": float(np.nanmean(res["z_futility"][j])) if j < k - 1 else float("nan"),
+                "z_futility": _finite_mean(res["z_futility"][j]) if j < k - 1 else float("nan"),
                 "prob_efficacy": pe,
                 "prob_efficacy_se": math.sqrt(pe * (1 - pe) / reps),
                 "prob_futility": pf,
