@@ -588,13 +588,16 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
     ...     "prob_futility": [0.05, None, 0.05, 0.4, None, 0.4], "n_enrolled": [50, 80, 78.0, 50, 80, 70.0],
     ...     "n_endpoint": [30, 60, 55.0, 30, 60, 45.0], "month": [20, 30, 27.5, 20, 30, 24.0], "reps": 1000,
     ...     "bias": [None, None, -0.1, None, None, 0.2], "bias_adjusted": [None, None, 0.02, None, None, 0.1]})
-    >>> cfg = {"sequential": {"information_fractions": [0.5, 1]}, "trial": {"n_per_arm": 40},
-    ...        "effects": {"difference_pct": -2.46}}
+    >>> cfg = {"sequential": {"information_fractions": [0.5, 1]}, "effects": {"difference_pct": -2.46},
+    ...        "trial": {"n_per_arm": 40, "allocation_ratio": 1.0}}
     >>> print(sequential_lines(cfg, oc)[2])
     - Looks at 50% and 100% of the men with their 12-month scan (ancova, 1000 simulated trials): power 85.0%, type I error 2.4%; with the configured difference the trial stops early for efficacy with probability 30.0% and for futility 5.0%.
     """
-    t = cfg["sequential"]["information_fractions"]
-    looks = " and ".join(f"{100 * f:.0f}%" for f in t)
+    from vtrial.trial import arm_sizes
+
+    t = [f"{100 * f:.0f}%" for f in cfg["sequential"]["information_fractions"]]
+    looks = t[0] if len(t) == 1 else ", ".join(t[:-1]) + " and " + t[-1]
+    planned = sum(arm_sizes(cfg["trial"]))
     lines = ["## Group-sequential design", ""]
     for method in dict.fromkeys(oc["method"]):
         rows = oc[oc["method"] == method]
@@ -621,13 +624,13 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
         if len(o1):
             r = o1.iloc[0]
             sentence = (
-                f"- Expected men randomized {r['n_enrolled']:.1f} (of {2 * cfg['trial']['n_per_arm']} planned), "
+                f"- Expected men randomized {r['n_enrolled']:.1f} (of {planned} planned), "
                 f"with the 12-month endpoint at the decision {r['n_endpoint']:.1f}"
             )
             if r["month"] == r["month"]:
                 sentence += f"; expected decision at month {r['month']:.1f}"
             lines.append(
                 sentence + f". The estimate at stopping is biased by {r['bias']:+.2f} points on average; "
-                f"the stage-wise median-unbiased estimate by {r['bias_adjusted']:+.2f}."
+                f"the stage-wise ordering (median-unbiased) estimate by {r['bias_adjusted']:+.2f}."
             )
     return lines
