@@ -31,10 +31,12 @@ Analyses
 
 Information and bounds
     The information at a look is ``I_k = s_k^2 / SE_k^2``, where ``s_k^2`` is
-    the pooled within-arm variance of the 12-month change among the men with
-    the endpoint: ``1 / SE^2`` in units of the outcome variance, so that the
+    the outcome variance among the men with the endpoint (pooled within arms
+    for the t-tests; the residual variance on arm and baseline BMD for ANCOVA
+    and MMRM): ``1 / SE^2`` in units of the outcome variance, so that the
     chance variation of a variance estimate does not move the fractions (for
-    Student's t it is ``n0 n1 / (n0 + n1)`` exactly). ``I_k / I_K`` is
+    Student's t it is ``n0 n1 / (n0 + n1)`` exactly, for ANCOVA
+    ``1 / (1/n0 + 1/n1 + dbbar^2 / Sbb)``). ``I_k / I_K`` is
     reported. Spending-function designs recompute the bounds at the observed
     information as :func:`vtrial.boundaries.observed_design` with the planned
     maximum information ``I_plan`` taken as the mean final information over
@@ -231,6 +233,22 @@ def _look_block(block: samplers.Block, ranks, m: int, q: int, mmrm: bool) -> sam
     )
 
 
+def _variance_scale(stats: samplers.ArmStats, method: str) -> np.ndarray:
+    """Outcome variance that scales the information ``s^2 / SE^2`` of a method.
+
+    t-tests: the pooled within-arm variance of the 12-month change; ANCOVA and
+    MMRM: the residual variance of the change on arm and baseline BMD (the
+    ANCOVA's), so that for ANCOVA ``s^2 / SE^2 = 1 / (1/n0 + 1/n1 + dbbar^2 / Sbb)``
+    carries no variance-estimate noise.
+    """
+    n = stats.n.sum(0)
+    syy = stats.syy.sum(0)
+    if method in ("welch_t", "student_t"):
+        return syy / (n - 2.0)
+    sbb, sby = stats.sbb.sum(0), stats.sby.sum(0)
+    return (syy - sby * sby / sbb) / (n - 3.0)
+
+
 def simulate_looks(
     cfg: dict, scenario: str, reps: int, method: str, orientation: int | None = None
 ) -> dict[str, np.ndarray]:
@@ -276,8 +294,7 @@ def simulate_looks(
             with np.errstate(invalid="ignore", divide="ignore"):
                 t_stat = g * rep.estimate / rep.se
                 out["z"][k] = -ndtri(stdtr(rep.df, -t_stat))
-                s2 = stats.syy.sum(0) / (stats.n.sum(0) - 2.0)
-                out["information"][k] = s2 / rep.se**2
+                out["information"][k] = _variance_scale(stats, method) / rep.se**2
             out["estimate"][k] = rep.estimate
             out["se"][k] = rep.se
             out["n_endpoint"][k] = stats.n.sum(0)
