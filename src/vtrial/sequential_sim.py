@@ -91,7 +91,7 @@ _GRID = 33
 #: Columns of the operating-characteristics table, in order.
 OC_COLUMNS = [
     "scenario", "true_difference_pct", "method", "look", "information_fraction", "observed_fraction",
-    "z_efficacy", "z_futility", "prob_efficacy", "prob_efficacy_se", "prob_futility", "prob_futility_se",
+    "se_fraction", "z_efficacy", "z_futility", "prob_efficacy", "prob_efficacy_se", "prob_futility", "prob_futility_se",
     "cumulative_efficacy", "n_enrolled", "n_endpoint", "month", "mean_estimate", "bias",
     "mean_adjusted", "bias_adjusted", "median_bias_adjusted", "coverage_adjusted", "reps",
 ]  # fmt: skip
@@ -527,6 +527,8 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
     rows = []
     cum = 0.0
     observed = res["information"] / res["information"][-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = (res["se"][-1] / res["se"]) ** 2
     for j in range(k):
         at = res["look"] == j
         pe = float(np.mean(at & res["reject"]))
@@ -537,6 +539,7 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
                 "look": str(j + 1),
                 "information_fraction": float(plan.fractions[j]),
                 "observed_fraction": float(np.nanmean(observed[j])),
+                "se_fraction": float(np.nanmean(raw[j])),
                 "z_efficacy": float(np.nanmean(res["z_efficacy"][j])),
                 "z_futility": _finite_mean(res["z_futility"][j]) if j < k - 1 else float("nan"),
                 "prob_efficacy": pe,
@@ -558,6 +561,7 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
         "look": "overall",
         "information_fraction": float("nan"),
         "observed_fraction": float("nan"),
+        "se_fraction": float("nan"),
         "z_efficacy": float("nan"),
         "z_futility": float("nan"),
         "prob_efficacy": power,
