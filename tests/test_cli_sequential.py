@@ -157,9 +157,10 @@ def test_sample_size_needs_a_direct_nonzero_difference(tmp_path, capsys, overrid
     assert list(tmp_path.iterdir()) == []
 
 
-def test_help_describes_the_command_without_simulation_options():
+def test_help_describes_the_command_and_its_simulation_options():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     text = sub.choices["sequential"].format_help()
     assert "--sample-size" in text and "--out" in text
-    assert "--simulate" not in text and "operating characteristics" not in text
+    for option in ("--simulate", "--method", "--reps", "--target-power"):
+        assert option in text, option

@@ -642,12 +642,22 @@ def _analytic_assurance(cfg: dict, method: str, *, prior) -> float:
     return assurance.analytic_assurance(cfg, method, prior)
 
 
+def _sequential_power_mc(
+    cfg: dict, scenario: str, methods, reps: int, **kw
+) -> dict[str, tuple[float, float]]:
+    """Power of the config's group-sequential design (:func:`vtrial.sequential_sim.sequential_power`)."""
+    from vtrial import sequential_sim
+
+    return sequential_sim.sequential_power(cfg, scenario, methods, reps)
+
+
 #: Statistics :func:`solve` knows; a new one is one entry here.
 STATISTICS = {
     "power": Statistic("power", _power_mc, analytic_power, seed_method="student_t"),
     "assurance": Statistic(
         "assurance", _assurance_mc, _analytic_assurance, seed_method="student_t", uses_prior=True
     ),
+    "sequential_power": Statistic("sequential_power", _sequential_power_mc),
 }
 
 

@@ -573,3 +573,64 @@ def assurance_lines(cfg: dict, table: pd.DataFrame) -> list[str]:
         "cautious plan."
     )
     return lines
+
+
+def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
+    """The section of ``summary.md`` on the group-sequential design (config section ``sequential``).
+
+    ``oc`` is :func:`vtrial.sequential_sim.operating_characteristics` (read
+    back with ``keep_default_na=False`` so that the look ``overall`` stays text).
+
+    Examples
+    --------
+    >>> oc = pd.DataFrame({"scenario": ["h1"] * 3 + ["h0"] * 3, "method": "ancova",
+    ...     "look": ["1", "2", "overall"] * 2, "prob_efficacy": [0.3, 0.55, 0.85, 0.01, 0.014, 0.024],
+    ...     "prob_futility": [0.05, None, 0.05, 0.4, None, 0.4], "n_enrolled": [50, 80, 78.0, 50, 80, 70.0],
+    ...     "n_endpoint": [30, 60, 55.0, 30, 60, 45.0], "month": [20, 30, 27.5, 20, 30, 24.0], "reps": 1000,
+    ...     "bias": [None, None, -0.1, None, None, 0.2], "bias_adjusted": [None, None, 0.02, None, None, 0.1]})
+    >>> cfg = {"sequential": {"information_fractions": [0.5, 1]}, "effects": {"difference_pct": -2.46},
+    ...        "trial": {"n_per_arm": 40, "allocation_ratio": 1.0}}
+    >>> print(sequential_lines(cfg, oc)[2])
+    - Looks at 50% and 100% of the men with their 12-month scan (ancova, 1000 simulated trials): power 85.0%, type I error 2.4%; with the configured difference the trial stops early for efficacy with probability 30.0% and for futility 5.0%.
+    """
+    from vtrial.trial import arm_sizes
+
+    t = [f"{100 * f:.0f}%" for f in cfg["sequential"]["information_fractions"]]
+    looks = t[0] if len(t) == 1 else ", ".join(t[:-1]) + " and " + t[-1]
+    planned = sum(arm_sizes(cfg["trial"]))
+    lines = ["## Group-sequential design", ""]
+    for method in dict.fromkeys(oc["method"]):
+        rows = oc[oc["method"] == method]
+        h1 = rows[rows["scenario"] == "h1"]
+        h0 = rows[rows["scenario"] == "h0"]
+        o1 = h1[h1["look"].astype(str) == "overall"]
+        o0 = h0[h0["look"].astype(str) == "overall"]
+        per1 = h1[h1["look"].astype(str) != "overall"]
+        text = f"- Looks at {looks} of the men with their 12-month scan ({method}, {int(rows['reps'].iloc[0])} simulated trials): "
+        parts = []
+        if len(o1):
+            parts.append(f"power {100 * o1['prob_efficacy'].iloc[0]:.1f}%")
+        if len(o0):
+            parts.append(f"type I error {100 * o0['prob_efficacy'].iloc[0]:.1f}%")
+        text += ", ".join(parts)
+        if len(per1) > 1:
+            early = per1["prob_efficacy"].iloc[:-1].sum()
+            futile = o1["prob_futility"].iloc[0]
+            text += (
+                f"; with the configured difference the trial stops early for efficacy with probability "
+                f"{100 * early:.1f}% and for futility {100 * futile:.1f}%."
+            )
+        lines.append(text)
+        if len(o1):
+            r = o1.iloc[0]
+            sentence = (
+                f"- Expected men randomized {r['n_enrolled']:.1f} (of {planned} planned), "
+                f"with the 12-month endpoint at the decision {r['n_endpoint']:.1f}"
+            )
+            if r["month"] == r["month"]:
+                sentence += f"; expected decision at month {r['month']:.1f}"
+            lines.append(
+                sentence + f". The estimate at stopping is biased by {r['bias']:+.2f} points on average; "
+                f"the stage-wise ordering (median-unbiased) estimate by {r['bias_adjusted']:+.2f}."
+            )
+    return lines

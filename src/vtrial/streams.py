@@ -35,6 +35,8 @@ stream                 label  stride  what it draws
 ``Y6``                 13     4       month-6 change given (B0, Y12), per man
 ``Y12``                30     1       12-month change, per man
 ``BASELINE_SUMS``      40     1       baseline sums given Y (``per_man_y``)
+``ENTRY``              50     --      enrolment order under simple randomization
+                                      (:mod:`vtrial.sequential_sim`)
 =====================  =====  ======  ==================================================
 """
 
@@ -61,6 +63,7 @@ class Stream(IntEnum):
     Y6 = 13
     Y12 = 30
     BASELINE_SUMS = 40
+    ENTRY = 50
 
 
 #: Label step between the placebo and anastrozole streams of a per-arm quantity.

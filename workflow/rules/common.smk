@@ -49,6 +49,11 @@ POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
 SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
 # None when the design has no assurance stage (estradiol-mediated mode).
 ASSURANCE_CFG = vp.assurance_config(VT)
+# The sequential stage runs only for a config with a `sequential` section.
+SEQUENTIAL = VT.get("sequential") is not None
+SEQUENTIAL_METHOD = (
+    VT["sensitivity"]["method"] if VT["sensitivity"]["method"] in ("ancova", "welch_t", "student_t", "mmrm") else "ancova"
+)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
 
@@ -167,9 +172,17 @@ def all_targets():
         out += figure(f"results/{stem}")
     if ASSURANCE_CFG is not None:
         out += ["results/assurance/assurance.csv", *figure("results/assurance/assurance")]
+    if SEQUENTIAL:
+        out += ["results/sequential/bounds.csv", "results/sequential/operating_characteristics.csv"]
+        out += figure("results/sequential/boundaries") + figure("results/sequential/stopping")
     return out
 
 
 def assurance_inputs(wildcards):
     """The assurance table for the summary, where the design has one."""
     return {} if ASSURANCE_CFG is None else {"assurance": "results/assurance/assurance.csv"}
+
+
+def sequential_inputs(wildcards):
+    """The sequential operating characteristics for the summary, where the config has the section."""
+    return {"sequential": "results/sequential/operating_characteristics.csv"} if SEQUENTIAL else {}

@@ -19,6 +19,7 @@ rule provenance:
 rule summary:
     input:
         unpack(assurance_inputs),
+        unpack(sequential_inputs),
         provenance="results/provenance.json",
         power="results/power/power.csv",
         sample_size="results/sample_size/sample_size.csv",

@@ -31,6 +31,11 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
             provenance=prov,
             assurance=pd.read_csv(sm.input.assurance) if "assurance" in sm.input.keys() else None,
         )
+        if "sequential" in sm.input.keys():
+            from vtrial.report import sequential_lines
+
+            oc = pd.read_csv(sm.input.sequential, keep_default_na=False, na_values=[""])
+            text = text.rstrip("\n") + "\n\n" + "\n".join(sequential_lines(sm.params.cfg, oc)) + "\n"
         with open(sm.output.md, "w", encoding="utf-8") as fh:
             fh.write(text)
         with open(sm.output.html, "w", encoding="utf-8") as fh:
