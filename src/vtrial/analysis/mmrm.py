@@ -1,12 +1,14 @@
-"""Mixed model for repeated measures (MMRM) with unstructured 2x2 covariance.
+"""Mixed model for repeated measures (MMRM) with unstructured covariance.
 
-Model, for man i at post-baseline visit v in {6, 12} months::
+Model, for man i at post-baseline visit v in {6, 12} months (or the
+post-baseline scans of another schedule, any number of them)::
 
     change_iv = a_v + t_v * anastrozole_i + b_v * bmd0_i (+ c_v' covariates_i) + e_iv
 
 with (e_i6, e_i12) ~ N(0, Sigma), Sigma unstructured, fitted by REML on every
-observed post-baseline visit of men with a baseline BMD (MAR). The estimate is
-t_12, the treatment contrast at month 12. This is the model of R's
+observed post-baseline visit of men with a baseline BMD (MAR), whatever the
+pattern of missed visits (intermittent gaps included). The estimate is
+t_12, the treatment contrast at month 12 (at the endpoint). This is the model of R's
 ``nlme::gls(change ~ 0 + visit + visit:arm + visit:bmd0, correlation =
 corSymm(form = ~ visit_index | id), weights = varIdent(form = ~ 1 | visit),
 method = "REML")``; estimates and SEs agree with it to 1e-6 (tests).
@@ -14,7 +16,7 @@ method = "REML")``; estimates and SEs agree with it to 1e-6 (tests).
 Degrees of freedom: **Satterthwaite**, as in R packages ``mmrm`` and
 ``lmerTest``: ``df = 2 v^2 / (g' A g)`` where ``v = c' (X' V^-1 X)^-1 c`` is the
 contrast variance, ``g`` its gradient with respect to the covariance
-parameters ``(sigma11, sigma12, sigma22)`` and ``A`` the inverse of the observed
+parameters (the K(K+1)/2 distinct elements of Sigma) and ``A`` the inverse of the observed
 REML information (negative Hessian of the REML log-likelihood, obtained by
 central differences of its analytic gradient) in the same parameters. The SE is
 the model-based one (no Kenward-Roger inflation). With no missing data the
@@ -37,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis.data import ARMS, to_wide
+from vtrial.analysis.data import ARMS, layout_of, to_wide
 from vtrial.analysis.missing import (
     FitError,
     change,
@@ -48,7 +50,7 @@ from vtrial.analysis.missing import (
 from vtrial.analysis.result import AnalysisResult, Replicates, nan_result
 from vtrial.analysis.ttests import t_results
 
-__all__ = ["ALLOWED_MISSING", "MMRMFit", "fit_mmrm", "fit_mmrm_visits", "mmrm", "mmrm_vec"]
+__all__ = ["ALLOWED_MISSING", "MMRMFit", "fit_mmrm", "fit_mmrm_visits", "mmrm", "mmrm_arrays", "mmrm_vec"]
 
 ALLOWED_MISSING: tuple[str, ...] = ("complete_case",)
 
@@ -414,6 +416,54 @@ def fit_mmrm(z: np.ndarray, y6: np.ndarray, y12: np.ndarray) -> MMRMFit:
     return fit_mmrm_visits(z, np.column_stack([y6, y12]), c[None, :], (6, 12))
 
 
+def mmrm_arrays(
+    wide: pd.DataFrame, scale: str, covariates: Sequence[str], arms: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Design rows, changes at every post-baseline scan and analysed arm of each man.
+
+    Parameters
+    ----------
+    wide : pandas.DataFrame
+        Per-man table (:func:`vtrial.analysis.data.to_wide`, its layout attached).
+    scale : str
+        ``"pct"`` or ``"absolute"``.
+    covariates : sequence of str
+        Extra baseline columns of ``wide``.
+    arms : sequence of str
+        Arm labels, reference first: ``z`` holds one indicator per later arm.
+
+    Returns
+    -------
+    z : numpy.ndarray, shape (n, 1 + (len(arms) - 1) + 1 + len(covariates))
+        ``[1, arm indicators..., bmd0, covariates...]`` of the men analysed:
+        a baseline, the covariates and at least one post-baseline value.
+    y : numpy.ndarray, shape (n, K)
+        Change at each post-baseline scan of the layout (NaN: not observed).
+    arm : numpy.ndarray of str, shape (n,)
+
+    Examples
+    --------
+    >>> from vtrial.analysis._example import example_trial
+    >>> from vtrial.analysis.data import to_wide
+    >>> z, y, arm = mmrm_arrays(to_wide(example_trial()), "pct", (), ARMS)
+    >>> z.shape[1], y.shape[1]
+    (3, 2)
+    """
+    layout = layout_of(wide)
+    y = np.column_stack([change(wide, m, scale) for m in layout.post_baseline])
+    keep = wide["bmd0"].notna().to_numpy() & ~np.all(np.isnan(y), axis=1)
+    for name in covariates:
+        keep = keep & wide[name].notna().to_numpy()
+    arm = wide["arm"].to_numpy()[keep]
+    z = np.column_stack(
+        [np.ones(keep.sum())]
+        + [(arm == label).astype(float) for label in arms[1:]]
+        + [wide["bmd0"].to_numpy()[keep]]
+        + [wide[c].to_numpy()[keep] for c in covariates]
+    )
+    return z, y[keep], arm
+
+
 def mmrm(
     data: pd.DataFrame,
     *,
@@ -423,15 +473,18 @@ def mmrm(
     rng: int | np.random.Generator | None = None,
     covariates: str | Sequence[str] | None = (),
 ) -> AnalysisResult:
-    """MMRM on months 6 and 12, unstructured covariance, REML, Satterthwaite df.
+    """MMRM on every post-baseline scan, unstructured covariance, REML, Satterthwaite df.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (the trial-data contract in docs/architecture.md).
+        Long-format trial (the trial-data contract in docs/architecture.md);
+        its layout (:func:`vtrial.analysis.data.layout_of`) gives the scans
+        (months 6 and 12 by default) and the endpoint (month 12).
     missing : str
-        Only ``"complete_case"`` (no imputation; all observed visits of men
-        with a baseline BMD and at least one post-baseline BMD are used).
+        Only ``"complete_case"`` (no imputation; all observed scans of men
+        with a baseline BMD and at least one post-baseline BMD are used,
+        whatever their gaps).
     alpha : float
         Two-sided significance level.
     scale : str
@@ -444,7 +497,7 @@ def mmrm(
     Returns
     -------
     AnalysisResult
-        Month-12 treatment contrast (anastrozole minus placebo), model-based
+        Endpoint treatment contrast (anastrozole minus placebo), model-based
         SE, t CI and p-value with Satterthwaite df.
 
     Examples
@@ -457,25 +510,21 @@ def mmrm(
     check_arguments("mmrm", missing, alpha, scale, ALLOWED_MISSING)
     covs = parse_covariates(covariates)
     wide = to_wide(data, covs)
-    y6, y12 = change(wide, 6, scale), change(wide, 12, scale)
-    keep = wide["bmd0"].notna().to_numpy() & (~np.isnan(y6) | ~np.isnan(y12))
-    for name in covs:
-        keep = keep & wide[name].notna().to_numpy()
-    arm = wide["arm"].to_numpy()[keep]
+    layout = layout_of(wide)
+    z, y, arm = mmrm_arrays(wide, scale, covs, ARMS)
     n_p, n_a = int((arm == ARMS[0]).sum()), int((arm == ARMS[1]).sum())
-    z = np.column_stack(
-        [np.ones(keep.sum()), wide["treat"].to_numpy()[keep], wide["bmd0"].to_numpy()[keep]]
-        + [wide[c].to_numpy()[keep] for c in covs]
-    )
+    q = z.shape[1]
+    column = layout.post_baseline.index(layout.endpoint) * q + 1
+    contrast = np.zeros((1, y.shape[1] * q))
+    contrast[0, column] = 1.0
     try:
         if min(n_p, n_a) < 2:
             raise FitError(f"fewer than 2 men in an arm (placebo {n_p}, anastrozole {n_a})")
-        fit = fit_mmrm(z, y6[keep], y12[keep])
+        fit = fit_mmrm_visits(z, y, contrast, layout.post_baseline)
     except FitError as err:
         return nan_result("mmrm", missing, str(err), n_p, n_a)
-    q = z.shape[1]
-    estimate = float(fit.beta[q + 1])
-    se = float(np.sqrt(fit.cov_beta[q + 1, q + 1]))
+    estimate = float(fit.beta[column])
+    se = float(np.sqrt(fit.cov_beta[column, column]))
     lo, hi, p = t_inference(estimate, se, fit.contrast_df, alpha)
     return AnalysisResult("mmrm", missing, estimate, se, lo, hi, p, fit.contrast_df, n_p, n_a)
 
