@@ -39,9 +39,10 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis.data import analysis_notes, check_trial
+from vtrial.analysis.data import DEFAULT_LAYOUT, Layout, analysis_notes, check_trial
 from vtrial.analysis.missing import STRATEGIES
 from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
+from vtrial.analysis.trial_input import prepare_trial
 from vtrial.errors import InputError
 from vtrial.method_registry import ALLOWED_MISSING, METHODS, list_methods
 
@@ -59,7 +60,14 @@ __all__ = [
 _COMMON = ("missing", "alpha", "scale", "rng")
 
 
-def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame:
+def read_trial_csv(
+    path: str | PathLike,
+    *,
+    quiet: bool = False,
+    layout: Layout | None = None,
+    columns: Mapping[str, str] | None = None,
+    arms: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """Read and check a long-format trial CSV (simulated or real).
 
     Parameters
@@ -73,6 +81,12 @@ def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame
         Unless true, write one ``vtrial: note: ...`` line on stderr per reason
         some men are not (fully) analysed, naming them
         (:func:`vtrial.analysis.data.analysis_notes`).
+    layout : Layout, optional
+        Schedule and arms (:func:`vtrial.analysis.trial_input.layout_from_config`);
+        default: the 2009 trial.
+    columns, arms : mapping, optional
+        The file's column names and arm labels mapped to the contract's
+        (:func:`vtrial.analysis.trial_input.prepare_trial`).
 
     Returns
     -------
@@ -110,6 +124,8 @@ def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame
         ) from err
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     frame = frame[frame.notna().any(axis=1)]
+    if layout is not None or columns or arms:
+        frame = prepare_trial(frame, layout or DEFAULT_LAYOUT, columns, arms)
     checked = check_trial(frame).reset_index(drop=True)
     if not quiet:
         for line in analysis_notes(checked):
