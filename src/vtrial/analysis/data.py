@@ -361,7 +361,13 @@ def validate_long(data: pd.DataFrame, layout: Layout | None = None) -> pd.DataFr
         # Tolerate surrounding spaces (hand-edited CSVs); anything else is an error.
         arm = arm.astype("string").str.strip()
         bad_arm = (arm.isna() | ~arm.isin(arms)).to_numpy()
-        _refuse(frame, "arm", bad_arm, f"is not allowed (allowed: {', '.join(arms)})")
+        _refuse(
+            frame,
+            "arm",
+            bad_arm,
+            f"is not allowed (allowed: {', '.join(arms)}; other labels: map them with --arms LABEL=ARM "
+            "or name the arms in trial.arms)",
+        )
         frame["arm"] = arm.astype(str)
     for column in (*_NUMERIC, "bmd_g_cm2"):
         if column in frame.columns and frame[column].dtype != float:
@@ -436,8 +442,10 @@ def analysis_notes(data: pd.DataFrame) -> list[str]:
     no_base = wide["bmd0"].isna().to_numpy()
     ids = wide["subject_id"].to_numpy()
 
+    one, many = ("man", "men") if layout.outcome == "bmd" else ("subject", "subjects")
+
     def men(n: int) -> str:
-        return f"{n} man" if n == 1 else f"{n} men"
+        return f"{n} {one}" if n == 1 else f"{n} {many}"
 
     if no_base.any():
         n = int(no_base.sum())

@@ -292,10 +292,5 @@ def _map_arms(frame: pd.DataFrame, layout: Layout, arms: dict[str, str], column:
                 f"--arms: label {label!r} is not in column {column!r} (labels: {', '.join(sorted(present))})"
             )
     mapped = text.map(lambda v: arms.get(v, v) if isinstance(v, str) else v)
-    unknown = sorted({v for v in mapped.dropna() if v not in layout.arms})
-    if unknown:
-        raise InputError(
-            f"column {column!r}: label {unknown[0]!r} is not a configured arm (allowed: {', '.join(layout.arms)}; "
-            "map labels with --arms LABEL=ARM[,...] or name the arms in trial.arms)"
-        )
+    # A label still unknown is refused by validate_long, naming its subject and line.
     return mapped
