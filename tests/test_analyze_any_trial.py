@@ -78,7 +78,7 @@ def test_btheb_matches_r(tmp_path, capsys, via):
     if via == "options":
         argv = [str(BTHEB / "btheb_long.csv"), "--columns", BTHEB_COLUMNS, *BTHEB_SET, *methods]
     else:
-        mapping = ROOT / "config" / "examples" / "btheb_columns.yaml"
+        mapping = BTHEB / "columns.yaml"
         argv = [str(BTHEB / "btheb_long.csv"), "--config", str(EXAMPLE), "--columns", str(mapping), *methods]
     table, err = run(tmp_path, capsys, *argv)
     assert set(table["comparison"]) == {"BtheB-TAU"}
