@@ -205,7 +205,7 @@ def _phi_hessian(problem: _Problem, phi: np.ndarray) -> np.ndarray:
     n = len(phi)
     hess = np.empty((n, n))
     diag = np.diag(_sigma_of_phi(phi, k))
-    h = 1e-5 * np.sqrt(diag.min() * diag.max()) if k > 2 else 1e-5 * np.sqrt(diag[0] * diag[1])
+    h = 1e-5 * np.sqrt(diag.min() * diag.max())
     for j in range(n):
         step = np.zeros(n)
         step[j] = h
@@ -229,7 +229,6 @@ def _start(problem: _Problem) -> np.ndarray:
         b = np.linalg.lstsq(zv, yv, rcond=None)[0]
         resid.append((yv - zv @ b, np.concatenate(owners), len(yv)))
     var = np.array([max(np.sum(r**2) / max(n - q, 1), 1e-8) for r, _, n in resid])
-    corr = np.eye(k)
     full = np.full((k, k), np.nan)
     for u in range(k):
         for v in range(u + 1, k):
