@@ -455,3 +455,36 @@ def test_analyze_trial_two_arms_equals_run_methods():
     assert joint["comparison"].eq("anastrozole-placebo").all()
     assert layout_of(data).arms == ("placebo", "anastrozole")
     assert comparison_pairs(("a", "b")) == [("b", "a")]
+
+
+# --------------------------------------------------------------------------- wide files
+
+WIDE = ["--wide", "bdi.pre=0,bdi.2m=2,bdi.3m=3,bdi.5m=5,bdi.8m=8", "--wide-outcome", "outcome"]
+
+
+def test_wide_file_equals_long_file(tmp_path, capsys):
+    methods = ["--method", "welch_t", "--method", "ancova", "--method", "mmrm", "--method", "mann_whitney"]
+    long, _ = run(
+        tmp_path, capsys, str(BTHEB / "btheb_long.csv"), "--columns", BTHEB_COLUMNS, *BTHEB_SET, *methods
+    )
+    wide, err = run(
+        tmp_path, capsys, str(BTHEB / "btheb_wide.csv"), "--columns", "id=subject_id,treatment=arm", *WIDE,
+        *BTHEB_SET, *methods,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(long, wide)
+    assert close(wide.loc[0, "estimate"], reference(BTHEB)["welch_t"]["estimate"])
+    assert "48 subjects without a month-8 outcome" in err
+
+
+def test_wide_file_errors_name_the_line(tmp_path, capsys):
+    frame = pd.read_csv(BTHEB / "btheb_wide.csv")
+    frame["bdi.3m"] = frame["bdi.3m"].astype(object)
+    frame.loc[4, "bdi.3m"] = "x"
+    path = tmp_path / "w.csv"
+    frame.to_csv(path, index=False)
+    line = fails(capsys, str(path), "--columns", "id=subject_id,treatment=arm", *WIDE, *BTHEB_SET)
+    assert line.startswith("vtrial: error: column 'outcome', subject 5 (line 6): value 'x' is not a number")
+    bad = ["--wide", "bdi.pre=0,bdi.2m=two"]
+    assert "month 'two' of column 'bdi.2m' is not allowed" in fails(capsys, str(path), *bad)
+    missing = ["--columns", "id=subject_id,treatment=arm", "--wide", "bdi.pre=0,bdi.9m=9"]
+    assert "'bdi.9m' is not a column" in fails(capsys, str(path), *missing)

@@ -67,6 +67,8 @@ def read_trial_csv(
     layout: Layout | None = None,
     columns: Mapping[str, str] | None = None,
     arms: Mapping[str, str] | None = None,
+    wide: Mapping[str, int] | None = None,
+    wide_outcome: str = "bmd_g_cm2",
 ) -> pd.DataFrame:
     """Read and check a long-format trial CSV (simulated or real).
 
@@ -87,6 +89,12 @@ def read_trial_csv(
     columns, arms : mapping, optional
         The file's column names and arm labels mapped to the contract's
         (:func:`vtrial.analysis.trial_input.prepare_trial`).
+    wide : mapping, optional
+        A wide file (one row per subject): column -> month of the outcome
+        value it holds (:func:`vtrial.analysis.trial_input.wide_to_long`),
+        applied after ``columns``.
+    wide_outcome : str
+        What the wide values are: ``"bmd_g_cm2"`` or ``"outcome"`` (generic).
 
     Returns
     -------
@@ -124,8 +132,8 @@ def read_trial_csv(
         ) from err
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     frame = frame[frame.notna().any(axis=1)]
-    if layout is not None or columns or arms:
-        frame = prepare_trial(frame, layout or DEFAULT_LAYOUT, columns, arms)
+    if layout is not None or columns or arms or wide:
+        frame = prepare_trial(frame, layout or DEFAULT_LAYOUT, columns, arms, wide, wide_outcome)
     checked = check_trial(frame).reset_index(drop=True)
     if not quiet:
         for line in analysis_notes(checked):

@@ -15,6 +15,9 @@ is dropped without a word:
   (``trial.arms``; default ``placebo, anastrozole``), or be mapped to them with
   ``--arms LABEL=ARM[,...]``. The control is ``trial.control`` (default: the
   first configured arm, ``placebo`` without ``trial.arms``).
+* **Wide files** (one row per subject): ``--wide COLUMN=MONTH[,...]`` names
+  the column holding the outcome at each month (:func:`wide_to_long`); the
+  other columns (id, arm, baseline covariates) are repeated on every visit.
 * **Schedule**: ``trial.schedule.dxa_months`` are the outcome's measurement
   months (0 first), ``trial.schedule.visits_months`` further allowed visits,
   and ``trial.schedule.endpoint_month`` the analysed endpoint (default: the
@@ -27,12 +30,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from vtrial.analysis.data import ARMS, COVARIATES, DEFAULT_LAYOUT, Layout, with_layout
 from vtrial.errors import InputError
 
-__all__ = ["CONTRACT_COLUMNS", "layout_from_config", "parse_mapping", "prepare_trial"]
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "layout_from_config",
+    "parse_mapping",
+    "parse_wide",
+    "prepare_trial",
+    "wide_to_long",
+]
 
 #: Columns a ``--columns`` mapping may target.
 CONTRACT_COLUMNS: tuple[str, ...] = (
@@ -123,6 +134,83 @@ def parse_mapping(text: str | None, option: str = "--columns") -> tuple[dict[str
     return out[0], out[1]
 
 
+def parse_wide(text: str) -> dict[str, int]:
+    """``COLUMN=MONTH,...`` of a wide file: which column holds the outcome at which month.
+
+    Examples
+    --------
+    >>> parse_wide("bdi.pre=0, bdi.2m=2")
+    {'bdi.pre': 0, 'bdi.2m': 2}
+    """
+    out = {}
+    for column, month in _pairs(text, "--wide").items():
+        try:
+            value = int(month)
+        except ValueError:
+            value = -1
+        if value < 0 or str(value) != month:
+            raise InputError(
+                f"--wide: month {month!r} of column {column!r} is not allowed (allowed: whole months >= 0)"
+            )
+        out[column] = value
+    if len(set(out.values())) != len(out):
+        raise InputError("--wide: a month is given to two columns (allowed: one column per month)")
+    return out
+
+
+def wide_to_long(frame: pd.DataFrame, months: Mapping[str, int], target: str = "bmd_g_cm2") -> pd.DataFrame:
+    """One row per subject into one row per subject and month.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per subject; its index (e.g. the file line) is kept on each
+        of the subject's rows, so that an error names the line.
+    months : mapping of str to int
+        Column -> month of the outcome value it holds.
+    target : str
+        Contract column of the values: ``"bmd_g_cm2"`` or ``"outcome"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The other columns, ``visit_month`` and ``target``; rows ordered by
+        subject, then month.
+
+    Raises
+    ------
+    InputError
+        A month column that is not in the file.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame({"id": [1, 2], "b0": [1.0, 1.1], "b12": [1.02, None]})
+    >>> wide_to_long(w, {"b0": 0, "b12": 12})[["id", "visit_month", "bmd_g_cm2"]].values.tolist()
+    [[1.0, 0.0, 1.0], [1.0, 12.0, 1.02], [2.0, 0.0, 1.1], [2.0, 12.0, nan]]
+    """
+    absent = [c for c in months if c not in frame.columns]
+    if absent:
+        raise InputError(
+            f"--wide: {absent[0]!r} is not a column of the trial file (columns: {', '.join(map(str, frame.columns))})"
+        )
+    clash = next((c for c in ("visit_month", target) if c in frame.columns and c not in months), None)
+    if clash is not None:
+        raise InputError(
+            f"--wide: the wide file already has a column {clash!r} (allowed: one row per subject)"
+        )
+    rest = frame.drop(columns=list(months))
+    pieces = []
+    for column, month in sorted(months.items(), key=lambda item: item[1]):
+        piece = rest.copy()
+        piece["visit_month"] = month
+        piece[target] = frame[column].to_numpy()
+        pieces.append(piece)
+    long = pd.concat(pieces)
+    # Stable sort on the original row keeps each subject's months together, in order.
+    order = np.argsort(np.tile(np.arange(len(frame)), len(pieces)), kind="stable")
+    return long.iloc[order]
+
+
 def layout_from_config(cfg: Mapping) -> Layout:
     """The :class:`vtrial.analysis.data.Layout` of the ``trial`` config section.
 
@@ -186,6 +274,8 @@ def prepare_trial(
     layout: Layout,
     columns: Mapping[str, str] | None = None,
     arms: Mapping[str, str] | None = None,
+    wide: Mapping[str, int] | None = None,
+    wide_outcome: str = "bmd_g_cm2",
 ) -> pd.DataFrame:
     """Rename columns and arm labels into the contract and attach the layout.
 
@@ -199,6 +289,10 @@ def prepare_trial(
         The user's column name -> contract column (:data:`CONTRACT_COLUMNS`).
     arms : mapping, optional
         Label in the data -> configured arm name.
+    wide, wide_outcome : optional
+        A wide file: column -> month of each outcome column, and the contract
+        column of those values (``bmd_g_cm2`` or ``outcome``); see
+        :func:`wide_to_long`. The ``columns`` renaming comes first.
 
     Returns
     -------
@@ -247,6 +341,12 @@ def prepare_trial(
         )
     out = frame.rename(columns=columns)
     names = {dst: src for src, dst in columns.items()}
+    if wide:
+        if wide_outcome not in ("bmd_g_cm2", "outcome"):
+            raise InputError(
+                f"--wide-outcome: value {wide_outcome!r} is not allowed (allowed: bmd_g_cm2, outcome)"
+            )
+        out = wide_to_long(out, {columns.get(c, c): m for c, m in wide.items()}, wide_outcome)
     outcome = "bmd"
     if "outcome" in out.columns:
         if "bmd_g_cm2" in out.columns:

@@ -82,7 +82,7 @@ def cmd_analyze(args) -> None:
     from vtrial.analysis import read_trial_csv
     from vtrial.analysis.comparisons import analyze_trial
     from vtrial.analysis.data import analysis_notes, layout_of
-    from vtrial.analysis.trial_input import layout_from_config, parse_mapping
+    from vtrial.analysis.trial_input import layout_from_config, parse_mapping, parse_wide
     from vtrial.config import method_options, scenario_id
     from vtrial.streams import rng_for
 
@@ -92,7 +92,16 @@ def cmd_analyze(args) -> None:
     columns, file_arms = parse_mapping(args.columns, "--columns")
     arms = {**file_arms, **parse_mapping(args.arms, "--arms")[0]}
     # Notes wait until the work is done, so that a failure is the only line on stderr.
-    data = read_trial_csv(args.data, quiet=True, layout=layout_from_config(cfg), columns=columns, arms=arms)
+    wide = parse_wide(args.wide) if args.wide else None
+    data = read_trial_csv(
+        args.data,
+        quiet=True,
+        layout=layout_from_config(cfg),
+        columns=columns,
+        arms=arms,
+        wide=wide,
+        wide_outcome=args.wide_outcome,
+    )
     generic = layout_of(data).outcome == "generic"
     if generic and args.scale == "pct":
         raise InputError(
@@ -144,6 +153,14 @@ def register(sub) -> None:
     p.add_argument(
         "--arms", metavar="LABEL=ARM[,...]",
         help="map the arm labels of the data to configured arm names (trial.arms; default placebo, anastrozole)",
+    )  # fmt: skip
+    p.add_argument(
+        "--wide", metavar="COLUMN=MONTH[,...]",
+        help="the file has one row per subject: COLUMN holds the outcome at MONTH (e.g. bmd0=0,bmd12=12)",
+    )  # fmt: skip
+    p.add_argument(
+        "--wide-outcome", choices=["bmd_g_cm2", "outcome"], default="bmd_g_cm2",
+        help="with --wide: the values are PA spine BMD (default) or a generic outcome",
     )  # fmt: skip
     common.add_out(p, required=False, default="-")
 
