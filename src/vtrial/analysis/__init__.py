@@ -50,6 +50,7 @@ __all__ = [
     "ALLOWED_MISSING",
     "METHODS",
     "AnalysisResult",
+    "checked_methods",
     "list_methods",
     "method_seed",
     "read_trial_csv",
@@ -199,6 +200,36 @@ def _method_options(
     return chosen
 
 
+def checked_methods(methods: Sequence[str] | None, missing: str) -> list[str]:
+    """The methods to run: the given ones, or all that accept ``missing``; checked.
+
+    Raises
+    ------
+    InputError
+        Unknown strategy or method, or a method that cannot use ``missing``.
+
+    Examples
+    --------
+    >>> checked_methods(None, "multiple_imputation")
+    ['student_t', 'welch_t', 'ancova']
+    """
+    if missing not in STRATEGIES:
+        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
+    if not methods:
+        methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"method {unknown[0]!r} is unknown (allowed: {', '.join(METHODS)})")
+    for name in methods:
+        allowed = ALLOWED_MISSING.get(name, STRATEGIES)
+        if missing not in allowed:
+            raise InputError(
+                f"method {name!r} cannot be combined with missing strategy {missing!r} "
+                f"(allowed for {name}: {', '.join(allowed)})"
+            )
+    return list(methods)
+
+
 def run_methods(
     data: pd.DataFrame,
     methods: Sequence[str] | None,
@@ -254,20 +285,7 @@ def run_methods(
     ['welch_t', 'ancova']
     """
     options = dict(options or {})
-    if missing not in STRATEGIES:
-        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
-    if not methods:
-        methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise InputError(f"method {unknown[0]!r} is unknown (allowed: {', '.join(METHODS)})")
-    for name in methods:
-        allowed = ALLOWED_MISSING.get(name, STRATEGIES)
-        if missing not in allowed:
-            raise InputError(
-                f"method {name!r} cannot be combined with missing strategy {missing!r} "
-                f"(allowed for {name}: {', '.join(allowed)})"
-            )
+    methods = checked_methods(methods, missing)
     selected = {name: _method_options(name, METHODS[name][0], options) for name in methods}
     flat = [k for k in options if k not in METHODS]
     unused = [k for k in flat if not any(k in opts for opts in selected.values())]

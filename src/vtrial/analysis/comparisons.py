@@ -277,12 +277,12 @@ def analyze_trial(
         table["comparison"] = label
         table["p_adjusted"] = table["p_value"]
         return table
-    from vtrial.analysis import _method_options
+    from vtrial.analysis import _method_options, checked_methods
     from vtrial.method_registry import METHODS
 
     root = _root_seed(rng)
     frames = []
-    for name in _checked_methods(methods, missing):
+    for name in checked_methods(methods, missing):
         opts = _method_options(name, METHODS[name][0], options)
         dunnett = None
         if name in JOINT and missing in _SINGLE:
@@ -314,23 +314,3 @@ def analyze_trial(
         frame["p_adjusted"] = adjusted
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
-
-
-def _checked_methods(methods, missing) -> list[str]:
-    """The methods to run, after the checks :func:`vtrial.analysis.run_methods` makes."""
-    from vtrial.analysis.missing import STRATEGIES
-    from vtrial.method_registry import ALLOWED_MISSING, METHODS
-
-    if missing not in STRATEGIES:
-        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
-    if not methods:
-        methods = [m for m in METHODS if missing in ALLOWED_MISSING.get(m, STRATEGIES)]
-    for name in methods:
-        if name not in METHODS:
-            raise InputError(f"method {name!r} is unknown (allowed: {', '.join(METHODS)})")
-        if missing not in ALLOWED_MISSING.get(name, STRATEGIES):
-            raise InputError(
-                f"method {name!r} cannot be combined with missing strategy {missing!r} "
-                f"(allowed for {name}: {', '.join(ALLOWED_MISSING[name])})"
-            )
-    return list(methods)
