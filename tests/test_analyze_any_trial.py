@@ -488,3 +488,64 @@ def test_wide_file_errors_name_the_line(tmp_path, capsys):
     assert "month 'two' of column 'bdi.2m' is not allowed" in fails(capsys, str(path), *bad)
     missing = ["--columns", "id=subject_id,treatment=arm", "--wide", "bdi.pre=0,bdi.9m=9"]
     assert "'bdi.9m' is not a column" in fails(capsys, str(path), *missing)
+
+
+@pytest.mark.parametrize("missing", ["complete_case", "locf"])
+@pytest.mark.parametrize("robust", [None, "HC3"])
+def test_three_arm_joint_ancova_equals_statsmodels(missing, robust):
+    """Joint ANCOVA with a covariate, HC3 or not, complete cases or LOCF, against statsmodels OLS."""
+    import statsmodels.api as sm
+
+    layout = layout_from_config(load_config(None, [o for o in S24_SET if o != "--set"]))
+    data = prepare_trial(pd.read_csv(S24 / "trial24.csv"), layout)
+    options = {"ancova": {"covariates": ["age_years"], "robust": robust}}
+    table = analyze_trial(
+        data, ["ancova"], missing=missing, options=options, analysis={"comparisons": "all_pairs"}
+    )
+    # The outcome written out independently: % change at 24, else (locf) the last earlier scan, else 0.
+    frame = pd.read_csv(S24 / "trial24.csv")
+    bmd = frame.pivot(index="subject_id", columns="visit_month", values="bmd_g_cm2")
+    pct = 100 * bmd.sub(bmd[0], axis=0).div(bmd[0], axis=0)
+    y = pct[24].copy()
+    if missing == "locf":
+        y = pct[[6, 12, 18, 24]].ffill(axis=1)[24].fillna(0.0)
+    info = frame[frame.visit_month == 0].set_index("subject_id")
+    use = y.notna()
+    x = pd.DataFrame(
+        {
+            "const": 1.0,
+            "low": (info["arm"] == "low").astype(float),
+            "high": (info["arm"] == "high").astype(float),
+            "bmd0": bmd[0],
+            "age": info["age_years"],
+        }
+    )[use]
+    fit = sm.OLS(y[use], x).fit(cov_type=robust) if robust else sm.OLS(y[use], x).fit()
+    contrasts = {
+        "low-placebo": [0, 1, 0, 0, 0],
+        "high-placebo": [0, 0, 1, 0, 0],
+        "high-low": [0, -1, 1, 0, 0],
+    }
+    for _, row in table.iterrows():
+        c = np.array(contrasts[row["comparison"]], dtype=float)
+        assert row["estimate"] == pytest.approx(c @ fit.params.to_numpy(), abs=1e-10)
+        assert row["se"] == pytest.approx(np.sqrt(c @ fit.cov_params().to_numpy() @ c), rel=1e-9)
+        assert row["df"] == fit.df_resid
+    assert table["n_placebo"].tolist()[:2] == [int(((info["arm"] == "placebo") & use).sum())] * 2
+
+
+def test_delta_mnar_shift_of_a_generic_outcome_is_in_its_unit():
+    layout = layout_from_config(load_config(None, [o for o in BTHEB_SET if o != "--set"]))
+    data = prepare_trial(pd.read_csv(BTHEB / "btheb_long.csv"), layout, parse_mapping(BTHEB_COLUMNS)[0])
+
+    def estimate(delta):
+        opts = {"welch_t": {"delta": delta, "delta_arm": "anastrozole", "n_imputations": 5}}
+        table = analyze_trial(data, ["welch_t"], missing="delta_mnar", scale="absolute", rng=11, options=opts)
+        return table.loc[0, "estimate"]
+
+    # Same draws, every imputed BtheB value 3 BDI points higher: the mean difference moves
+    # by 3 x (share of the BtheB arm imputed). With the BMD rule (3% of each baseline) it would not.
+    wide = to_wide(validate_long(data))
+    btheb = wide[wide.arm == "BtheB"]
+    share = btheb["bmd8"].isna().sum() / len(btheb)
+    assert estimate(3.0) - estimate(0.0) == pytest.approx(3.0 * share, abs=1e-10)

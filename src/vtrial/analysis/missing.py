@@ -267,7 +267,8 @@ def impute_changes(
         Number M of completed data sets.
     delta : float
         Shift in percentage points added to imputed 12-month % changes in
-        ``delta_arm`` (``delta / 100 * bmd0`` g/cm2 for ``scale="absolute"``).
+        ``delta_arm`` (``delta / 100 * bmd0`` g/cm2 for ``scale="absolute"``;
+        in the outcome's own unit for a generic outcome).
     delta_arm : str
         ``"anastrozole"`` or ``"placebo"``.
     rng : int, Generator or None
@@ -328,7 +329,10 @@ def impute_changes(
         [np.ones(len(sub)), sub["bmd0"].to_numpy()] + [sub[c].to_numpy() for c in covariates]
     )
     arm = sub["arm"].to_numpy()
-    shift = delta if scale == "pct" else delta / 100.0 * sub["bmd0"].to_numpy()
+    # delta is in percentage points of BMD (converted to g/cm2 per man on the
+    # absolute scale); a generic outcome has no % scale: delta is in its unit.
+    in_unit = scale == "pct" or layout.outcome == "generic"
+    shift = delta if in_unit else delta / 100.0 * sub["bmd0"].to_numpy()
     shift = np.broadcast_to(np.asarray(shift, dtype=float), (len(sub),))
     completed = np.tile(y12, (n_imputations, 1))
     for label in ARMS:
