@@ -4,7 +4,11 @@ Every method has the signature ``fn(data, *, missing="complete_case",
 alpha=0.05, scale="pct", rng=None, **options) -> AnalysisResult`` where
 ``data`` is the long trial format (the trial-data contract of docs/architecture.md). The estimate is always
 anastrozole minus placebo in mean 12-month change of PA spine BMD
-(percentage points, or g/cm2 with ``scale="absolute"``).
+(percentage points, or g/cm2 with ``scale="absolute"``). A trial with another
+schedule, other arms or another outcome carries a
+:class:`vtrial.analysis.data.Layout` (endpoint month, scans, outcome), and
+:func:`vtrial.analysis.comparisons.analyze_trial` runs every comparison of
+two or more arms (docs/analyze.md).
 
 Which missing-data strategies each method accepts (anything else raises
 :class:`vtrial.errors.InputError`):
