@@ -253,7 +253,8 @@ def _check_visits(frame: pd.DataFrame, layout: Layout) -> None:
         f"is not allowed (allowed: the scheduled visits {_months(allowed)}, months since randomization)",
     )
     # Another schedule is a config setting: say so, so that no visit is dropped unseen.
-    how = "" if layout != DEFAULT_LAYOUT else "; another schedule: set trial.schedule"
+    default = (layout.scans, layout.visits) == (DEFAULT_LAYOUT.scans, DEFAULT_LAYOUT.visits)
+    how = "; another schedule: set trial.schedule" if default else ""
     _refuse(
         frame,
         "visit_month",
