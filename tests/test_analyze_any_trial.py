@@ -549,3 +549,25 @@ def test_delta_mnar_shift_of_a_generic_outcome_is_in_its_unit():
     btheb = wide[wide.arm == "BtheB"]
     share = btheb["bmd8"].isna().sum() / len(btheb)
     assert estimate(3.0) - estimate(0.0) == pytest.approx(3.0 * share, abs=1e-10)
+
+
+def test_complete_data_k_visit_mmrm_is_per_visit_ols_with_exact_df():
+    # No missing visit and the same regressors at each visit: GLS = OLS per visit,
+    # REML Sigma = residual SSCP / (n - q), Satterthwaite df = n - q exactly.
+    rng = np.random.default_rng(8)
+    n, k = 45, 4
+    arm = np.repeat([0.0, 1.0, 2.0], 15)
+    z = np.column_stack([np.ones(n), arm == 1, arm == 2, rng.normal(1.1, 0.1, n)]).astype(float)
+    y = rng.normal(0, 1, (n, k)).cumsum(axis=1) + 0.5 * (arm == 2)[:, None]
+    c = np.zeros((2, k * 4))
+    c[0, 3 * 4 + 2] = 1.0
+    c[1, 3 * 4 + 2], c[1, 3 * 4 + 1] = 1.0, -1.0
+    fit = fit_mmrm_visits(z, y, c)
+    beta, rss = np.linalg.lstsq(z, y[:, -1], rcond=None)[:2]
+    cov = np.linalg.inv(z.T @ z) * rss[0] / (n - 4)
+    assert c[0] @ fit.beta == pytest.approx(beta[2], abs=1e-9)
+    assert c[1] @ fit.beta == pytest.approx(beta[2] - beta[1], abs=1e-9)
+    assert np.sqrt(c[0] @ fit.cov_beta @ c[0]) == pytest.approx(np.sqrt(cov[2, 2]), rel=1e-7)
+    np.testing.assert_allclose(fit.contrast_dfs, [n - 4, n - 4], rtol=1e-6)
+    resid = y - z @ np.linalg.lstsq(z, y, rcond=None)[0]
+    np.testing.assert_allclose(fit.sigma, resid.T @ resid / (n - 4), rtol=1e-6)
