@@ -571,3 +571,21 @@ def test_complete_data_k_visit_mmrm_is_per_visit_ols_with_exact_df():
     np.testing.assert_allclose(fit.contrast_dfs, [n - 4, n - 4], rtol=1e-6)
     resid = y - z @ np.linalg.lstsq(z, y, rcond=None)[0]
     np.testing.assert_allclose(fit.sigma, resid.T @ resid / (n - 4), rtol=1e-6)
+
+
+def test_provenance_records_the_mapping_file(tmp_path, capsys):
+    mapping = BTHEB / "columns.yaml"
+    run(
+        tmp_path,
+        capsys,
+        str(BTHEB / "btheb_long.csv"),
+        "--config",
+        str(EXAMPLE),
+        "--columns",
+        str(mapping),
+        "--method",
+        "welch_t",
+    )
+    record = json.loads((tmp_path / "res.csv.provenance.json").read_text())
+    assert set(record["inputs"]) == {"data", "columns"}
+    assert record["inputs"]["columns"]["path"] == str(mapping)

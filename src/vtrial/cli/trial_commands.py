@@ -121,7 +121,10 @@ def cmd_analyze(args) -> None:
     # The table is always shown; with --out FILE it is also written.
     print(common.format_table(table))
     if out is not None:
-        common.write_table(table, out, common.record(args, cfg, inputs={"data": args.data}))
+        inputs = {"data": args.data}
+        if args.columns and args.columns.endswith((".yaml", ".yml")):
+            inputs["columns"] = args.columns  # the mapping file decides what was analysed
+        common.write_table(table, out, common.record(args, cfg, inputs=inputs))
     if skipped:
         common.note(f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped")
     if generic:
