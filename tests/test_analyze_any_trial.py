@@ -37,6 +37,7 @@ BTHEB_SET = [
 ]  # fmt: skip
 S24_SET = [
     "--set", "trial.arms=[{name: placebo}, {name: low}, {name: high}]",
+    "--set", "trial.block_sizes=[6]",  # a block must hold the 1:1:1 allocation
     "--set", "trial.schedule.dxa_months=[0,6,12,18,24]",
     "--set", "trial.schedule.visits_months=[0,6,12,18,24]",
 ]  # fmt: skip
@@ -347,7 +348,7 @@ def test_two_arm_subset_of_the_24_month_trial_mmrm_matches_gls(tmp_path, capsys)
         str(path),
         "--set",
         "trial.arms=[{name: placebo}, {name: high}]",
-        *S24_SET[2:],
+        *S24_SET[4:],
         "--method",
         "mmrm",
     ]
