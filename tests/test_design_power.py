@@ -1,9 +1,8 @@
 """Power of multi-arm, scheduled and two-endpoint designs: decisions, error rates, table.
 
-The trials come from tests/design_fakes.py (normal changes with known
-moments), so every rate has a closed-form reference: family-wise error rates
-under the global null, co-primary power against the bivariate orthant
-probability, type I error at difference zero.
+Error rates under the null use the design simulator (vtrial.design_sim); the
+co-primary power uses tests/design_fakes.py (normal changes whose endpoint
+correlation is known exactly), so that it has a closed-form reference.
 """
 
 from __future__ import annotations
@@ -73,7 +72,7 @@ def _mc_se(p, reps):
 
 
 @pytest.mark.slow
-def test_three_arm_global_null_familywise_error(fake):
+def test_three_arm_global_null_familywise_error():
     reps = 20_000
     cfg = _three_arm(analysis__methods=["ancova", "student_t", "mmrm"])
     mults = ["none", "bonferroni", "holm", "hochberg", "dunnett", "fixed_sequence"]
@@ -146,7 +145,7 @@ def test_coprimary_power_is_the_orthant_probability(fake, rho):
 
 
 @pytest.mark.slow
-def test_24_month_schedule_type_one_error_every_method(fake):
+def test_24_month_schedule_type_one_error_every_method():
     reps = 20_000
     cfg = _cfg(trial__schedule={"visits_months": [0, 6, 12, 18, 24], "dxa_months": [0, 6, 12, 18, 24]},
                effects__difference_pct=0.0, analysis__methods=["student_t", "welch_t", "ancova", "mmrm"],
@@ -162,7 +161,7 @@ def test_24_month_schedule_type_one_error_every_method(fake):
 # --------------------------------------------------------------------------- table and decisions
 
 
-def test_table_columns_rows_and_chunking(fake):
+def test_table_columns_rows_and_chunking():
     cfg = _three_arm(diffs=(-1.0, -3.0), n=20, dropout=0.1, analysis__methods=["ancova", "mmrm"],
                      analysis__multiplicity="holm")  # fmt: skip
     a = design_power.run_design_power(cfg, reps=2500, chunk_size=1000)

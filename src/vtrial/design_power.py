@@ -310,9 +310,16 @@ def block_sums(arrays, cfg: dict, methods, multiplicities, truths: dict) -> dict
 
 
 def _simulate(cfg: dict, scenario: str, index: int, reps: int):
+    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index)."""
     from vtrial.design_sim import simulate_design
 
-    return simulate_design(cfg, reps, rng=np.random.default_rng(seed_sequence(cfg["seed"], scenario, index)))
+    t = cfg["trial"]
+    # The analyses use BMD only: skip drawing age, BMI and hormones where the model allows it.
+    needs_cohort = cfg["effects"]["mode"] != "direct" or (
+        t["randomization"] == "stratified_blocks" and t["strata_variable"] != "bmd_g_cm2"
+    )
+    ss = seed_sequence(cfg["seed"], scenario, index)
+    return simulate_design(cfg, reps, rng=ss, covariates=needs_cohort)
 
 
 def run_blocks(
