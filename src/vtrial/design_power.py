@@ -186,9 +186,11 @@ def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np
     A comparison whose analysis failed has p = 1 (a hypothesis not rejected).
     ``dunnett`` uses the t statistics, the planned allocation
     (:func:`vtrial.multiplicity.dunnett_lambdas`) and per replicate the
-    smallest df of its comparisons (all equal for student_t and ancova, whose
-    variance is pooled over the arms; MMRM's Satterthwaite df differ slightly
-    between contrasts, and the smallest is the conservative choice).
+    smallest df of its comparisons rounded down to an integer (student_t and
+    ancova pool the variance over the arms, so their df are equal integers;
+    MMRM's Satterthwaite df differ slightly between contrasts and are not
+    integers: the smallest, rounded down, is the conservative choice and keeps
+    the multivariate-t tail to one quadrature per distinct integer).
 
     Examples
     --------
@@ -201,8 +203,8 @@ def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np
     if method == "dunnett":
         t = np.column_stack([r.estimate / r.se for r in results])
         df = np.column_stack([r.df for r in results])
-        with np.errstate(invalid="ignore"):
-            dmin = np.nanmin(np.where(np.isfinite(t), df, np.nan), axis=1) if t.size else None
+        low = np.where(np.isfinite(t) & np.isfinite(df), df, np.inf).min(axis=1)
+        dmin = np.where(np.isfinite(low) & (low >= 1), np.floor(low), np.nan)
         adj = multiplicity.dunnett_adjusted_p(
             np.where(np.isfinite(dmin)[:, None], t, np.nan),
             _dunnett_allocation(design),
