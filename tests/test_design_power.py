@@ -105,6 +105,26 @@ def test_dunnett_critical_value_of_the_design_allocation_is_the_qmvt_fixture():
     np.testing.assert_allclose(adj[0], ALPHA, atol=1e-8)
 
 
+@pytest.mark.slow
+def test_dunnett_decisions_equal_adjusted_p_below_alpha():
+    # The bracketing shortcut must give exactly the decisions of the adjusted p-values.
+    rng = np.random.default_rng(3)
+    reps = 1000
+    t = rng.normal(0, 1.6, (reps, 3))
+    df = np.floor(rng.uniform(3, 150, reps))
+    df[:5] = np.nan
+    t[5:10, 1] = np.nan
+    alloc = [2, 1, 1, 1]
+    crit = design_power.DunnettCritical(alloc, ALPHA)
+    got = crit.significant(t, df)
+    adj = multiplicity.dunnett_adjusted_p(np.where(np.isnan(df)[:, None], np.nan, t), alloc,
+                                          df=np.where(np.isnan(df), 1.0, df))  # fmt: skip
+    np.testing.assert_array_equal(got, np.where(np.isnan(adj), False, adj <= ALPHA))
+    assert 0.02 < got.any(axis=1).mean() < 0.5
+    # Far fewer critical values than distinct df were computed.
+    assert len(crit.values) < len(np.unique(df[np.isfinite(df)])) / 2
+
+
 def _orthant_power(ncp, rho, crit):
     """P(|T1| > c, |T2| > c) for bivariate normal means ncp, correlation rho."""
     from vtrial.multiplicity import bivariate_normal_cdf
@@ -191,7 +211,9 @@ def test_adjustments_and_rules_on_known_p_values():
     hip = [rep([0.50, 0.01, 0.01]), rep([0.02, 0.50, 0.01])]
     fs = design_power.decide({"spine": spine}, d, "fixed_sequence", ALPHA)
     # Order high then low: row 0 high p=.03 ok, low .01 -> max .03; row 2 high fails -> low fails.
-    np.testing.assert_allclose(fs["adjusted"]["spine"], [[0.03, 0.03], [0.20, 0.01], [0.30, 0.30]])
+    np.testing.assert_array_equal(fs["significant"]["spine"], [[True, True], [False, True], [False, False]])
+    adj = design_power.adjusted_p(spine, "fixed_sequence", d, [1, 0])
+    np.testing.assert_allclose(adj, [[0.03, 0.03], [0.20, 0.01], [0.30, 0.30]])
     assert fs["family"][1].any(axis=1).tolist() == [True, True, False]
     two = d.__class__(**{**d.__dict__, "endpoints": ("spine", "hip"), "endpoint_rule": "all"})
     res = design_power.decide({"spine": spine, "hip": hip}, two, "none", ALPHA)
@@ -201,7 +223,7 @@ def test_adjustments_and_rules_on_known_p_values():
     res = design_power.decide({"spine": spine, "hip": hip}, anyr, "bonferroni", ALPHA)
     # Bonferroni over 2 endpoints x 2 comparisons: reject where p < 0.0125.
     np.testing.assert_array_equal(res["combined"][1], [[True, False], [True, True], [True, True]])
-    assert res["adjusted"]["hip"][0].tolist() == [1.0, 0.08]
+    assert res["significant"]["hip"][0].tolist() == [False, False]
     # A comparison that could not be analysed counts as p = 1.
     nan = design_power.adjusted_p([rep([np.nan]), rep([0.01])], "holm", d)
     assert nan.tolist() == [[1.0, 0.02]]
