@@ -125,6 +125,19 @@ def test_dunnett_decisions_equal_adjusted_p_below_alpha():
     assert len(crit.values) < len(np.unique(df[np.isfinite(df)])) / 2
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("alloc", [[1, 1, 1], [2, 1, 1], [1, 1, 1, 1, 1]])
+def test_dunnett_interpolation_error_is_far_below_the_margin(alloc):
+    crit = design_power.DunnettCritical(alloc, ALPHA)
+    v = np.array([5.0, 19, 23, 37, 45, 61, 77, 101, 133, 250, 700])
+    lo, hi = crit.nodes(v)
+    c = np.array([crit.value(x) for x in v])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(hi > lo, (1 / v - 1 / lo) / (1 / hi - 1 / lo), 0.0)
+    guess = crit._lookup(lo) + (crit._lookup(hi) - crit._lookup(lo)) * frac
+    assert np.max(np.abs(guess - c)) < crit.MARGIN / 10
+
+
 def _orthant_power(ncp, rho, crit):
     """P(|T1| > c, |T2| > c) for bivariate normal means ncp, correlation rho."""
     from vtrial.multiplicity import bivariate_normal_cdf
