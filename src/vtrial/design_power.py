@@ -351,7 +351,9 @@ def decide(results: dict[str, list[Replicates]], design, method: str, alpha: flo
     dunnett = {} if dunnett is None else dunnett
 
     def critical(level):
-        key = (tuple(_dunnett_allocation(design)), level)
+        # The correlations depend on the allocation ratios only: a power curve over n shares them.
+        alloc = np.array(_dunnett_allocation(design))
+        key = (tuple(np.round(alloc / alloc[0], 12)), level)
         if key not in dunnett:
             dunnett[key] = DunnettCritical(key[0], level)
         return dunnett[key]
