@@ -255,3 +255,8 @@ def test_unsupported_settings_are_refused(keys, match):
     keys = {"analysis__methods": ["ancova"], **keys}
     with pytest.raises(InputError, match=match):
         design_power.run_design_power(_three_arm(**keys), reps=10)
+
+
+def test_searches_refuse_a_design_instead_of_ignoring_it():
+    with pytest.raises(InputError, match="trial.arms"):
+        power.sample_size(_three_arm(analysis__methods=["ancova"]), 0.8, reps=100)
