@@ -260,3 +260,18 @@ def test_unsupported_settings_are_refused(keys, match):
 def test_searches_refuse_a_design_instead_of_ignoring_it():
     with pytest.raises(InputError, match="trial.arms"):
         power.sample_size(_three_arm(analysis__methods=["ancova"]), 0.8, reps=100)
+
+
+def test_workers_target_se_and_endpoint_rule_any():
+    cfg = _cfg(effects__hip={"difference_pct": -1.0}, analysis__endpoint_rule="any",
+               analysis__multiplicity="holm", analysis__methods=["ancova"], trial__n_per_arm=30)  # fmt: skip
+    a = design_power.run_design_power(cfg, reps=2000, chunk_size=1000)
+    b = design_power.run_design_power(cfg, reps=2000, chunk_size=1000, workers=2)
+    assert a.to_csv() == b.to_csv()
+    assert list(a["endpoint"]) == ["spine", "hip", "any", "any", "any"]
+    assert list(a["comparison"]) == ["anastrozole-placebo"] * 3 + ["any", "all"]
+    spine, hip, either = a["power"].iloc[:3]
+    # Holm over the two endpoints: either succeeds at least as often as each alone after adjustment.
+    assert either >= max(spine, hip) and either == a["power"].iloc[3]
+    t = design_power.run_design_power(cfg, target_se=0.02)
+    assert t["reps"].iloc[0] % 1000 == 0 and (t["power_se"] <= 0.02).all()

@@ -125,12 +125,22 @@ def check_methods(cfg: dict, methods, design) -> list[str]:
         raise InputError(
             "config key 'analysis.robust_se': value true is not available for multi-arm or scheduled designs"
         )
-    if design.multiplicity == "dunnett" and "welch_t" in chosen:
+    return chosen
+
+
+def _check_multiplicity(mult: str, methods, design) -> None:
+    if mult not in multiplicity.MULTIPLICITY_METHODS:
+        allowed = ", ".join(multiplicity.MULTIPLICITY_METHODS)
+        raise InputError(f"config key 'analysis.multiplicity': value '{mult}' is not one of {allowed}")
+    if mult == "dunnett" and "welch_t" in methods:
         raise InputError(
             "config key 'analysis.multiplicity': value 'dunnett' needs a pooled-variance method "
             "(student_t, ancova or mmrm), not welch_t"
         )
-    return chosen
+    if mult == "dunnett" and any(r != design.control for _, r in design.comparisons):
+        raise InputError(
+            "config key 'analysis.multiplicity': value 'dunnett' needs analysis.comparisons: vs_control"
+        )
 
 
 # --------------------------------------------------------------------------- statistics and decisions
@@ -586,17 +596,7 @@ def run_design_power(
             chosen = check_methods(scfg, methods, design)
             mults = list(multiplicities) if multiplicities else [design.multiplicity]
             for mult in mults:
-                if mult not in multiplicity.MULTIPLICITY_METHODS:
-                    raise InputError(
-                        f"multiplicity: value '{mult}' is not one of {', '.join(multiplicity.MULTIPLICITY_METHODS)}"
-                    )
-                if mult == "dunnett" and (
-                    "welch_t" in chosen or any(r != design.control for _, r in design.comparisons)
-                ):
-                    raise InputError(
-                        "multiplicity: value 'dunnett' needs comparisons vs_control and a pooled-variance "
-                        "method (student_t, ancova or mmrm)"
-                    )
+                _check_multiplicity(mult, chosen, design)
             truths = _truths(scfg, design)
             label = f"scenario {n + 1}/{len(scenarios)} ({sc.id})"
             kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, label=label, pool=pool)
