@@ -275,3 +275,20 @@ def test_workers_target_se_and_endpoint_rule_any():
     assert either >= max(spine, hip) and either == a["power"].iloc[3]
     t = design_power.run_design_power(cfg, target_se=0.02)
     assert t["reps"].iloc[0] % 1000 == 0 and (t["power_se"] <= 0.02).all()
+
+
+@pytest.mark.slow
+def test_two_arm_design_path_matches_the_analytic_power_of_the_two_arm_engine():
+    # The same trial given as trial.arms (design simulator and statistics) and by the
+    # default keys (exact ANCOVA power formula of vtrial.analytic).
+    from vtrial.analytic import analytic_power
+
+    base = _cfg(analysis__methods=["ancova"], trial__n_per_arm=30)
+    arms = [
+        {"name": "placebo", "dropout": 0.18},
+        {"name": "anastrozole", "difference_pct": -2.46, "dropout": 0.25},
+    ]
+    t = design_power.run_design_power(_cfg(analysis__methods=["ancova"], trial__n_per_arm=30, trial__arms=arms),
+                                      reps=10_000)  # fmt: skip
+    exact = analytic_power(base, "ancova")
+    assert abs(_row(t, "ancova", "anastrozole-placebo")["power"] - exact) < 3 * _mc_se(exact, 10_000)
