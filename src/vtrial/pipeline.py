@@ -600,14 +600,133 @@ def tipping_design(cfg: dict) -> pd.DataFrame:
     )  # fmt: skip
 
 
+# --------------------------------------------------------------------------- stages and targets
+
+#: Stages that only the two-arm design of the other trial keys has, and why a
+#: run of any other design (:func:`vtrial.design.is_default` false) leaves
+#: them out rather than give numbers for the wrong trial. ``summary.md`` lists them.
+TWO_ARM_STAGES = {
+    "calibration": "it compares simulated trials with the published figures of the 2009 two-arm trial",
+    "example_trial": "its analyses, figures and tipping point compare two arms on the 12-month change",
+    "replication": "it repeats the 2009 trial's own analysis (anastrozole versus placebo at month 12)",
+    "sample_size": "the sample-size search solves for the two-arm design only",
+    "sensitivity": (
+        "its heatmaps and tornado vary the two-arm keys (effects.difference_pct, "
+        "dropout.anastrozole, dropout.placebo), which a design with trial.arms does not read"
+    ),
+    "tipping_point": "delta-adjusted imputation shifts the anastrozole and placebo arms",
+    "assurance": "the design prior is on the single anastrozole-minus-placebo difference",
+}
+
+
+def omitted_stages(cfg: dict) -> dict[str, str]:
+    """Stages a run of ``cfg`` leaves out, each with the reason (empty for the two-arm design).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> omitted_stages(load_config())
+    {}
+    """
+    from vtrial.design import is_default
+
+    return {} if is_default(cfg) else dict(TWO_ARM_STAGES)
+
+
+#: Figures (``results/<stem>.png`` and ``.svg``) of each stage, in the order of ``rule all``.
+STAGE_FIGURES = (
+    ("calibration", "calibration/calibration"),
+    ("example_trial", "example_trial/bmd_trajectories"),
+    ("example_trial", "example_trial/hormones"),
+    ("example_trial", "example_trial/analysis"),
+    ("replication", "replication/replication"),
+    ("power", "power/power_curves"),
+    ("sample_size", "sample_size/sample_size"),
+    ("sensitivity", "sensitivity/power_effect_sd"),
+    ("sensitivity", "sensitivity/power_dropout"),
+    ("sensitivity", "sensitivity/tornado"),
+    ("tipping_point", "tipping_point/example_trial"),
+    ("tipping_point", "tipping_point/planned_design"),
+)
+
+#: Tables and pages of each stage, in the order of ``rule all``.
+STAGE_FILES = (
+    ("provenance", "provenance.json"),
+    ("calibration", "calibration/calibration.csv"),
+    ("example_trial", "example_trial/trial.csv"),
+    ("example_trial", "example_trial/analysis.csv"),
+    ("replication", "replication/replication.csv"),
+    ("power", "power/power.csv"),
+    ("power", "power/power.html"),
+    ("sample_size", "sample_size/sample_size.csv"),
+    ("sample_size", "sample_size/sample_size.html"),
+    ("sensitivity", "sensitivity/power_effect_sd.csv"),
+    ("sensitivity", "sensitivity/power_dropout.csv"),
+    ("sensitivity", "sensitivity/tornado.csv"),
+    ("tipping_point", "tipping_point/example_trial.csv"),
+    ("tipping_point", "tipping_point/planned_design.csv"),
+    ("summary", "summary.md"),
+    ("summary", "summary.html"),
+    ("summary", "report/key_numbers.json"),
+)
+
+
+def workflow_targets(cfg: dict) -> list[str]:
+    """Every output of the workflow for ``cfg`` (``rule all``), under ``results/``.
+
+    The two-arm design gets every stage (assurance where
+    :func:`assurance_config` applies); any other design leaves out the stages
+    of :func:`omitted_stages`.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> targets = workflow_targets(check_config(load_config()))
+    >>> len(targets), targets[0], targets[-1]
+    (44, 'results/provenance.json', 'results/assurance/assurance.svg')
+    """
+    skip = omitted_stages(cfg)
+    out = [f"results/{path}" for stage, path in STAGE_FILES if stage not in skip]
+    for stage, stem in STAGE_FIGURES:
+        if stage not in skip:
+            out += [f"results/{stem}.png", f"results/{stem}.svg"]
+    if assurance_config(cfg) is not None:
+        out += [
+            "results/assurance/assurance.csv",
+            "results/assurance/assurance.png",
+            "results/assurance/assurance.svg",
+        ]
+    return out
+
+
+def summary_inputs(cfg: dict) -> dict[str, str]:
+    """Inputs of the summary rule by name: the tables of the stages that run (:func:`omitted_stages`)."""
+    skip = omitted_stages(cfg)
+    named = (
+        ("power", "power", "power/power.csv"),
+        ("sample_size", "sample_size", "sample_size/sample_size.csv"),
+        ("sensitivity", "heatmap_effect_sd", "sensitivity/power_effect_sd.csv"),
+        ("sensitivity", "heatmap_dropout", "sensitivity/power_dropout.csv"),
+        ("sensitivity", "tornado", "sensitivity/tornado.csv"),
+        ("tipping_point", "tipping_example", "tipping_point/example_trial.csv"),
+        ("tipping_point", "tipping_design", "tipping_point/planned_design.csv"),
+        ("calibration", "calibration", "calibration/calibration.csv"),
+        ("replication", "replication", "replication/replication.csv"),
+    )
+    out = {} if assurance_config(cfg) is None else {"assurance": "results/assurance/assurance.csv"}
+    out["provenance"] = "results/provenance.json"
+    out.update({name: f"results/{path}" for stage, name, path in named if stage not in skip})
+    return out
+
+
 # --------------------------------------------------------------------------- assurance
 
 
 def assurance_config(cfg: dict) -> dict | None:
     """The base case with an n grid for the assurance stage, or None when it does not apply.
 
-    Assurance needs a direct-mode design (each replicate shifts the arm means by
-    its prior draw). The method is the sensitivity stages' one
+    Assurance needs a direct-mode two-arm design (each replicate shifts the arm
+    means by its prior draw). The method is the sensitivity stages' one
     (``sensitivity.method``: a t-test or ANCOVA, so the exact engine draws the
     curve and the analytic assurance checks it); the n grid is
     ``pipeline.power_n_per_arm`` with the planned ``trial.n_per_arm`` added.
@@ -619,7 +738,7 @@ def assurance_config(cfg: dict) -> dict | None:
     >>> a["grid"]["trial.n_per_arm"][:3], a["analysis"]["methods"]
     ([10, 15, 20], ['ancova'])
     """
-    if cfg["effects"]["mode"] != "direct":
+    if cfg["effects"]["mode"] != "direct" or "assurance" in omitted_stages(cfg):
         return None
     out = stage_config(cfg)
     sizes = sorted({*cfg["pipeline"]["power_n_per_arm"], cfg["trial"]["n_per_arm"]})

@@ -47,8 +47,10 @@ BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
 SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
-# None when the design has no assurance stage (estradiol-mediated mode).
+# None when the design has no assurance stage (estradiol-mediated mode, or not two arms).
 ASSURANCE_CFG = vp.assurance_config(VT)
+# Stages a design other than the two-arm one leaves out (stage -> why); {} for two arms.
+OMITTED = vp.omitted_stages(VT)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
 
@@ -120,6 +122,8 @@ def sample_size_files(wildcards):
 
 def sensitivity_payload(kind):
     """Scenarios of one sensitivity heatmap (``effect_sd`` or ``dropout``)."""
+    if "sensitivity" in OMITTED:
+        return []  # the heatmaps vary two-arm keys; the rule is not a target of this design
     make = {"effect_sd": vp.effect_sd_scenarios, "dropout": vp.dropout_scenarios}[kind]
     return vp.scenario_payload(make(VT))
 
@@ -130,46 +134,10 @@ def figure(stem):
 
 
 def all_targets():
-    """Every output of the workflow (rule all)."""
-    out = [
-        "results/provenance.json",
-        "results/calibration/calibration.csv",
-        "results/example_trial/trial.csv",
-        "results/example_trial/analysis.csv",
-        "results/replication/replication.csv",
-        "results/power/power.csv",
-        "results/power/power.html",
-        "results/sample_size/sample_size.csv",
-        "results/sample_size/sample_size.html",
-        "results/sensitivity/power_effect_sd.csv",
-        "results/sensitivity/power_dropout.csv",
-        "results/sensitivity/tornado.csv",
-        "results/tipping_point/example_trial.csv",
-        "results/tipping_point/planned_design.csv",
-        "results/summary.md",
-        "results/summary.html",
-        "results/report/key_numbers.json",
-    ]
-    for stem in (
-        "calibration/calibration",
-        "example_trial/bmd_trajectories",
-        "example_trial/hormones",
-        "example_trial/analysis",
-        "replication/replication",
-        "power/power_curves",
-        "sample_size/sample_size",
-        "sensitivity/power_effect_sd",
-        "sensitivity/power_dropout",
-        "sensitivity/tornado",
-        "tipping_point/example_trial",
-        "tipping_point/planned_design",
-    ):
-        out += figure(f"results/{stem}")
-    if ASSURANCE_CFG is not None:
-        out += ["results/assurance/assurance.csv", *figure("results/assurance/assurance")]
-    return out
+    """Every output of the workflow (rule all): the stages the design has (vp.workflow_targets)."""
+    return vp.workflow_targets(VT)
 
 
-def assurance_inputs(wildcards):
-    """The assurance table for the summary, where the design has one."""
-    return {} if ASSURANCE_CFG is None else {"assurance": "results/assurance/assurance.csv"}
+def summary_inputs(wildcards):
+    """The tables summary.md states: those of the stages the design has (vp.summary_inputs)."""
+    return vp.summary_inputs(VT)
