@@ -699,6 +699,38 @@ def workflow_targets(cfg: dict) -> list[str]:
     return out
 
 
+def design_words(cfg: dict) -> dict[str, str]:
+    """The phrases of the configured design (:func:`vtrial.design_text.design_words`), plus whether it is the default.
+
+    ``default`` is ``"yes"`` for the two-arm design, whose outputs keep their
+    original wording, and ``""`` otherwise (a string, so that the mapping stays
+    plain text for rule params and report captions).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> w = design_words(load_config())
+    >>> w["endpoint"], w["comparison"], w["default"]
+    ('12-month change in PA spine BMD', 'anastrozole versus placebo', 'yes')
+    """
+    from vtrial.design import design_of, is_default
+    from vtrial.design_text import design_words as words
+
+    return {**words(design_of(cfg)), "default": "yes" if is_default(cfg) else ""}
+
+
+def power_table_note(cfg: dict) -> str:
+    """The sentence above the power table's HTML page."""
+    reps = cfg["simulation"]["reps"]
+    if not omitted_stages(cfg):
+        return f"Monte Carlo power per scenario and method; {reps} replicates each."
+    w = design_words(cfg)
+    return (
+        f"Monte Carlo power per scenario, method and comparison ({w['comparison']}; {w['endpoint']}), "
+        f"with the familywise rows any and all; {reps} replicates each."
+    )
+
+
 def summary_inputs(cfg: dict) -> dict[str, str]:
     """Inputs of the summary rule by name: the tables of the stages that run (:func:`omitted_stages`)."""
     skip = omitted_stages(cfg)

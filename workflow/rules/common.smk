@@ -51,6 +51,8 @@ SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
 ASSURANCE_CFG = vp.assurance_config(VT)
 # Stages a design other than the two-arm one leaves out (stage -> why); {} for two arms.
 OMITTED = vp.omitted_stages(VT)
+# The design in words (figure titles, summary.md, report captions).
+WORDS = vp.design_words(VT)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
 

@@ -29,6 +29,7 @@ rule summary:
         key_numbers="results/report/key_numbers.json",
     params:
         cfg=VT,
+        omitted=OMITTED,
     log:
         "results/logs/summary.log",
     resources:

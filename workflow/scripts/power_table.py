@@ -15,10 +15,21 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         with open(sm.output.html, "w", encoding="utf-8") as fh:
             fh.write(table_html(table, "Power", sm.params.note))
     with timer.phase("plot"):
-        plots.plot_power_curves(
-            table,
-            sm.output.png[: -len(".png")],
-            grid_keys=sm.params.grid_keys,
-            target_power=sm.params.target_power,
-        )
+        if "comparison" in table.columns:  # a design with several arms: one line per comparison
+            plots.plot_comparison_power_curves(
+                table,
+                sm.output.png[: -len(".png")],
+                title=sm.params.words["title"],
+                control=sm.params.words["control"],
+                grid_keys=sm.params.grid_keys,
+                target_power=sm.params.target_power,
+                planned_n=sm.params.planned_n,
+            )
+        else:
+            plots.plot_power_curves(
+                table,
+                sm.output.png[: -len(".png")],
+                grid_keys=sm.params.grid_keys,
+                target_power=sm.params.target_power,
+            )
     timer.log(f"{len(table)} rows from {len(sm.input)} jobs")
