@@ -496,7 +496,12 @@ def _check_rules(cfg: dict) -> None:
                 f"config key 'cohort.eligibility.{name}': value {[lo, hi]} is not allowed "
                 "(allowed: [low, high] with low < high; an empty window enrolls nobody)"
             )
-    _check_arms(cfg["trial"])
+    from vtrial.design import is_default, validate_design
+
+    validate_design(cfg)  # arms, schedule, hip, population and the comparison keys
+    default = is_default(cfg)
+    if default:  # otherwise validate_design checked the arms and their effects
+        _check_arms(cfg["trial"])
     _check_measurement(cfg)
     _check_analyses(cfg)
     c = cfg["cohort"]
@@ -507,7 +512,8 @@ def _check_rules(cfg: dict) -> None:
             "so that no simulated baseline BMD is negative)"
         )
     _check_cohort(cfg)
-    _check_effects(cfg)
+    if default:
+        _check_effects(cfg)
 
 
 def _check_arms(trial: dict) -> None:

@@ -192,28 +192,8 @@ def _randomize(trial_cfg: dict, reps: int, strata_values, rng, *, blocks: bool):
     if method == "simple":
         none = np.full((reps, n), np.nan) if blocks else None
         return rng.random((reps, n)) < share, none, none
-    if method == "stratified_blocks":
-        if strata_values is None:
-            raise ValueError("stratified_blocks needs strata_values")
-        strata = np.searchsorted(np.asarray(trial_cfg["strata_cutoffs"]), strata_values, side="right")
-        n_strata = len(trial_cfg["strata_cutoffs"]) + 1
-    else:
-        strata = np.zeros((reps, n), dtype=np.intp)
-        n_strata = 1
-    sizes = np.asarray(trial_cfg["block_sizes"])
-    # Each man's place in his stratum's enrolment sequence, then his block there.
-    onehot = strata[..., None] == np.arange(n_strata)
-    place = (np.cumsum(onehot, axis=1) - 1)[onehot].reshape(reps, n)
-    n_blocks = n // sizes.min() + 1
-    block_size = sizes[rng.integers(0, len(sizes), size=(reps, n_strata, n_blocks))]
-    block_end = np.cumsum(block_size, axis=-1)
-    # One searchsorted over all (replicate, stratum) sequences at once: offset
-    # each sequence so the concatenated block ends stay sorted.
-    seq = np.arange(reps)[:, None] * n_strata + strata
-    big = int(block_end.max()) + 1
-    flat_ends = (block_end + big * np.arange(reps * n_strata).reshape(reps, n_strata, 1)).ravel()
-    block = np.searchsorted(flat_ends, place + big * seq, side="right") - seq * n_blocks
-    man_block_size = np.take_along_axis(block_size.reshape(reps, -1), strata * n_blocks + block, 1)
+    b = block_layout(trial_cfg, reps, n, strata_values, rng)
+    strata, n_blocks, block, man_block_size = b.strata, b.n_blocks, b.block, b.man_block_size
     drug_places = np.round(man_block_size * share)
     # A random order inside each (stratum, block) group: anastrozole takes the
     # group's first `drug_places` places.
@@ -244,9 +224,69 @@ def _randomize(trial_cfg: dict, reps: int, strata_values, rng, *, blocks: bool):
     np.put_along_axis(out, order, rank < quota, axis=1)
     if not blocks:
         return out, None, None
+    return out, (block + 1).astype(float), b.position + 1.0
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """Which block of his stratum each man enrols into (see :func:`block_layout`).
+
+    Attributes
+    ----------
+    strata : ndarray of int, (reps, n)
+        The man's stratum (0 without stratification).
+    n_blocks : int
+        Blocks drawn per stratum (enough for every man).
+    block_size : ndarray of int, (reps, n_strata, n_blocks)
+        Size of every block of every stratum.
+    block : ndarray of int, (reps, n)
+        0-based number of the man's block within his stratum.
+    man_block_size : ndarray of int, (reps, n)
+        Size of the man's block.
+    position : ndarray of int, (reps, n)
+        0-based place of the man in his block's allocation list (order of enrolment).
+    """
+
+    strata: np.ndarray
+    n_blocks: int
+    block_size: np.ndarray
+    block: np.ndarray
+    man_block_size: np.ndarray
+    position: np.ndarray
+
+
+def block_layout(trial_cfg: dict, reps: int, n: int, strata_values, rng) -> BlockLayout:
+    """Blocks of ``permuted_blocks`` / ``stratified_blocks`` for men in enrolment order.
+
+    Draws each block's size from ``trial.block_sizes`` (one ``rng.integers``
+    call) and places each man in the next free place of his stratum's block
+    sequence.
+    """
+    if trial_cfg["randomization"] == "stratified_blocks":
+        if strata_values is None:
+            raise ValueError("stratified_blocks needs strata_values")
+        strata = np.searchsorted(np.asarray(trial_cfg["strata_cutoffs"]), strata_values, side="right")
+        n_strata = len(trial_cfg["strata_cutoffs"]) + 1
+    else:
+        strata = np.zeros((reps, n), dtype=np.intp)
+        n_strata = 1
+    sizes = np.asarray(trial_cfg["block_sizes"])
+    # Each man's place in his stratum's enrolment sequence, then his block there.
+    onehot = strata[..., None] == np.arange(n_strata)
+    place = (np.cumsum(onehot, axis=1) - 1)[onehot].reshape(reps, n)
+    n_blocks = n // sizes.min() + 1
+    block_size = sizes[rng.integers(0, len(sizes), size=(reps, n_strata, n_blocks))]
+    block_end = np.cumsum(block_size, axis=-1)
+    # One searchsorted over all (replicate, stratum) sequences at once: offset
+    # each sequence so the concatenated block ends stay sorted.
+    seq = np.arange(reps)[:, None] * n_strata + strata
+    big = int(block_end.max()) + 1
+    flat_ends = (block_end + big * np.arange(reps * n_strata).reshape(reps, n_strata, 1)).ravel()
+    block = np.searchsorted(flat_ends, place + big * seq, side="right") - seq * n_blocks
+    man_block_size = np.take_along_axis(block_size.reshape(reps, -1), strata * n_blocks + block, 1)
     # A block's first place in its stratum's sequence is its end minus its size.
     first = np.take_along_axis(block_end.reshape(reps, -1), strata * n_blocks + block, 1) - man_block_size
-    return out, (block + 1).astype(float), (place - first + 1).astype(float)
+    return BlockLayout(strata, n_blocks, block_size, block, man_block_size, place - first)
 
 
 # --------------------------------------------------------------------------- dropout
