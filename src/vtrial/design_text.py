@@ -68,6 +68,12 @@ def vs_control(design) -> bool:
     return all(ref == design.control for _, ref in design.comparisons)
 
 
+def testing_order(design) -> list[str]:
+    """Comparison labels in the order they are tested (``fixed_sequence``), else in table order."""
+    order = getattr(design, "multiplicity_order", None)
+    return [design.labels[i] for i in order] if order else list(design.labels)
+
+
 def endpoint_sites(design) -> str:
     """The measurement sites: ``PA spine`` or ``PA spine and total hip``."""
     return join_words([ENDPOINT_SITES.get(e, e) for e in design.endpoints])
@@ -96,7 +102,7 @@ def multiplicity_phrase(design) -> str:
         return ""
     name = MULTIPLICITY_NAMES.get(design.multiplicity, design.multiplicity)
     if design.multiplicity == "fixed_sequence":
-        name += f": {' then '.join(design.labels)}"
+        name += f": {' then '.join(testing_order(design))}"
     return name
 
 
@@ -135,23 +141,34 @@ def arm_count(design) -> str:
     return f"{words[k - 2] if 2 <= k <= 8 else k} arms"
 
 
-def arm_phrases(design) -> list[str]:
-    """Each arm with its allocation and dropout, the control marked; direct-mode differences where set.
+def arm_phrases(design, *, direct: bool = True) -> list[str]:
+    """Each arm with its size, allocation and dropout, the control marked, and its true differences.
+
+    ``direct`` (``effects.mode: direct``) adds each arm's configured mean
+    difference from the control at the endpoint (spine, and hip with two
+    endpoints); in estradiol-mediated mode the differences follow from the
+    hormones and are not configured per arm.
 
     Examples
     --------
     >>> from types import SimpleNamespace as NS
     >>> arms = (NS(name="placebo", allocation=1.0, dropout=0.18, difference_pct=0.0),
     ...         NS(name="daily", allocation=2.0, dropout=0.25, difference_pct=-2.46))
-    >>> arm_phrases(NS(arms=arms, control=0))
-    ['placebo (control; allocation 1; dropout 18%)', 'daily (allocation 2; dropout 25%; -2.46 points versus placebo)']
+    >>> arm_phrases(NS(arms=arms, control=0, sizes=(40, 80), endpoints=("spine",)))
+    ['placebo (control; 40 men; allocation 1; dropout 18%)', 'daily (80 men; allocation 2; dropout 25%; spine -2.46 points versus placebo)']
     """
     out = []
+    sizes = getattr(design, "sizes", ()) or ()
     for i, arm in enumerate(design.arms):
         parts = ["control"] if i == design.control else []
+        if sizes:
+            parts.append(f"{sizes[i]} men")
         parts += [f"allocation {arm.allocation:g}", f"dropout {100 * arm.dropout:.0f}%"]
-        if i != design.control and getattr(arm, "difference_pct", None) is not None:
-            parts.append(f"{arm.difference_pct:+.2f} points versus {control_name(design)}")
+        if direct and i != design.control:
+            diffs = [f"spine {arm.difference_pct:+.2f}"]
+            if "hip" in design.endpoints:
+                diffs.append(f"hip {getattr(arm, 'hip_difference_pct', 0.0):+.2f}")
+            parts.append(f"{', '.join(diffs)} points versus {control_name(design)}")
         out.append(f"{arm.name} ({'; '.join(parts)})")
     return out
 
@@ -183,7 +200,14 @@ def design_title(design) -> str:
     return f"{comparison_phrase(design)}, {endpoint_phrase(design)}"
 
 
-def design_paragraph(design, *, n_per_arm: int, alpha: float, method: str) -> str:
+#: ``cohort.population`` in words.
+POPULATIONS = {
+    "hypogonadal_untreated": "older men with low testosterone, untreated",
+    "on_testosterone": "older men on testosterone therapy",
+}
+
+
+def design_paragraph(design, *, n_per_arm: int, alpha: float, method: str, direct: bool = True) -> str:
     """The design in one paragraph (arms, control, schedule, endpoints, comparisons, multiplicity, rule).
 
     Parameters
@@ -196,6 +220,8 @@ def design_paragraph(design, *, n_per_arm: int, alpha: float, method: str) -> st
         Two-sided significance level of each test before adjustment.
     method : str
         The main analysis method.
+    direct : bool
+        ``effects.mode`` is ``direct``: state each arm's configured difference.
     """
     ctl = control_name(design)
     comparisons = (
@@ -203,13 +229,16 @@ def design_paragraph(design, *, n_per_arm: int, alpha: float, method: str) -> st
     ) + f" ({', '.join(design.labels)})"
     adjust = MULTIPLICITY_NAMES.get(design.multiplicity, design.multiplicity)
     if design.multiplicity == "fixed_sequence":
-        adjust += f" (testing order {' then '.join(design.labels)})"
+        adjust += f" (testing order {' then '.join(testing_order(design))})"
+    population = getattr(design, "population", None)
     text = (
-        f"The design has {arm_count(design)}: {'; '.join(arm_phrases(design))}. {n_per_arm} men are "
-        f"randomized to {ctl}, and to each other arm {n_per_arm} x its allocation / {ctl}'s allocation "
-        f"(rounded). Schedule: "
-        f"{schedule_phrase(design)}. Endpoint: {endpoint_phrase(design)}"
+        f"The design has {arm_count(design)}: {'; '.join(arm_phrases(design, direct=direct))}. "
+        f"trial.n_per_arm = {n_per_arm} men are randomized to {ctl}, and to each other arm "
+        f"{n_per_arm} x its allocation / {ctl}'s allocation (rounded)."
     )
+    if population in POPULATIONS:
+        text += f" Population: {POPULATIONS[population]}."
+    text += f" Schedule: {schedule_phrase(design)}. Endpoint: {endpoint_phrase(design)}"
     rule = endpoint_rule_phrase(design)
     text += f" ({rule})." if rule else "."
     text += f" Comparisons: {comparisons}, analysed by {method} with two-sided alpha {alpha:g} and {adjust}."

@@ -611,11 +611,11 @@ TWO_ARM_STAGES = {
     "replication": "it repeats the 2009 trial's own analysis (anastrozole versus placebo at month 12)",
     "sample_size": "the sample-size search solves for the two-arm design only",
     "sensitivity": (
-        "its heatmaps and tornado vary the two-arm keys (effects.difference_pct, "
-        "dropout.anastrozole, dropout.placebo), which a design with trial.arms does not read"
+        "its heatmaps and tornado take one power per scenario from the two-arm engine, and a design's "
+        "power table has one per comparison and endpoint"
     ),
-    "tipping_point": "delta-adjusted imputation shifts the anastrozole and placebo arms",
-    "assurance": "the design prior is on the single anastrozole-minus-placebo difference",
+    "tipping_point": "its delta-adjusted imputation analyses the two-arm 12-month spine change",
+    "assurance": "its design prior is on the one difference of the two-arm engine",
 }
 
 

@@ -502,27 +502,42 @@ def plot_comparison_power_curves(power: pd.DataFrame, stem: str | Path, *, title
 
     Notes
     -----
-    Comparisons differ by colour, marker and line style; with two endpoints
-    the hip lines are thinner and lighter than the spine lines of the same
-    comparison. The familywise ``any`` row (at least one comparison
-    significant, after the multiplicity adjustment) is the thick black line:
-    it is the chance the trial finds some effect, and every comparison line
-    lies under it. The band is the Monte Carlo 95% CI.
+    Comparisons differ by colour, marker and line style. With two endpoints
+    the rows that decide success (spine under ``endpoint_rule: primary``, the
+    combined rows ``all``/``any`` otherwise: the endpoint of the familywise
+    rows) are drawn bold with their band, the other endpoints' rows thin and
+    light. With several comparisons the familywise ``any`` row (at least one
+    comparison succeeds, after the multiplicity adjustment) is the thick black
+    line: it is the chance the trial finds some effect, and every comparison
+    line lies under it. The band is the Monte Carlo 95% CI.
     """
     _theme()
     p = power.copy()
     keys = [k for k in grid_keys if k in p.columns and k != "trial.n_per_arm" and p[k].nunique() > 1]
     methods = list(dict.fromkeys(p["method"]))
     p["panel"] = p["method"].astype(str)
+    if "multiplicity" in p.columns and p["multiplicity"].nunique() > 1:
+        p["panel"] += ", " + p["multiplicity"].astype(str)
     if keys:
         p["panel"] += ": " + p.apply(lambda r: _facet_label(r, keys), axis=1)
     panels = list(dict.fromkeys(p["panel"]))
     comparisons = [c for c in dict.fromkeys(p["comparison"]) if c not in FAMILYWISE]
-    endpoints = list(dict.fromkeys(p["endpoint"].dropna())) if "endpoint" in p.columns else []
-    endpoints = [e for e in endpoints if e in ("spine", "hip")] if len(endpoints) > 1 else []
+    if "endpoint" not in p.columns:
+        p["endpoint"] = "spine"
+    # The familywise rows carry the endpoint that decides (spine, or the rule over both);
+    # the other endpoints' rows are drawn thin and light.
+    family = p.loc[p["comparison"].isin(FAMILYWISE), "endpoint"]
+    decisive = family.iloc[0] if len(family) else p["endpoint"].iloc[0]
+    others = [e for e in dict.fromkeys(p["endpoint"]) if e != decisive]
     colors = dict(zip(comparisons, sns.color_palette("tab10", len(comparisons)), strict=True))
     style = {
         c: (MARKERS[i % len(MARKERS)], LINESTYLES[i % len(LINESTYLES)]) for i, c in enumerate(comparisons)
+    }
+    words = {
+        "spine": "PA spine alone",
+        "hip": "total hip alone",
+        "all": "both endpoints",
+        "any": "either endpoint",
     }
     ncol = min(3, len(panels))
     nrow = int(np.ceil(len(panels) / ncol))
@@ -531,28 +546,30 @@ def plot_comparison_power_curves(power: pd.DataFrame, stem: str | Path, *, title
     )
     for ax, panel in zip(axes.flat, panels, strict=False):
         sub = p[p["panel"] == panel]
-        lines = [(c, e) for c in comparisons for e in (endpoints or [None])]
-        for c, e in lines:
-            d = sub[sub["comparison"] == c]
-            if e is not None:
-                d = d[d["endpoint"] == e]
-            d = d.sort_values("n_per_arm")
-            if d.empty:
-                continue
-            hip = e == "hip"
-            ax.fill_between(d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[c],
-                            alpha=0.1 if hip else 0.2, lw=0)  # fmt: skip
-            marker, ls = style[c]
-            ax.plot(d["n_per_arm"], d["power"], color=colors[c], marker=marker, ms=4.5, ls=ls,
-                    lw=1.0 if hip else 1.6, alpha=0.6 if hip else 1.0, markerfacecolor="white",
-                    markeredgewidth=1.2, label=c if e is None else f"{c}, {e}")  # fmt: skip
+        for e in [decisive, *others]:
+            faint = e != decisive
+            for c in comparisons:
+                d = sub[(sub["comparison"] == c) & (sub["endpoint"] == e)].sort_values("n_per_arm")
+                if d.empty:
+                    continue
+                if not faint:
+                    ax.fill_between(d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[c],
+                                    alpha=0.2, lw=0)  # fmt: skip
+                # the single endpoints' lines differ from each other by marker and dash
+                marker, ls = (
+                    style[c] if not faint else (MARKERS[2 + others.index(e)], LINESTYLES[2 + others.index(e)])
+                )
+                label = c if not others else f"{c}, {words.get(e, e)}"
+                ax.plot(d["n_per_arm"], d["power"], color=colors[c], marker=marker, ms=3.5 if faint else 4.5,
+                        ls=ls, lw=0.9 if faint else 1.6, alpha=0.45 if faint else 1.0, markerfacecolor="white",
+                        markeredgewidth=1.0 if faint else 1.2, label=label)  # fmt: skip
         d = sub[sub["comparison"] == "any"].sort_values("n_per_arm")
-        if not d.empty:
+        if len(comparisons) > 1 and not d.empty:  # with one comparison it is that comparison's line
             ax.fill_between(
                 d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color="black", alpha=0.12, lw=0
             )
             ax.plot(d["n_per_arm"], d["power"], color="black", lw=2.6, marker="o", ms=4,
-                    label="any (familywise: at least one significant)")  # fmt: skip
+                    label="any (familywise: at least one comparison succeeds)")  # fmt: skip
         for t in target_power:
             ax.axhline(t, color="0.5", ls=":", lw=1)
         if planned_n is not None:

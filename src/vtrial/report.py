@@ -580,8 +580,8 @@ def assurance_lines(cfg: dict, table: pd.DataFrame) -> list[str]:
 
 #: What the familywise rows of a design's power table count.
 FAMILYWISE_WORDS = {
-    "any": "at least one comparison significant",
-    "all": "every comparison significant",
+    "any": "at least one comparison succeeds",
+    "all": "every comparison succeeds",
 }
 
 
@@ -591,13 +591,24 @@ def _planned_rows(power: pd.DataFrame, cfg: dict, method: str) -> pd.DataFrame:
     return pw[(pw["method"] == method) & (pw["n_per_arm"] == int(cfg["trial"]["n_per_arm"]))]
 
 
+#: The ``endpoint`` of a design's power-table row in words (two endpoints).
+ENDPOINT_WORDS = {
+    "spine": "PA spine alone",
+    "hip": "total hip alone",
+    "all": "significant on both endpoints",
+    "any": "significant on either endpoint",
+}
+
+
 def _row_name(row: Mapping, endpoints: int) -> str:
-    """``a-p`` (or ``a-p, hip`` with two endpoints); familywise rows in words."""
+    """``a-p`` (or ``a-p, total hip alone`` with two endpoints); familywise rows in words."""
     c = str(row["comparison"])
     if c in FAMILYWISE_WORDS:
         return f"familywise `{c}` ({FAMILYWISE_WORDS[c]})"
     endpoint = row.get("endpoint")
-    return f"`{c}`, {endpoint}" if endpoints > 1 and isinstance(endpoint, str) and endpoint else f"`{c}`"
+    if endpoints > 1 and isinstance(endpoint, str) and endpoint:
+        return f"`{c}`, {ENDPOINT_WORDS.get(endpoint, endpoint)}"
+    return f"`{c}`"
 
 
 def design_power_lines(cfg: dict, power: pd.DataFrame, method: str) -> list[str]:
@@ -621,7 +632,7 @@ def design_power_lines(cfg: dict, power: pd.DataFrame, method: str) -> list[str]
     At 44 men per arm in the control arm, with ancova:
     <BLANKLINE>
     - `b-a`: power 80.0% ± 1.0
-    - familywise `any` (at least one comparison significant): power 85.0% ± 1.0
+    - familywise `any` (at least one comparison succeeds): power 85.0% ± 1.0
     """
     n = int(cfg["trial"]["n_per_arm"])
     lines = ["## Power at the planned n", ""]
@@ -713,7 +724,7 @@ def design_summary_markdown(
         lines += ["## Warning: power over fewer replicates than requested", ""] + flagged + [""]
     a = b["analysis"]
     paragraph = design_paragraph(design_of(b), n_per_arm=int(b["trial"]["n_per_arm"]), alpha=a["alpha"],
-                                 method=method)  # fmt: skip
+                                 method=method, direct=b["effects"]["mode"] == "direct")  # fmt: skip
     lines += ["## Design", "", paragraph, ""]
     lines += design_power_lines(cfg, power, method) + [""]
     if sample_size is not None and len(sample_size):
@@ -754,7 +765,7 @@ def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> d
         parts.append(f"**Power at the planned {n} per arm:** not on the power curves "
                      "(add it to ``pipeline.power_n_per_arm``).")  # fmt: skip
     else:
-        parts.append(f"**Familywise power (any comparison significant) at the planned {n} per arm:** "
+        parts.append(f"**Familywise power (at least one comparison succeeds) at the planned {n} per arm:** "
                      f"{100 * p:.1f}% (Monte Carlo SE {100 * se:.1f}).")  # fmt: skip
     return {
         "config": config_name, "method": method, "planned_n": n, "power_at_planned_n": p,
