@@ -394,7 +394,7 @@ def _mean_bmd(cfg: dict, endpoint: str) -> float:
     from vtrial import design as design_mod
 
     hip = design_mod.hip_config(cfg)
-    return float(hip["bmd_mean_g_cm2"])
+    return float(hip["baseline_mean_g_cm2"])
 
 
 def run_design_power(

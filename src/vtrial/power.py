@@ -439,6 +439,13 @@ def run_power(
     >>> t.loc[0, "engine"], bool(0.88 < t.loc[0, "power"] < 0.95)
     ('exact', True)
     """
+    from vtrial import design
+
+    if not design.is_default(cfg):  # multi-arm, scheduled or two-endpoint designs
+        from vtrial.design_power import run_design_power
+
+        return run_design_power(cfg, reps=reps, target_se=target_se, workers=workers, progress=progress,
+                                methods=methods, chunk_size=chunk_size, checkpoint_dir=checkpoint_dir)  # fmt: skip
     methods = _methods(cfg, methods)
     sim = cfg["simulation"]
     if target_se is None:
