@@ -2,6 +2,7 @@
 # Every decision is made by vtrial.pipeline, which is tested without Snakemake;
 # each rule's params hold only the config keys it reads (vp.stage_config), so a
 # changed key reruns only the jobs that read it.
+import copy
 import json
 import os
 import sys
@@ -30,8 +31,13 @@ try:
 except InputError as exc:
     raise WorkflowError(f"vtrial config error: {exc}") from None
 
-# The same package schema, through Snakemake's validator (as snakemake-workflows do).
-validate(VT, schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")))
+# The same package schema, through Snakemake's validator (as snakemake-workflows do),
+# on a copy and without filling defaults: VT is already complete, and filling would
+# add the absent optional keys (trial.arms: null, ...) to it, which changes the
+# scenario ids (the data sections are hashed) and fails on a null whose schema
+# lists properties with defaults (effects.hip).
+validate(copy.deepcopy(VT), schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")),
+         set_default=False)
 
 # Config files as given (relative to the working directory when inside it), so
 # that provenance.json does not depend on where the working directory is.
