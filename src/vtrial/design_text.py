@@ -265,4 +265,5 @@ def design_words(design) -> dict[str, str]:
         "control": control_name(design),
         "title": design_title(design),
         "month": str(design.endpoint_month),
+        "population": POPULATIONS.get(getattr(design, "population", ""), "older men"),
     }

@@ -81,6 +81,8 @@ if report_mode():
                 f"(sha256 {_run['config_sha256'][:12]}), not with this one (sha256 "
                 f"{PROVENANCE['config_sha256'][:12]}): pass that run's --configfile to --report"
             )
+    # the design in words, read by the captions of report/ (their original text for two arms)
+    config["vtrial_design"] = WORDS
     _numbers = Path("results/report/key_numbers.json")
     if _numbers.is_file():
         # read by report/workflow.rst (the report's landing page)
