@@ -237,14 +237,48 @@ def is_default(cfg: dict) -> bool:
     >>> is_default(default_config())
     True
     """
+    return not design_keys(cfg)
+
+
+def design_keys(cfg: dict) -> list[str]:
+    """The design keys set in ``cfg`` (empty exactly when :func:`is_default`).
+
+    Examples
+    --------
+    >>> from vtrial.config import default_config
+    >>> cfg = default_config()
+    >>> cfg["cohort"]["population"] = "on_testosterone"
+    >>> design_keys(cfg)
+    ['cohort.population']
+    """
     trial = cfg["trial"]
-    return not (
-        _has(trial, "arms")
-        or _has(trial, "control")
-        or _has(trial, "schedule")
-        or _has(cfg.get("effects"), "hip")
-        or population(cfg) != POPULATIONS[0]
-    )
+    keys = [f"trial.{k}" for k in ("arms", "control", "schedule") if _has(trial, k)]
+    if _has(cfg.get("effects"), "hip"):
+        keys.append("effects.hip")
+    if population(cfg) != POPULATIONS[0]:
+        keys.append("cohort.population")
+    return keys
+
+
+def require_default(cfg: dict, what: str) -> None:
+    """Refuse a design key where only the two-arm 2009 design is supported (``what`` names the command).
+
+    Examples
+    --------
+    >>> from vtrial.config import default_config
+    >>> cfg = default_config()
+    >>> cfg["trial"]["schedule"] = {"visits_months": [0, 12], "dxa_months": [0, 12]}
+    >>> require_default(cfg, "vtrial calibrate")
+    Traceback (most recent call last):
+    ...
+    vtrial.errors.InputError: config key 'trial.schedule' is set, but vtrial calibrate supports only the two-arm design of the 2009 trial (allowed: leave out trial.arms, trial.control, trial.schedule, effects.hip and cohort.population)
+    """
+    keys = design_keys(cfg)
+    if keys:
+        raise InputError(
+            f"config key '{keys[0]}' is set, but {what} supports only the two-arm design of the 2009 trial "
+            "(allowed: leave out trial.arms, trial.control, trial.schedule, effects.hip and cohort.population)"
+        )
 
 
 def _schedule(trial: dict) -> tuple[tuple[int, ...], tuple[int, ...], int]:
@@ -385,7 +419,7 @@ def arm_sizes(cfg: dict, arms: tuple[Arm, ...], control: int) -> tuple[int, ...]
         if n < 2:
             key = f"trial.arms[{k}].allocation" if cfg["trial"].get("arms") else "trial.allocation_ratio"
             raise InputError(
-                f"config key '{key}': value {arm.allocation!r} leaves {n} men in arm {arm.name!r} with "
+                f"config key '{key}': value {arm.allocation!r} leaves {n} men on {arm.name} with "
                 f"trial.n_per_arm = {n_c} (allowed: at least 2 per arm, to estimate a variance)"
             )
     return sizes
@@ -592,25 +626,28 @@ def _mediated_shift(cfg: dict, design: Design, k: int, slope: float, key: str, s
 
 def _check_mean(cfg, design: Design, k: int, mean: float, sd: float, endpoint: str, mediated: bool):
     arm = design.arms[k]
+    prefix = "effects." if endpoint == "spine" else "effects.hip."
     if mediated:
-        key = (
-            "effects.estradiol_slope_pct_per_pg_ml"
-            if endpoint == "spine"
-            else "effects.hip.estradiol_slope_pct_per_pg_ml"
-        )
+        key = f"{prefix}estradiol_slope_pct_per_pg_ml"
     elif cfg["trial"].get("arms") is not None:
         key = f"trial.arms[{k}].{'difference_pct' if endpoint == 'spine' else 'hip_difference_pct'}"
     else:
-        key = "effects.difference_pct" if endpoint == "spine" else "effects.hip.difference_pct"
+        key = f"{prefix}difference_pct"
+    if key.startswith("trial."):
+        value = arm.difference_pct if endpoint == "spine" else arm.hip_difference_pct
+    else:
+        value = (
+            cfg["effects"][key.split(".")[-1]] if endpoint == "spine" else hip_config(cfg)[key.split(".")[-1]]
+        )
     if not -50 <= mean <= 50:
         raise InputError(
-            f"config key '{key}': makes arm {arm.name!r}'s mean {endpoint} change {mean:.3g}% "
-            "(allowed: -50 to 50)"
+            f"config key '{key}': value {value!r} makes the mean {endpoint} change of arm {arm.name} "
+            f"{mean:.3g}% (allowed: arm means from -50 to 50)"
         )
     if mean - 6 * sd <= -100:
         raise InputError(
-            f"config key '{key}': arm {arm.name!r}'s mean {endpoint} change {mean:.3g}% with SD {sd:g} "
-            "makes BMD negative for some men (allowed: mean - 6 x SD > -100%)"
+            f"config key '{key}': value {value!r} makes the mean {endpoint} change of arm {arm.name} "
+            f"{mean:.3g}% with SD {sd:g}, so BMD turns negative for some men (allowed: mean - 6 x SD > -100%)"
         )
 
 

@@ -79,7 +79,7 @@ from vtrial.design import (
     latent_corr,
 )
 from vtrial.model import _estradiol_change_moments, _estradiol_response
-from vtrial.trial import block_layout, dropout_intercept, expit
+from vtrial.trial import block_layout, dropout_intercept, expit, month0_value
 
 
 class DesignStream(IntEnum):
@@ -403,10 +403,7 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
         A SeedSequence is used as is (each quantity draws from its own child,
         module table); a Generator gives one from four of its draws.
     covariates : bool
-        If False, skip the cohort's age, BMI and hormones and draw the true
-        baseline BMD directly from ``N(bmd_mean, bmd_sd^2)`` (its exact
-        distribution among enrolled men). Only valid in direct mode without
-        stratification on another variable.
+        If False, only BMD is drawn, as in :func:`vtrial.trial.simulate_arrays`.
 
     Returns
     -------
@@ -453,13 +450,7 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
     bmd0 = base_true + c["bmd_mean_g_cm2"] * err[0] / 100
     strata_values = None
     if stratified:  # strata use values measured at month 0
-        strata_values = {
-            "age_years": None if men is None else men.age_years,
-            "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
-            "testosterone_ng_dl": testo[..., 0],
-            "estradiol_pg_ml": estra[..., 0],
-            "bmd_g_cm2": bmd0,
-        }[strat_var]
+        strata_values = month0_value(strat_var, men, testo[..., 0], estra[..., 0], bmd0)
     arm, block, order = randomize_design(
         design, trial, reps, strata_values, rng=_child(ss, DesignStream.RANDOMIZE)
     )
@@ -541,3 +532,62 @@ def simulate_design(cfg: dict, reps: int, *, rng, covariates: bool = True) -> De
         randomization_block=block,
         allocation_order=order,
     )
+
+
+# --------------------------------------------------------------------------- one trial as a table
+
+
+def to_long(arrays: DesignArrays, replicate: int = 0):
+    """One replicate in the long trial format: one row per man and visit.
+
+    Columns as :data:`vtrial.trial.COLUMNS`, with the configured arm names in
+    ``arm``, every visit of the schedule (hormone visits and scans) in
+    ``visit_month``, and ``hip_bmd_g_cm2`` after ``bmd_g_cm2`` when the design
+    has a hip endpoint. Hormones are empty where no hormone visit is
+    scheduled, BMD where no scan is, and everything after dropout.
+    """
+    import pandas as pd
+
+    from vtrial.trial import BLOCK_COLUMNS
+
+    r, design = replicate, arrays.design
+    months = np.asarray(design.visit_months)
+    n, v = arrays.arm.shape[1], len(months)
+    names = np.asarray(design.names)
+
+    def spread(values: np.ndarray, at) -> np.ndarray:
+        out = np.full((n, v), np.nan)
+        out[:, np.searchsorted(months, at)] = values
+        return out.ravel()
+
+    columns = {
+        "subject_id": np.repeat(np.arange(1, n + 1), v),
+        "arm": np.repeat(names[arrays.arm[r]], v),
+        "visit_month": np.tile(months, n),
+        "age_years": np.repeat(arrays.covariates["age_years"][r], v),
+        "bmi_kg_m2": np.repeat(arrays.covariates["bmi_kg_m2"][r], v),
+        "testosterone_ng_dl": spread(arrays.hormones["testosterone_ng_dl"][r], design.visits_months),
+        "estradiol_pg_ml": spread(arrays.hormones["estradiol_pg_ml"][r], design.visits_months),
+        "bmd_g_cm2": spread(arrays.bmd["spine"][r], design.dxa_months),
+    }
+    if "hip" in arrays.bmd:
+        columns["hip_bmd_g_cm2"] = spread(arrays.bmd["hip"][r], design.dxa_months)
+    for name, values in zip(
+        BLOCK_COLUMNS, (arrays.randomization_block, arrays.allocation_order), strict=True
+    ):
+        columns[name] = pd.array(np.repeat(values[r], v), dtype="Float64").astype("Int64")
+    return pd.DataFrame(columns)
+
+
+def simulate_design_trial(cfg: dict, *, rng):
+    """One simulated trial of the configured design in the long format (:func:`to_long`).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["trial.schedule={visits_months: [0, 12, 24], dxa_months: [0, 12, 24]}"])
+    >>> df = simulate_design_trial(cfg, rng=1)
+    >>> df.shape, sorted(df["visit_month"].unique().tolist())
+    ((264, 10), [0, 12, 24])
+    """
+    return to_long(simulate_design(cfg, 1, rng=rng), 0)

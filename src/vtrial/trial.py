@@ -439,6 +439,17 @@ def dropout_driver(cfg: dict, anastrozole: np.ndarray, pct: np.ndarray) -> np.nd
     return -(pct[..., 0] - mean6[arm]) / sd6
 
 
+def month0_value(variable: str, men, testosterone: np.ndarray, estradiol: np.ndarray, bmd: np.ndarray):
+    """The month-0 value of ``trial.strata_variable`` (``men`` may be None when only BMD was drawn)."""
+    return {
+        "age_years": None if men is None else men.age_years,
+        "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
+        "testosterone_ng_dl": testosterone,
+        "estradiol_pg_ml": estradiol,
+        "bmd_g_cm2": bmd,
+    }[variable]
+
+
 def simulate_arrays(
     cfg: dict, reps: int, *, rng, covariates: bool = True, blocks: bool = False
 ) -> TrialArrays:
@@ -499,13 +510,8 @@ def simulate_arrays(
     baseline_error = draw_baseline_scan(cfg, base_true, rng=rng)
     strata_values = None
     if stratified:  # strata use values measured at month 0
-        strata_values = {
-            "age_years": None if men is None else men.age_years,
-            "bmi_kg_m2": None if men is None else men.bmi_kg_m2,
-            "testosterone_ng_dl": testo[..., 0],
-            "estradiol_pg_ml": estra[..., 0],
-            "bmd_g_cm2": base_true + c["bmd_mean_g_cm2"] * baseline_error / 100,
-        }[strat_var]
+        bmd0 = base_true + c["bmd_mean_g_cm2"] * baseline_error / 100
+        strata_values = month0_value(strat_var, men, testo[..., 0], estra[..., 0], bmd0)
     anastrozole, block, place = _randomize(cfg["trial"], reps, strata_values, rng, blocks=blocks)
 
     e2_change = None
@@ -603,12 +609,16 @@ def simulate_trial(cfg: dict, *, rng) -> pd.DataFrame:
 
 
 #: Decimals written to CSV per column: what a clinical database would hold.
-CSV_DECIMALS = {"age_years": 1, "bmi_kg_m2": 1, "testosterone_ng_dl": 1, "estradiol_pg_ml": 2, "bmd_g_cm2": 4}
+CSV_DECIMALS = {
+    "age_years": 1, "bmi_kg_m2": 1, "testosterone_ng_dl": 1, "estradiol_pg_ml": 2, "bmd_g_cm2": 4,
+    "hip_bmd_g_cm2": 4,
+}  # fmt: skip
 
 
 def write_trial_csv(df: pd.DataFrame, path) -> None:
     """Write a long-format trial to CSV, rounded as in :data:`CSV_DECIMALS`."""
     out = df.copy()
     for col, dec in CSV_DECIMALS.items():
-        out[col] = out[col].round(dec)
+        if col in out:  # hip_bmd_g_cm2 only with a hip endpoint
+            out[col] = out[col].round(dec)
     out.to_csv(path, index=False, lineterminator="\n")

@@ -18,21 +18,28 @@ from vtrial.errors import InputError
 
 def cmd_simulate(args) -> None:
     from vtrial.config import scenario_id
-    from vtrial.streams import rng_for
+    from vtrial.design import is_default
+    from vtrial.streams import rng_for, seed_sequence
     from vtrial.trial import simulate_trial, write_trial_csv
 
     out = common.check_out(args.out)
     cfg = common.load(args)
-    df = simulate_trial(cfg, rng=rng_for(cfg["seed"], scenario_id(cfg), 0))
+    if is_default(cfg):
+        df = simulate_trial(cfg, rng=rng_for(cfg["seed"], scenario_id(cfg), 0))
+    else:  # arms, schedule, hip or population of their own
+        from vtrial.design_sim import simulate_design_trial
+
+        df = simulate_design_trial(cfg, rng=seed_sequence(cfg["seed"], scenario_id(cfg), 0))
     common.write_table(df, out, common.record(args, cfg, reps=1), writer=write_trial_csv)
     n = df["subject_id"].nunique()
     if out is not None:
         common.note(f"wrote {out}: {n} men, {len(df)} rows")
     if cfg["effects"]["mode"] == "estradiol_mediated":
-        from vtrial.trial import implied_effects
+        from vtrial.design_sim import true_differences
 
-        diff = implied_effects(cfg).difference_pct
-        common.note(f"estradiol-mediated effect: implied difference {diff:.2f} percentage points")
+        for (endpoint, label), diff in true_differences(cfg).items():
+            which = "" if is_default(cfg) else f" ({endpoint}, {label})"
+            common.note(f"estradiol-mediated effect: implied difference{which} {diff:.2f} percentage points")
 
 
 def cmd_calibrate(args) -> None:
