@@ -180,15 +180,105 @@ def _dunnett_allocation(design) -> list[float]:
     return [float(sizes[design.control])] + [float(sizes[t]) for t, _ in design.comparisons]
 
 
+class DunnettCritical:
+    """Two-sided single-step Dunnett decisions ``|t_i| > c(df)`` for one allocation and level.
+
+    ``c(df)`` is :func:`vtrial.multiplicity.dunnett_critical_value` (exact
+    multivariate t, about 0.1 s each), computed on first use and kept in the
+    object (one per run; no global state). A replicate's df is bracketed by
+    two grid nodes ``lo <= df <= hi`` (spacing ``2^(floor(log2 df) - 4)``,
+    about df / 16; whole numbers below 32); c decreases with df, so a
+    statistic above ``c(lo)`` is significant and one at most ``c(hi)`` is
+    not. Between them, ``c(df)`` is interpolated linearly in ``1 / df``
+    (error below 4e-6 for df >= 3 and 2 to 4 comparisons, checked against
+    the exact values in the tests); a statistic within :attr:`MARGIN` (1e-4)
+    of the interpolated value gets the exact ``c(df)``. The decisions are
+    therefore exactly those of the adjusted p-values (:func:`adjusted_p`
+    ``<= alpha``), at the cost of a few dozen critical values per run.
+
+    Parameters
+    ----------
+    allocation : sequence of float
+        ``(n0, n1, ..., nk)``, control first.
+    alpha : float
+        Family-wise level.
+
+    Examples
+    --------
+    >>> crit = DunnettCritical([1, 1, 1], 0.05)
+    >>> round(crit.value(20.0), 4)  # R mvtnorm::qmvt gives the same (tests/test_multiplicity.py)
+    2.3787
+    >>> crit.significant(np.array([[2.4, 0.1], [2.3, np.nan]]), np.array([20.0, 20.0])).tolist()
+    [[True, False], [False, False]]
+    """
+
+    #: Statistics this close to the interpolated critical value get the exact one.
+    MARGIN = 1e-4
+
+    def __init__(self, allocation, alpha: float):
+        self.allocation, self.alpha = list(allocation), float(alpha)
+        self.values: dict[float, float] = {}
+
+    def value(self, df: float) -> float:
+        """``c(df)`` (df a whole number)."""
+        if df not in self.values:
+            self.values[df] = multiplicity.dunnett_critical_value(self.alpha, self.allocation, df)
+        return self.values[df]
+
+    def _lookup(self, df: np.ndarray) -> np.ndarray:
+        vals, inv = np.unique(df, return_inverse=True)
+        return np.array([self.value(float(v)) for v in vals])[inv.reshape(df.shape)]
+
+    @staticmethod
+    def nodes(df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Grid nodes ``lo <= df <= hi`` (equal when df is a node)."""
+        step = np.maximum(1.0, 2.0 ** (np.floor(np.log2(df)) - 4))
+        lo = np.floor(df / step) * step
+        return lo, np.where(lo == df, df, lo + step)
+
+    def significant(self, t: np.ndarray, df: np.ndarray) -> np.ndarray:
+        """Boolean ``(reps, k)``: ``|t| > c(df)``; False where t or df is NaN. df: whole numbers ``(reps,)``."""
+        ok = np.isfinite(df) & (df >= 1)
+        out = np.zeros(t.shape, dtype=bool)
+        if not ok.any():
+            return out
+        abs_t, v = np.abs(t[ok]), df[ok]
+        lo, hi = self.nodes(v)
+        c_lo, c_hi = self._lookup(lo), self._lookup(hi)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sig = abs_t > c_lo[:, None]
+            unsure = ~sig & (abs_t > c_hi[:, None])
+            frac = np.where(hi > lo, (1 / v - 1 / lo) / (1 / hi - 1 / lo), 0.0)
+            guess = (c_lo + (c_hi - c_lo) * frac)[:, None]
+            sig |= unsure & (abs_t > guess + self.MARGIN)
+            close = unsure & (np.abs(abs_t - guess) <= self.MARGIN)
+        rows = close.any(axis=1)
+        if rows.any():
+            exact = abs_t[rows] > self._lookup(v[rows])[:, None]
+            sig[rows] = np.where(close[rows], exact, sig[rows])
+        out[ok] = sig
+        return out
+
+
+def _dunnett_df(results: list[Replicates]) -> tuple[np.ndarray, np.ndarray]:
+    """t statistics ``(reps, k)`` and the Dunnett df per replicate (smallest comparison df, rounded down)."""
+    t = np.column_stack([r.estimate / r.se for r in results])
+    df = np.column_stack([r.df for r in results])
+    low = np.where(np.isfinite(t) & np.isfinite(df), df, np.inf).min(axis=1)
+    return t, np.where(np.isfinite(low) & (low >= 1), np.floor(low), np.nan)
+
+
 def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np.ndarray:
     """Adjusted p-values ``(reps, k)`` of the comparisons of one endpoint.
 
     A comparison whose analysis failed has p = 1 (a hypothesis not rejected).
     ``dunnett`` uses the t statistics, the planned allocation
     (:func:`vtrial.multiplicity.dunnett_lambdas`) and per replicate the
-    smallest df of its comparisons (all equal for student_t and ancova, whose
-    variance is pooled over the arms; MMRM's Satterthwaite df differ slightly
-    between contrasts, and the smallest is the conservative choice).
+    smallest df of its comparisons rounded down to an integer (student_t and
+    ancova pool the variance over the arms, so their df are equal integers;
+    MMRM's Satterthwaite df differ slightly between contrasts and are not
+    integers: the smallest, rounded down, is the conservative choice and keeps
+    the multivariate-t tail to one quadrature per distinct integer).
 
     Examples
     --------
@@ -199,10 +289,7 @@ def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np
     """
     p = np.column_stack([r.p_value for r in results])
     if method == "dunnett":
-        t = np.column_stack([r.estimate / r.se for r in results])
-        df = np.column_stack([r.df for r in results])
-        with np.errstate(invalid="ignore"):
-            dmin = np.nanmin(np.where(np.isfinite(t), df, np.nan), axis=1) if t.size else None
+        t, dmin = _dunnett_df(results)
         adj = multiplicity.dunnett_adjusted_p(
             np.where(np.isfinite(dmin)[:, None], t, np.nan),
             _dunnett_allocation(design),
@@ -220,8 +307,22 @@ def _order(design, k: int) -> list[int]:
     return list(order) if order is not None else list(range(k))
 
 
-def decide(results: dict[str, list[Replicates]], design, method: str, alpha: float) -> dict:
-    """Adjusted p-values per endpoint and the deciding family's decisions.
+def significant(results: list[Replicates], method: str, design, alpha: float, order=None, critical=None):
+    """Decisions ``(reps, k)`` of the comparisons of one endpoint at family-wise level ``alpha``.
+
+    Adjusted p-value below ``alpha`` (:func:`adjusted_p`); for ``dunnett``
+    the same decisions through ``critical`` (a :class:`DunnettCritical` for
+    the design's allocation and ``alpha``; made here if not given).
+    """
+    if method != "dunnett":
+        return adjusted_p(results, method, design, order) < alpha
+    if critical is None:
+        critical = DunnettCritical(_dunnett_allocation(design), alpha)
+    return critical.significant(*_dunnett_df(results))
+
+
+def decide(results: dict[str, list[Replicates]], design, method: str, alpha: float, dunnett=None) -> dict:
+    """Decisions per endpoint and comparison, combined over endpoints, and the deciding family.
 
     Parameters
     ----------
@@ -231,11 +332,13 @@ def decide(results: dict[str, list[Replicates]], design, method: str, alpha: flo
     method : str
         Multiplicity method.
     alpha : float
+    dunnett : dict, optional
+        Cache of :class:`DunnettCritical` by level (kept by the caller across blocks).
 
     Returns
     -------
     dict
-        ``adjusted``: endpoint -> ``(reps, k)`` adjusted p-values;
+        ``significant``: endpoint -> ``(reps, k)`` bool after adjustment;
         ``combined``: ``(label, (reps, k) bool)`` for the combined endpoint
         decision (``all``, ``any``) or None with one endpoint or rule
         ``primary``; ``family``: ``(endpoint label, (reps, k) bool)``, the
@@ -245,22 +348,34 @@ def decide(results: dict[str, list[Replicates]], design, method: str, alpha: flo
     k = len(design.comparisons)
     order = _order(design, k)
     rule = design.endpoint_rule if len(endpoints) > 1 else "primary"
-    if rule == "any":
-        if method == "dunnett":
-            m = len(endpoints)
-            adjusted = {ep: np.minimum(1.0, m * adjusted_p(results[ep], method, design)) for ep in endpoints}
-        else:
-            joint_order = [i * k + o for i in range(len(endpoints)) for o in order]
-            joint = adjusted_p([r for ep in endpoints for r in results[ep]], method, design, joint_order)
-            adjusted = {ep: joint[:, i * k : (i + 1) * k] for i, ep in enumerate(endpoints)}
+    dunnett = {} if dunnett is None else dunnett
+
+    def critical(level):
+        # The correlations depend on the allocation ratios only: a power curve over n shares them.
+        alloc = np.array(_dunnett_allocation(design))
+        key = (tuple(np.round(alloc / alloc[0], 12)), level)
+        if key not in dunnett:
+            dunnett[key] = DunnettCritical(key[0], level)
+        return dunnett[key]
+
+    if rule == "any" and method == "dunnett":
+        # Dunnett within each endpoint at alpha / m: Bonferroni across the m endpoints.
+        level = alpha / len(endpoints)
+        sig = {
+            ep: significant(results[ep], method, design, level, critical=critical(level)) for ep in endpoints
+        }
+    elif rule == "any":
+        joint_order = [i * k + o for i in range(len(endpoints)) for o in order]
+        joint = significant([r for ep in endpoints for r in results[ep]], method, design, alpha, joint_order)
+        sig = {ep: joint[:, i * k : (i + 1) * k] for i, ep in enumerate(endpoints)}
     else:
-        adjusted = {ep: adjusted_p(results[ep], method, design, order) for ep in endpoints}
-    sig = {ep: adjusted[ep] < alpha for ep in endpoints}
+        crit = critical(alpha) if method == "dunnett" else None
+        sig = {ep: significant(results[ep], method, design, alpha, order, crit) for ep in endpoints}
     if rule == "primary":
-        return {"adjusted": adjusted, "combined": None, "family": (endpoints[0], sig[endpoints[0]])}
+        return {"significant": sig, "combined": None, "family": (endpoints[0], sig[endpoints[0]])}
     stack = np.stack([sig[ep] for ep in endpoints])
     combined = stack.all(axis=0) if rule == "all" else stack.any(axis=0)
-    return {"adjusted": adjusted, "combined": (rule, combined), "family": (rule, combined)}
+    return {"significant": sig, "combined": (rule, combined), "family": (rule, combined)}
 
 
 def _count_sums(decisions: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -276,8 +391,14 @@ def _key(method, mult, endpoint, comparison) -> str:
     return f"{method}|{mult}|{endpoint}|{comparison}"
 
 
-def block_sums(arrays, cfg: dict, methods, multiplicities, truths: dict) -> dict[str, np.ndarray]:
-    """Reduce one analysed block to the sums of every table row (see the module docstring)."""
+def block_sums(
+    arrays, cfg: dict, methods, multiplicities, truths: dict, dunnett=None
+) -> dict[str, np.ndarray]:
+    """Reduce one analysed block to the sums of every table row (see the module docstring).
+
+    ``dunnett``: the run's cache of :class:`DunnettCritical` (see :func:`decide`).
+    """
+    dunnett = {} if dunnett is None else dunnett
     d = arrays.design
     a = cfg["analysis"]
     alpha = float(a["alpha"])
@@ -286,12 +407,15 @@ def block_sums(arrays, cfg: dict, methods, multiplicities, truths: dict) -> dict
         res = {ep: comparison_results(arrays, ep, m, a["scale"], alpha) for ep in d.endpoints}
         valid = {ep: np.column_stack([np.isfinite(r.estimate) for r in res[ep]]) for ep in d.endpoints}
         for mult in multiplicities:
-            dec = decide(res, d, mult, alpha)
+            dec = decide(res, d, mult, alpha, dunnett)
             for ep in d.endpoints:
                 for c, label in enumerate(d.labels):
                     r = res[ep][c]
-                    adj = Replicates(r.estimate, r.se, dec["adjusted"][ep][:, c], r.df, r.n_placebo,
-                                     r.n_anastrozole, r.alpha, r.lo, r.hi)  # fmt: skip
+                    # The power sums count p < alpha: give them the decision as p = 0 or 1.
+                    p = np.where(dec["significant"][ep][:, c], 0.0, 1.0)
+                    adj = Replicates(
+                        r.estimate, r.se, p, r.df, r.n_placebo, r.n_anastrozole, r.alpha, r.lo, r.hi
+                    )
                     out[_key(m, mult, ep, label)] = power_mod.block_sums(adj, truths[ep, label], alpha)
             all_valid = np.all(np.stack([v.all(axis=1) for v in valid.values()]), axis=0)
             if dec["combined"] is not None:
@@ -310,22 +434,29 @@ def block_sums(arrays, cfg: dict, methods, multiplicities, truths: dict) -> dict
 
 
 def _simulate(cfg: dict, scenario: str, index: int, reps: int):
+    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index)."""
     from vtrial.design_sim import simulate_design
 
-    return simulate_design(cfg, reps, rng=np.random.default_rng(seed_sequence(cfg["seed"], scenario, index)))
+    t = cfg["trial"]
+    # The analyses use BMD only: skip drawing age, BMI and hormones where the model allows it.
+    needs_cohort = cfg["effects"]["mode"] != "direct" or (
+        t["randomization"] == "stratified_blocks" and t["strata_variable"] != "bmd_g_cm2"
+    )
+    ss = seed_sequence(cfg["seed"], scenario, index)
+    return simulate_design(cfg, reps, rng=ss, covariates=needs_cohort)
 
 
 def run_blocks(
-    cfg: dict, scenario: str, blocks, methods, multiplicities, truths
+    cfg: dict, scenario: str, blocks, methods, multiplicities, truths, dunnett=None
 ) -> list[dict[str, np.ndarray]]:
     """Sums of consecutive blocks ``(index, reps)``; block ``index`` always draws the same stream."""
     return [
-        block_sums(_simulate(cfg, scenario, index, size), cfg, methods, multiplicities, truths)
+        block_sums(_simulate(cfg, scenario, index, size), cfg, methods, multiplicities, truths, dunnett)
         for index, size in blocks
     ]
 
 
-def simulate_sums(cfg, scenario, reps, methods, multiplicities, truths, *, workers=1, chunk_size=None,
+def simulate_sums(cfg, scenario, reps, methods, multiplicities, truths, dunnett=None, *, workers=1, chunk_size=None,
                   first_block=0, progress=False, label="", pool=None) -> dict[str, np.ndarray]:  # fmt: skip
     """Sums of ``reps`` replicates of one scenario (blocks grouped into tasks of ``chunk_size``)."""
     sizes = engine.block_sizes(reps)
@@ -339,13 +470,13 @@ def simulate_sums(cfg, scenario, reps, methods, multiplicities, truths, *, worke
     results = []
     if workers <= 1 or len(tasks) == 1:
         for t in tasks:
-            results.extend(run_blocks(*args, t, methods, multiplicities, truths))
+            results.extend(run_blocks(*args, t, methods, multiplicities, truths, dunnett))
             bar.step(len(t))
     else:
         own = pool is None
         ex = pool or power_mod._pool(workers)
         try:
-            futs = [ex.submit(run_blocks, *args, t, methods, multiplicities, truths) for t in tasks]
+            futs = [ex.submit(run_blocks, *args, t, methods, multiplicities, truths, dunnett) for t in tasks]
             for f, t in zip(futs, tasks, strict=True):
                 results.extend(f.result())
                 bar.step(len(t))
@@ -446,6 +577,7 @@ def run_design_power(
     rows = []
     nan = float("nan")
     pool = power_mod._pool(workers) if workers > 1 else None
+    dunnett: dict = {}  # Dunnett critical values, shared by the scenarios of this run
     try:
         for n, sc in enumerate(scenarios):
             scfg = sc.config
@@ -468,7 +600,7 @@ def run_design_power(
             truths = _truths(scfg, design)
             label = f"scenario {n + 1}/{len(scenarios)} ({sc.id})"
             kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, label=label, pool=pool)
-            reps_args = (chosen, mults, truths)
+            reps_args = (chosen, mults, truths, dunnett)
 
             def simulate(scfg=scfg, sc=sc, kw=kw, reps_args=reps_args):
                 if target_se is not None:
