@@ -251,3 +251,33 @@ def test_captions_of_a_design_name_it(name):
     assert "anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett)" in html
     assert "12-month change in PA spine BMD" in html
     assert "anastrozole versus placebo" not in html
+
+
+# --------------------------------------------------------------------------- command-line notes
+
+
+def test_cli_notes_say_the_design(tmp_path, capsys):
+    from vtrial.cli import main
+
+    config = str(FIX / "three_arm.yaml")
+    assert main(["simulate", "--config", config, "--out", str(tmp_path / "t.csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        "vtrial: note: design: anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett), "
+        "12-month change in PA spine BMD; men randomized: placebo 44 (control), anastrozole_daily 44, "
+        "anastrozole_twice_weekly 44"
+    )
+    args = ["power", "--config", config, "--reps", "50", "--quiet", "--method", "ancova"]
+    assert main([*args, "--grid", "trial.n_per_arm=20,30", "--out", str(tmp_path / "p.csv")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (  # sizes vary over the grid: none stated
+        "vtrial: note: design: anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett), "
+        "12-month change in PA spine BMD"
+    )
+
+
+def test_cli_says_nothing_more_for_two_arms(tmp_path, capsys):
+    from vtrial.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "t.csv")]) == 0
+    assert capsys.readouterr().err == f"wrote {tmp_path / 't.csv'}: 88 men, 352 rows\n"

@@ -68,7 +68,7 @@ def vs_control(design) -> bool:
     return all(ref == design.control for _, ref in design.comparisons)
 
 
-def testing_order(design) -> list[str]:
+def sequence_order(design) -> list[str]:
     """Comparison labels in the order they are tested (``fixed_sequence``), else in table order."""
     order = getattr(design, "multiplicity_order", None)
     return [design.labels[i] for i in order] if order else list(design.labels)
@@ -102,7 +102,7 @@ def multiplicity_phrase(design) -> str:
         return ""
     name = MULTIPLICITY_NAMES.get(design.multiplicity, design.multiplicity)
     if design.multiplicity == "fixed_sequence":
-        name += f": {' then '.join(testing_order(design))}"
+        name += f": {' then '.join(sequence_order(design))}"
     return name
 
 
@@ -229,7 +229,7 @@ def design_paragraph(design, *, n_per_arm: int, alpha: float, method: str, direc
     ) + f" ({', '.join(design.labels)})"
     adjust = MULTIPLICITY_NAMES.get(design.multiplicity, design.multiplicity)
     if design.multiplicity == "fixed_sequence":
-        adjust += f" (testing order {' then '.join(testing_order(design))})"
+        adjust += f" (testing order {' then '.join(sequence_order(design))})"
     population = getattr(design, "population", None)
     text = (
         f"The design has {arm_count(design)}: {'; '.join(arm_phrases(design, direct=direct))}. "
@@ -267,3 +267,25 @@ def design_words(design) -> dict[str, str]:
         "month": str(design.endpoint_month),
         "population": POPULATIONS.get(getattr(design, "population", ""), "older men"),
     }
+
+
+def design_note(design, *, sizes: bool = True) -> str:
+    """The design in one line for command-line notes: comparisons, endpoint and (``sizes``) men per arm.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> arms = (NS(name="placebo"), NS(name="daily"), NS(name="weekly"))
+    >>> d = NS(arms=arms, control=0, comparisons=((1, 0), (2, 0)), labels=("daily-placebo", "weekly-placebo"),
+    ...        multiplicity="holm", endpoints=("spine",), endpoint_rule="primary", endpoint_month=24,
+    ...        sizes=(40, 40, 80))
+    >>> design_note(d)
+    'design: daily, weekly versus placebo (Holm), 24-month change in PA spine BMD; men randomized: placebo 40 (control), daily 40, weekly 80'
+    """
+    per_arm = (getattr(design, "sizes", ()) or ()) if sizes else ()
+    text = f"design: {design_title(design)}"
+    if per_arm:
+        men = [f"{arm.name} {n}" + (" (control)" if i == design.control else "")
+               for i, (arm, n) in enumerate(zip(design.arms, per_arm, strict=True))]  # fmt: skip
+        text += f"; men randomized: {', '.join(men)}"
+    return text
