@@ -281,3 +281,47 @@ def test_cli_says_nothing_more_for_two_arms(tmp_path, capsys):
 
     assert main(["simulate", "--out", str(tmp_path / "t.csv")]) == 0
     assert capsys.readouterr().err == f"wrote {tmp_path / 't.csv'}: 88 men, 352 rows\n"
+
+
+# --------------------------------------------------------------------------- methods and sizes of a design run
+
+
+def test_design_run_leaves_out_the_methods_it_cannot_run():
+    cfg = three_arm(multiplicity="dunnett")  # analysis.methods: the five of the default config
+    assert vp.power_methods(cfg) == ["ancova", "student_t", "mmrm"]
+    assert vp.skipped_methods(cfg) == {
+        "mann_whitney": "not available for designs",
+        "welch_t": "Dunnett needs a pooled variance",
+    }
+    text = design_summary_markdown(
+        cfg,
+        power=pd.read_csv(FIX / "three_arm_power.csv"),
+        omitted={},
+        skipped_methods=vp.skipped_methods(cfg),
+    )
+    assert "- method welch_t of analysis.methods: left out (Dunnett needs a pooled variance)." in text
+    two_arm = vp.check_config(load_config())
+    assert vp.power_methods(two_arm) == two_arm["analysis"]["methods"] and vp.skipped_methods(two_arm) == {}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("pipeline.power_methods", ["mann_whitney"], "mann_whitney"),
+        ("analysis.missing", "multiple_imputation", "analysis.missing"),
+    ],
+)
+def test_what_a_design_cannot_do_stops_the_workflow_config(key, value, named):
+    from vtrial.errors import InputError
+
+    with pytest.raises(InputError, match=named):
+        vp.check_config(set_key(three_arm(), key, value))
+
+
+def test_design_power_curves_include_the_planned_n():
+    cfg = vp.check_config(set_key(three_arm(), "trial.n_per_arm", 33))
+    sizes = {s.config["trial"]["n_per_arm"] for s in vp.power_scenarios(cfg)}
+    assert sizes == {*cfg["pipeline"]["power_n_per_arm"], 33}
+    two_arm = vp.check_config(set_key(load_config(), "trial.n_per_arm", 33))
+    sizes = [s.config["trial"]["n_per_arm"] for s in vp.power_scenarios(two_arm)]
+    assert sizes == two_arm["pipeline"]["power_n_per_arm"]  # unchanged for two arms

@@ -122,6 +122,11 @@ def check_config(cfg: Any) -> dict:
                 validate_config(set_key(base, key, value))
             except InputError as exc:
                 raise InputError(f"tornado range for '{key}': {exc}") from None
+    if omitted_stages(cfg):  # a design: refuse now what its power jobs could not do
+        from vtrial.design import design_of
+        from vtrial.design_power import check_methods
+
+        check_methods(base, power_methods(cfg), design_of(base))
     return cfg
 
 
@@ -133,8 +138,43 @@ def base_config(cfg: dict) -> dict:
 
 
 def power_methods(cfg: dict) -> list[str]:
-    """Methods of the power and sample-size stages (``pipeline.power_methods`` or ``analysis.methods``)."""
-    return list(cfg["pipeline"]["power_methods"] or cfg["analysis"]["methods"])
+    """Methods of the power and sample-size stages (``pipeline.power_methods`` or ``analysis.methods``).
+
+    For a design other than the two-arm one, methods taken from
+    ``analysis.methods`` that its power engine cannot run are left out
+    (:func:`skipped_methods`; summary.md says so); methods named in
+    ``pipeline.power_methods`` are kept, and :func:`check_config` refuses them
+    if the design cannot run them.
+    """
+    if cfg["pipeline"]["power_methods"] or not omitted_stages(cfg):
+        return list(cfg["pipeline"]["power_methods"] or cfg["analysis"]["methods"])
+    skipped = skipped_methods(cfg)
+    return [m for m in cfg["analysis"]["methods"] if m not in skipped]
+
+
+def skipped_methods(cfg: dict) -> dict[str, str]:
+    """Methods of ``analysis.methods`` a design's power stage leaves out, each with the reason.
+
+    Empty for the two-arm design and when ``pipeline.power_methods`` names the methods.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config, set_key
+    >>> arms = [{"name": "placebo"}, {"name": "daily"}, {"name": "weekly"}]
+    >>> cfg = set_key(set_key(load_config(), "trial.arms", arms), "trial.block_sizes", [6])
+    >>> skipped_methods(set_key(cfg, "analysis.multiplicity", "dunnett"))
+    {'mann_whitney': 'not available for designs', 'welch_t': 'Dunnett needs a pooled variance'}
+    """
+    if cfg["pipeline"]["power_methods"] or not omitted_stages(cfg):
+        return {}
+    from vtrial.design import design_of
+    from vtrial.design_power import split_methods
+
+    _, unsupported = split_methods(cfg["analysis"]["methods"])
+    out = dict.fromkeys(unsupported, "not available for designs")
+    if design_of(base_config(cfg)).multiplicity == "dunnett" and "welch_t" in cfg["analysis"]["methods"]:
+        out["welch_t"] = "Dunnett needs a pooled variance"
+    return out
 
 
 def sensitivity_reps(cfg: dict) -> int:
@@ -149,11 +189,16 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
     """Scenarios of the power stage: ``grid`` crossed with ``pipeline.power_n_per_arm``.
 
     If the grid varies ``trial.n_per_arm`` itself, its values are used instead.
-    Duplicate scenarios (the same configuration) are kept once.
+    A design other than the two-arm one also gets its planned ``trial.n_per_arm``
+    (summary.md states the power there). Duplicate scenarios (the same
+    configuration) are kept once.
     """
     grid = dict(cfg.get("grid") or {})
     if "trial.n_per_arm" not in grid:
-        grid = {"trial.n_per_arm": list(cfg["pipeline"]["power_n_per_arm"]), **grid}
+        sizes = list(cfg["pipeline"]["power_n_per_arm"])
+        if omitted_stages(cfg):
+            sizes = sorted({*sizes, int(cfg["trial"]["n_per_arm"])})
+        grid = {"trial.n_per_arm": sizes, **grid}
     return _unique(expand_grid({**cfg, "grid": grid}))
 
 

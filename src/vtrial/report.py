@@ -611,6 +611,12 @@ def _row_name(row: Mapping, endpoints: int) -> str:
     return f"`{c}`"
 
 
+def _design_method(cfg: dict, power: pd.DataFrame) -> str:
+    """The main method of a design's summary: ``sensitivity.method`` if the power table has it, else its first."""
+    method = (cfg.get("sensitivity") or {}).get("method") or cfg["analysis"]["methods"][0]
+    return method if method in set(power["method"]) or power.empty else str(power["method"].iloc[0])
+
+
 def design_power_lines(cfg: dict, power: pd.DataFrame, method: str) -> list[str]:
     """The section of a design's ``summary.md`` on power at the planned n, per comparison and familywise.
 
@@ -687,6 +693,7 @@ def design_summary_markdown(
     omitted: Mapping[str, str],
     sample_size: pd.DataFrame | None = None,
     provenance: Mapping | None = None,
+    skipped_methods: Mapping[str, str] | None = None,
 ) -> str:
     """``summary.md`` of a design other than the two-arm one: the design, its power, what was left out.
 
@@ -702,6 +709,9 @@ def design_summary_markdown(
         ``results/sample_size/sample_size.csv``, where the stage ran.
     provenance : mapping, optional
         :func:`vtrial.provenance.provenance` of the run; printed first.
+    skipped_methods : mapping of str to str, optional
+        Methods of ``analysis.methods`` the power stage left out, and why
+        (:func:`vtrial.pipeline.skipped_methods`).
 
     Returns
     -------
@@ -715,7 +725,7 @@ def design_summary_markdown(
     from vtrial.design_text import design_paragraph
 
     b = _base(cfg)
-    method = (cfg.get("sensitivity") or {}).get("method") or b["analysis"]["methods"][0]
+    method = _design_method(b, power)
     lines = ["# vtrial summary", ""]
     if provenance is not None:
         lines += provenance_lines(provenance) + [""]
@@ -729,10 +739,14 @@ def design_summary_markdown(
     lines += design_power_lines(cfg, power, method) + [""]
     if sample_size is not None and len(sample_size):
         lines += design_sample_size_lines(cfg, sample_size, method) + [""]
-    if omitted:
+    if omitted or skipped_methods:
         lines += ["## Not in this run", ""]
         lines += [f"- {stage.replace('_', ' ')} (results/{stage}/): left out because {why}."
                   for stage, why in omitted.items()]  # fmt: skip
+        lines += [
+            f"- method {m} of analysis.methods: left out ({why})."
+            for m, why in (skipped_methods or {}).items()
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -752,7 +766,7 @@ def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> d
     from vtrial.design_text import design_title
 
     b = _base(cfg)
-    method = (cfg.get("sensitivity") or {}).get("method") or b["analysis"]["methods"][0]
+    method = _design_method(b, power)
     n = int(b["trial"]["n_per_arm"])
     pw = _planned_rows(power, cfg, method)
     pw = pw[pw["comparison"] == "any"]

@@ -30,6 +30,7 @@ rule summary:
     params:
         cfg=VT,
         omitted=OMITTED,
+        skipped_methods=vp.skipped_methods(VT),
     log:
         "results/logs/summary.log",
     resources:

@@ -27,6 +27,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
                 sm.params.cfg,
                 power=power,
                 omitted=sm.params.omitted,
+                skipped_methods=sm.params.skipped_methods,
                 sample_size=sample_size,
                 provenance=prov,
             )
