@@ -204,6 +204,20 @@ def _facet_label(row: pd.Series, keys: Sequence[str]) -> str:
     return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in keys) or "base case"
 
 
+def _power_panel(
+    ax, panel: str, *, target_power: Sequence[float], planned_n: int | None, control: str
+) -> None:
+    """Target lines, the planned n, title and axes of one power-curve panel."""
+    for t in target_power:
+        ax.axhline(t, color="0.5", ls=":", lw=1)
+    if planned_n is not None:
+        ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
+    ax.set_title(panel, loc="left", fontsize=10)
+    ax.set_xlabel(f"men per arm ({control})")
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1.01)
+
+
 def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = (),
                       target_power: Sequence[float] = (0.8, 0.9),
                       planned_n: int | None = None) -> list[Path]:  # fmt: skip
@@ -258,14 +272,7 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
             if a.notna().any():
                 any_analytic = True
                 ax.plot(d["n_per_arm"], a, color=colors[m], ls="--", lw=1.0, alpha=0.9)
-        for t in target_power:
-            ax.axhline(t, color="0.5", ls=":", lw=1)
-        if planned_n is not None:
-            ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
-        ax.set_title(panel, loc="left", fontsize=10)
-        ax.set_xlabel(f"men per arm ({ARMS[0]})")
-        ax.set_ylabel("power")
-        ax.set_ylim(0, 1.01)
+        _power_panel(ax, panel, target_power=target_power, planned_n=planned_n, control=ARMS[0])
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -570,14 +577,7 @@ def plot_comparison_power_curves(power: pd.DataFrame, stem: str | Path, *, title
             )
             ax.plot(d["n_per_arm"], d["power"], color="black", lw=2.6, marker="o", ms=4,
                     label="any (familywise: at least one comparison succeeds)")  # fmt: skip
-        for t in target_power:
-            ax.axhline(t, color="0.5", ls=":", lw=1)
-        if planned_n is not None:
-            ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
-        ax.set_title(panel, loc="left", fontsize=10)
-        ax.set_xlabel(f"men per arm ({control})")
-        ax.set_ylabel("power")
-        ax.set_ylim(0, 1.01)
+        _power_panel(ax, panel, target_power=target_power, planned_n=planned_n, control=control)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
