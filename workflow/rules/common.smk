@@ -144,7 +144,7 @@ def figure(stem):
 
 
 def all_targets():
-    """Every output of the workflow (rule all): the stages the design has (vp.workflow_targets)."""
+    """Every output of the workflow, the target of rule all (vp.workflow_targets)."""
     return vp.workflow_targets(VT)
 
 
