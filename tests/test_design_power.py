@@ -15,7 +15,7 @@ import pytest
 from design_fakes import simulate, truths
 from scipy import stats
 
-from vtrial import design_power, multiplicity, power
+from vtrial import design_decisions, design_power, multiplicity, power
 from vtrial.analysis.result import Replicates
 from vtrial.config import load_config, set_key, validate_config
 from vtrial.design import design_of
@@ -97,11 +97,11 @@ def test_dunnett_critical_value_of_the_design_allocation_is_the_qmvt_fixture():
     # design's planned allocation must reach dunnett_adjusted_p as (control, treated...).
     arms = [{"name": "placebo", "allocation": 2}, {"name": "a"}, {"name": "b"}]
     d = design_of(_cfg(trial__arms=arms, trial__n_per_arm=20))
-    assert design_power._dunnett_allocation(d) == [20.0, 10.0, 10.0]
+    assert design_decisions.dunnett_allocation(d) == [20.0, 10.0, 10.0]
     c = multiplicity.dunnett_critical_value(ALPHA, [2, 1, 1], 37)
     r = [Replicates(np.array([c, 0.5]), np.ones(2), np.full(2, 0.01), np.full(2, 37.0), np.full(2, 20),
                     np.full(2, 10), ALPHA) for _ in range(2)]  # fmt: skip
-    adj = design_power.adjusted_p(r, "dunnett", d)
+    adj = design_decisions.adjusted_p(r, "dunnett", d)
     np.testing.assert_allclose(adj[0], ALPHA, atol=1e-8)
 
 
@@ -115,7 +115,7 @@ def test_dunnett_decisions_equal_adjusted_p_below_alpha():
     df[:5] = np.nan
     t[5:10, 1] = np.nan
     alloc = [2, 1, 1, 1]
-    crit = design_power.DunnettCritical(alloc, ALPHA)
+    crit = design_decisions.DunnettCritical(alloc, ALPHA)
     got = crit.significant(t, df)
     adj = multiplicity.dunnett_adjusted_p(np.where(np.isnan(df)[:, None], np.nan, t), alloc,
                                           df=np.where(np.isnan(df), 1.0, df))  # fmt: skip
@@ -128,14 +128,10 @@ def test_dunnett_decisions_equal_adjusted_p_below_alpha():
 @pytest.mark.slow
 @pytest.mark.parametrize("alloc", [[1, 1, 1], [2, 1, 1], [1, 1, 1, 1, 1]])
 def test_dunnett_interpolation_error_is_far_below_the_margin(alloc):
-    crit = design_power.DunnettCritical(alloc, ALPHA)
+    crit = design_decisions.DunnettCritical(alloc, ALPHA)
     v = np.array([5.0, 19, 23, 37, 45, 61, 77, 101, 133, 250, 700])
-    lo, hi = crit.nodes(v)
-    c = np.array([crit.value(x) for x in v])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(hi > lo, (1 / v - 1 / lo) / (1 / hi - 1 / lo), 0.0)
-    guess = crit._lookup(lo) + (crit._lookup(hi) - crit._lookup(lo)) * frac
-    assert np.max(np.abs(guess - c)) < crit.MARGIN / 10
+    exact = np.array([crit.value(x) for x in v])
+    assert np.max(np.abs(crit.interpolate(v) - exact)) < crit.MARGIN / 10
 
 
 def _orthant_power(ncp, rho, crit):
@@ -222,23 +218,23 @@ def test_adjustments_and_rules_on_known_p_values():
 
     spine = [rep([0.01, 0.20, 0.04]), rep([0.03, 0.01, 0.30])]
     hip = [rep([0.50, 0.01, 0.01]), rep([0.02, 0.50, 0.01])]
-    fs = design_power.decide({"spine": spine}, d, "fixed_sequence", ALPHA)
+    fs = design_decisions.decide({"spine": spine}, d, "fixed_sequence", ALPHA)
     # Order high then low: row 0 high p=.03 ok, low .01 -> max .03; row 2 high fails -> low fails.
     np.testing.assert_array_equal(fs["significant"]["spine"], [[True, True], [False, True], [False, False]])
-    adj = design_power.adjusted_p(spine, "fixed_sequence", d, [1, 0])
+    adj = design_decisions.adjusted_p(spine, "fixed_sequence", d, [1, 0])
     np.testing.assert_allclose(adj, [[0.03, 0.03], [0.20, 0.01], [0.30, 0.30]])
     assert fs["family"][1].any(axis=1).tolist() == [True, True, False]
     two = d.__class__(**{**d.__dict__, "endpoints": ("spine", "hip"), "endpoint_rule": "all"})
-    res = design_power.decide({"spine": spine, "hip": hip}, two, "none", ALPHA)
+    res = design_decisions.decide({"spine": spine, "hip": hip}, two, "none", ALPHA)
     assert res["combined"][0] == "all"
     np.testing.assert_array_equal(res["combined"][1], [[False, True], [False, False], [True, False]])
     anyr = d.__class__(**{**two.__dict__, "endpoint_rule": "any", "multiplicity": "bonferroni"})
-    res = design_power.decide({"spine": spine, "hip": hip}, anyr, "bonferroni", ALPHA)
+    res = design_decisions.decide({"spine": spine, "hip": hip}, anyr, "bonferroni", ALPHA)
     # Bonferroni over 2 endpoints x 2 comparisons: reject where p < 0.0125.
     np.testing.assert_array_equal(res["combined"][1], [[True, False], [True, True], [True, True]])
     assert res["significant"]["hip"][0].tolist() == [False, False]
     # A comparison that could not be analysed counts as p = 1.
-    nan = design_power.adjusted_p([rep([np.nan]), rep([0.01])], "holm", d)
+    nan = design_decisions.adjusted_p([rep([np.nan]), rep([0.01])], "holm", d)
     assert nan.tolist() == [[1.0, 0.02]]
 
 
@@ -255,3 +251,40 @@ def test_unsupported_settings_are_refused(keys, match):
     keys = {"analysis__methods": ["ancova"], **keys}
     with pytest.raises(InputError, match=match):
         design_power.run_design_power(_three_arm(**keys), reps=10)
+
+
+def test_searches_refuse_a_design_instead_of_ignoring_it():
+    with pytest.raises(InputError, match="trial.arms"):
+        power.sample_size(_three_arm(analysis__methods=["ancova"]), 0.8, reps=100)
+
+
+def test_workers_target_se_and_endpoint_rule_any():
+    cfg = _cfg(effects__hip={"difference_pct": -1.0}, analysis__endpoint_rule="any",
+               analysis__multiplicity="holm", analysis__methods=["ancova"], trial__n_per_arm=30)  # fmt: skip
+    a = design_power.run_design_power(cfg, reps=2000, chunk_size=1000)
+    b = design_power.run_design_power(cfg, reps=2000, chunk_size=1000, workers=2)
+    assert a.to_csv() == b.to_csv()
+    assert list(a["endpoint"]) == ["spine", "hip", "any", "any", "any"]
+    assert list(a["comparison"]) == ["anastrozole-placebo"] * 3 + ["any", "all"]
+    spine, hip, either = a["power"].iloc[:3]
+    # Holm over the two endpoints: either succeeds at least as often as each alone after adjustment.
+    assert either >= max(spine, hip) and either == a["power"].iloc[3]
+    t = design_power.run_design_power(cfg, target_se=0.02)
+    assert t["reps"].iloc[0] % 1000 == 0 and (t["power_se"] <= 0.02).all()
+
+
+@pytest.mark.slow
+def test_two_arm_design_path_matches_the_analytic_power_of_the_two_arm_engine():
+    # The same trial given as trial.arms (design simulator and statistics) and by the
+    # default keys (exact ANCOVA power formula of vtrial.analytic).
+    from vtrial.analytic import analytic_power
+
+    base = _cfg(analysis__methods=["ancova"], trial__n_per_arm=30)
+    arms = [
+        {"name": "placebo", "dropout": 0.18},
+        {"name": "anastrozole", "difference_pct": -2.46, "dropout": 0.25},
+    ]
+    t = design_power.run_design_power(_cfg(analysis__methods=["ancova"], trial__n_per_arm=30, trial__arms=arms),
+                                      reps=10_000)  # fmt: skip
+    exact = analytic_power(base, "ancova")
+    assert abs(_row(t, "ancova", "anastrozole-placebo")["power"] - exact) < 3 * _mc_se(exact, 10_000)

@@ -6,8 +6,8 @@ see :func:`vtrial.design.is_default`). Each block of
 :data:`vtrial.engine.BLOCK` replicate trials is simulated by
 :func:`vtrial.design_sim.simulate_design` from its own random stream, keyed by
 (root seed, scenario id, block index), analysed by the vectorised statistics
-of :mod:`vtrial.design_stats`, adjusted for multiplicity
-(:mod:`vtrial.multiplicity`) and reduced to sums added in block order: the
+of :mod:`vtrial.design_stats`, decided after multiplicity adjustment
+(:mod:`vtrial.design_decisions`) and reduced to sums added in block order: the
 table is byte-identical for any ``chunk_size`` and number of ``workers``.
 
 Decisions (``analysis.multiplicity``, ``analysis.endpoint_rule``):
@@ -51,6 +51,7 @@ from vtrial import config as config_mod
 from vtrial import engine, multiplicity
 from vtrial import power as power_mod
 from vtrial.analysis.result import Replicates
+from vtrial.design_decisions import decide
 from vtrial.design_stats import (
     STATISTICS,
     ancova_design,
@@ -61,16 +62,8 @@ from vtrial.design_stats import (
 from vtrial.errors import InputError
 from vtrial.streams import seed_sequence
 
-__all__ = [
-    "DESIGN_COLUMNS",
-    "SUPPORTED_METHODS",
-    "adjusted_p",
-    "check_methods",
-    "comparison_results",
-    "decide",
-    "run_design_power",
-    "split_methods",
-]
+__all__ = ["DESIGN_COLUMNS", "SUPPORTED_METHODS", "check_methods", "comparison_results", "run_design_power",
+           "split_methods"]  # fmt: skip
 
 #: Methods a design can be analysed with.
 SUPPORTED_METHODS = STATISTICS
@@ -80,8 +73,6 @@ DESIGN_KEYS = ["endpoint", "comparison", "multiplicity"]
 DESIGN_COLUMNS = power_mod.POWER_COLUMNS[:2] + DESIGN_KEYS + power_mod.POWER_COLUMNS[2:]
 #: Family-wise row labels.
 FAMILY = ("any", "all")
-
-_S = power_mod  # sums layout (_REPS, _REJ, ...) lives in vtrial.power
 
 
 # --------------------------------------------------------------------------- checks
@@ -125,15 +116,25 @@ def check_methods(cfg: dict, methods, design) -> list[str]:
         raise InputError(
             "config key 'analysis.robust_se': value true is not available for multi-arm or scheduled designs"
         )
-    if design.multiplicity == "dunnett" and "welch_t" in chosen:
+    return chosen
+
+
+def _check_multiplicity(mult: str, methods, design) -> None:
+    if mult not in multiplicity.MULTIPLICITY_METHODS:
+        allowed = ", ".join(multiplicity.MULTIPLICITY_METHODS)
+        raise InputError(f"config key 'analysis.multiplicity': value '{mult}' is not one of {allowed}")
+    if mult == "dunnett" and "welch_t" in methods:
         raise InputError(
             "config key 'analysis.multiplicity': value 'dunnett' needs a pooled-variance method "
             "(student_t, ancova or mmrm), not welch_t"
         )
-    return chosen
+    if mult == "dunnett" and any(r != design.control for _, r in design.comparisons):
+        raise InputError(
+            "config key 'analysis.multiplicity': value 'dunnett' needs analysis.comparisons: vs_control"
+        )
 
 
-# --------------------------------------------------------------------------- statistics and decisions
+# --------------------------------------------------------------------------- statistics
 
 
 def comparison_results(arrays, endpoint: str, method: str, scale: str, alpha: float) -> list[Replicates]:
@@ -174,216 +175,12 @@ def comparison_results(arrays, endpoint: str, method: str, scale: str, alpha: fl
     )
 
 
-def _dunnett_allocation(design) -> list[float]:
-    """Planned sizes (or allocation weights), control first, then each comparison's treated arm."""
-    sizes = getattr(design, "sizes", ()) or tuple(a.allocation for a in design.arms)
-    return [float(sizes[design.control])] + [float(sizes[t]) for t, _ in design.comparisons]
-
-
-class DunnettCritical:
-    """Two-sided single-step Dunnett decisions ``|t_i| > c(df)`` for one allocation and level.
-
-    ``c(df)`` is :func:`vtrial.multiplicity.dunnett_critical_value` (exact
-    multivariate t, about 0.1 s each), computed on first use and kept in the
-    object (one per run; no global state). A replicate's df is bracketed by
-    two grid nodes ``lo <= df <= hi`` (spacing ``2^(floor(log2 df) - 4)``,
-    about df / 16; whole numbers below 32); c decreases with df, so a
-    statistic above ``c(lo)`` is significant and one at most ``c(hi)`` is
-    not. Between them, ``c(df)`` is interpolated linearly in ``1 / df``
-    (error below 4e-6 for df >= 3 and 2 to 4 comparisons, checked against
-    the exact values in the tests); a statistic within :attr:`MARGIN` (1e-4)
-    of the interpolated value gets the exact ``c(df)``. The decisions are
-    therefore exactly those of the adjusted p-values (:func:`adjusted_p`
-    ``<= alpha``), at the cost of a few dozen critical values per run.
-
-    Parameters
-    ----------
-    allocation : sequence of float
-        ``(n0, n1, ..., nk)``, control first.
-    alpha : float
-        Family-wise level.
-
-    Examples
-    --------
-    >>> crit = DunnettCritical([1, 1, 1], 0.05)
-    >>> round(crit.value(20.0), 4)  # R mvtnorm::qmvt gives the same (tests/test_multiplicity.py)
-    2.3787
-    >>> crit.significant(np.array([[2.4, 0.1], [2.3, np.nan]]), np.array([20.0, 20.0])).tolist()
-    [[True, False], [False, False]]
-    """
-
-    #: Statistics this close to the interpolated critical value get the exact one.
-    MARGIN = 1e-4
-
-    def __init__(self, allocation, alpha: float):
-        self.allocation, self.alpha = list(allocation), float(alpha)
-        self.values: dict[float, float] = {}
-
-    def value(self, df: float) -> float:
-        """``c(df)`` (df a whole number)."""
-        if df not in self.values:
-            self.values[df] = multiplicity.dunnett_critical_value(self.alpha, self.allocation, df)
-        return self.values[df]
-
-    def _lookup(self, df: np.ndarray) -> np.ndarray:
-        vals, inv = np.unique(df, return_inverse=True)
-        return np.array([self.value(float(v)) for v in vals])[inv.reshape(df.shape)]
-
-    @staticmethod
-    def nodes(df: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Grid nodes ``lo <= df <= hi`` (equal when df is a node)."""
-        step = np.maximum(1.0, 2.0 ** (np.floor(np.log2(df)) - 4))
-        lo = np.floor(df / step) * step
-        return lo, np.where(lo == df, df, lo + step)
-
-    def significant(self, t: np.ndarray, df: np.ndarray) -> np.ndarray:
-        """Boolean ``(reps, k)``: ``|t| > c(df)``; False where t or df is NaN. df: whole numbers ``(reps,)``."""
-        ok = np.isfinite(df) & (df >= 1)
-        out = np.zeros(t.shape, dtype=bool)
-        if not ok.any():
-            return out
-        abs_t, v = np.abs(t[ok]), df[ok]
-        lo, hi = self.nodes(v)
-        c_lo, c_hi = self._lookup(lo), self._lookup(hi)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            sig = abs_t > c_lo[:, None]
-            unsure = ~sig & (abs_t > c_hi[:, None])
-            frac = np.where(hi > lo, (1 / v - 1 / lo) / (1 / hi - 1 / lo), 0.0)
-            guess = (c_lo + (c_hi - c_lo) * frac)[:, None]
-            sig |= unsure & (abs_t > guess + self.MARGIN)
-            close = unsure & (np.abs(abs_t - guess) <= self.MARGIN)
-        rows = close.any(axis=1)
-        if rows.any():
-            exact = abs_t[rows] > self._lookup(v[rows])[:, None]
-            sig[rows] = np.where(close[rows], exact, sig[rows])
-        out[ok] = sig
-        return out
-
-
-def _dunnett_df(results: list[Replicates]) -> tuple[np.ndarray, np.ndarray]:
-    """t statistics ``(reps, k)`` and the Dunnett df per replicate (smallest comparison df, rounded down)."""
-    t = np.column_stack([r.estimate / r.se for r in results])
-    df = np.column_stack([r.df for r in results])
-    low = np.where(np.isfinite(t) & np.isfinite(df), df, np.inf).min(axis=1)
-    return t, np.where(np.isfinite(low) & (low >= 1), np.floor(low), np.nan)
-
-
-def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np.ndarray:
-    """Adjusted p-values ``(reps, k)`` of the comparisons of one endpoint.
-
-    A comparison whose analysis failed has p = 1 (a hypothesis not rejected).
-    ``dunnett`` uses the t statistics, the planned allocation
-    (:func:`vtrial.multiplicity.dunnett_lambdas`) and per replicate the
-    smallest df of its comparisons rounded down to an integer (student_t and
-    ancova pool the variance over the arms, so their df are equal integers;
-    MMRM's Satterthwaite df differ slightly between contrasts and are not
-    integers: the smallest, rounded down, is the conservative choice and keeps
-    the multivariate-t tail to one quadrature per distinct integer).
-
-    Examples
-    --------
-    >>> r = Replicates(np.array([1.0, 3.0]), np.ones(2), np.array([0.04, 0.001]), np.full(2, 20.0),
-    ...                np.full(2, 10), np.full(2, 10), 0.05)
-    >>> adjusted_p([r, r], "bonferroni", None).tolist()
-    [[0.08, 0.08], [0.002, 0.002]]
-    """
-    p = np.column_stack([r.p_value for r in results])
-    if method == "dunnett":
-        t, dmin = _dunnett_df(results)
-        adj = multiplicity.dunnett_adjusted_p(
-            np.where(np.isfinite(dmin)[:, None], t, np.nan),
-            _dunnett_allocation(design),
-            df=np.where(np.isfinite(dmin), dmin, 1.0),
-        )
-        return np.where(np.isnan(adj), 1.0, adj)
-    filled = np.where(np.isnan(p), 1.0, p)
-    if method == "fixed_sequence":
-        return multiplicity.adjust(filled, method, order=order if order is not None else range(p.shape[1]))
-    return multiplicity.adjust(filled, method)
-
-
-def _order(design, k: int) -> list[int]:
-    order = getattr(design, "multiplicity_order", None)
-    return list(order) if order is not None else list(range(k))
-
-
-def significant(results: list[Replicates], method: str, design, alpha: float, order=None, critical=None):
-    """Decisions ``(reps, k)`` of the comparisons of one endpoint at family-wise level ``alpha``.
-
-    Adjusted p-value below ``alpha`` (:func:`adjusted_p`); for ``dunnett``
-    the same decisions through ``critical`` (a :class:`DunnettCritical` for
-    the design's allocation and ``alpha``; made here if not given).
-    """
-    if method != "dunnett":
-        return adjusted_p(results, method, design, order) < alpha
-    if critical is None:
-        critical = DunnettCritical(_dunnett_allocation(design), alpha)
-    return critical.significant(*_dunnett_df(results))
-
-
-def decide(results: dict[str, list[Replicates]], design, method: str, alpha: float, dunnett=None) -> dict:
-    """Decisions per endpoint and comparison, combined over endpoints, and the deciding family.
-
-    Parameters
-    ----------
-    results : dict
-        Endpoint -> one :class:`Replicates` per comparison.
-    design : vtrial.design.Design
-    method : str
-        Multiplicity method.
-    alpha : float
-    dunnett : dict, optional
-        Cache of :class:`DunnettCritical` by level (kept by the caller across blocks).
-
-    Returns
-    -------
-    dict
-        ``significant``: endpoint -> ``(reps, k)`` bool after adjustment;
-        ``combined``: ``(label, (reps, k) bool)`` for the combined endpoint
-        decision (``all``, ``any``) or None with one endpoint or rule
-        ``primary``; ``family``: ``(endpoint label, (reps, k) bool)``, the
-        decisions the family-wise rows summarise.
-    """
-    endpoints = list(results)
-    k = len(design.comparisons)
-    order = _order(design, k)
-    rule = design.endpoint_rule if len(endpoints) > 1 else "primary"
-    dunnett = {} if dunnett is None else dunnett
-
-    def critical(level):
-        # The correlations depend on the allocation ratios only: a power curve over n shares them.
-        alloc = np.array(_dunnett_allocation(design))
-        key = (tuple(np.round(alloc / alloc[0], 12)), level)
-        if key not in dunnett:
-            dunnett[key] = DunnettCritical(key[0], level)
-        return dunnett[key]
-
-    if rule == "any" and method == "dunnett":
-        # Dunnett within each endpoint at alpha / m: Bonferroni across the m endpoints.
-        level = alpha / len(endpoints)
-        sig = {
-            ep: significant(results[ep], method, design, level, critical=critical(level)) for ep in endpoints
-        }
-    elif rule == "any":
-        joint_order = [i * k + o for i in range(len(endpoints)) for o in order]
-        joint = significant([r for ep in endpoints for r in results[ep]], method, design, alpha, joint_order)
-        sig = {ep: joint[:, i * k : (i + 1) * k] for i, ep in enumerate(endpoints)}
-    else:
-        crit = critical(alpha) if method == "dunnett" else None
-        sig = {ep: significant(results[ep], method, design, alpha, order, crit) for ep in endpoints}
-    if rule == "primary":
-        return {"significant": sig, "combined": None, "family": (endpoints[0], sig[endpoints[0]])}
-    stack = np.stack([sig[ep] for ep in endpoints])
-    combined = stack.all(axis=0) if rule == "all" else stack.any(axis=0)
-    return {"significant": sig, "combined": (rule, combined), "family": (rule, combined)}
-
-
 def _count_sums(decisions: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Sums of a decision-only row: replicates, successes and replicates fully analysed."""
     out = np.zeros(power_mod.engine_nsums())
-    out[_S._REPS] = decisions.shape[0]
-    out[_S._REJ] = np.count_nonzero(decisions)
-    out[_S._VALID] = np.count_nonzero(valid)
+    out[power_mod._REPS] = decisions.shape[0]
+    out[power_mod._REJ] = np.count_nonzero(decisions)
+    out[power_mod._VALID] = np.count_nonzero(valid)
     return out
 
 
@@ -498,7 +295,10 @@ def _reps_for_target_se(cfg, scenario, reps_args, target_se, **kw):
     reps = min(cap, max(b, math.ceil(cap / 10 / b) * b))
     sums = simulate_sums(cfg, scenario, reps, *reps_args, **kw)
     while True:
-        need = max(s[_S._REJ] / s[_S._REPS] * (1 - s[_S._REJ] / s[_S._REPS]) for s in sums.values())
+        need = max(
+            s[power_mod._REJ] / s[power_mod._REPS] * (1 - s[power_mod._REJ] / s[power_mod._REPS])
+            for s in sums.values()
+        )
         need /= target_se**2
         if need <= reps or reps >= cap:
             return sums
@@ -586,17 +386,7 @@ def run_design_power(
             chosen = check_methods(scfg, methods, design)
             mults = list(multiplicities) if multiplicities else [design.multiplicity]
             for mult in mults:
-                if mult not in multiplicity.MULTIPLICITY_METHODS:
-                    raise InputError(
-                        f"multiplicity: value '{mult}' is not one of {', '.join(multiplicity.MULTIPLICITY_METHODS)}"
-                    )
-                if mult == "dunnett" and (
-                    "welch_t" in chosen or any(r != design.control for _, r in design.comparisons)
-                ):
-                    raise InputError(
-                        "multiplicity: value 'dunnett' needs comparisons vs_control and a pooled-variance "
-                        "method (student_t, ancova or mmrm)"
-                    )
+                _check_multiplicity(mult, chosen, design)
             truths = _truths(scfg, design)
             label = f"scenario {n + 1}/{len(scenarios)} ({sc.id})"
             kw = dict(workers=workers, chunk_size=chunk_size, progress=progress, label=label, pool=pool)

@@ -851,6 +851,9 @@ def solve(
     >>> int(t.loc[0, "value"]), bool(t.loc[0, "statistic"] >= 0.9 > t.loc[0, "statistic_below"])
     (33, True)
     """
+    from vtrial import design
+
+    design.require_default(cfg, "the sample-size, MDE and assurance searches")  # the two-arm engine only
     if key not in SEARCH_KEYS:
         raise InputError(f"search key {key!r} is not allowed (allowed: {', '.join(SEARCH_KEYS)})")
     if statistic not in STATISTICS:
