@@ -123,7 +123,9 @@ def test_default_targets_and_summary_inputs_are_those_of_before():
 @pytest.mark.parametrize("name", ["three_arm", "hip_24_month"])
 def test_a_design_runs_only_power_and_summary(name):
     cfg = cfg_of(name)
-    assert set(vp.omitted_stages(cfg)) == set(vp.TWO_ARM_STAGES)
+    assert set(vp.omitted_stages(cfg)) == {
+        "calibration", "example_trial", "replication", "sample_size", "sensitivity", "tipping_point", "assurance",
+    }  # fmt: skip
     assert vp.workflow_targets(cfg) == [
         "results/provenance.json", "results/power/power.csv", "results/power/power.html", "results/summary.md",
         "results/summary.html", "results/report/key_numbers.json", "results/power/power_curves.png",
@@ -154,7 +156,7 @@ def test_summary_of_three_arms():
     assert "- familywise `any` (at least one comparison succeeds): power 90.2% ± 1.5\n" in text
     assert "- familywise `all` (every comparison succeeds): power 42.2% ± 2.5\n" in text
     assert "Familywise `any` with the other analyses: student_t 90.5%." in text
-    assert text.count("left out because") == len(vp.TWO_ARM_STAGES)
+    assert text.count("left out because") == 7
     assert "- calibration (results/calibration/): left out because it compares" in text
     numbers = design_key_numbers(cfg, power=power, config_name="three_arm.yaml")
     assert numbers["power_at_planned_n"] == 0.9025 and numbers["n_for_target"] == {}
@@ -325,3 +327,19 @@ def test_design_power_curves_include_the_planned_n():
     two_arm = vp.check_config(set_key(load_config(), "trial.n_per_arm", 33))
     sizes = [s.config["trial"]["n_per_arm"] for s in vp.power_scenarios(two_arm)]
     assert sizes == two_arm["pipeline"]["power_n_per_arm"]  # unchanged for two arms
+
+
+def test_sequential_stage_where_configured_and_left_out_for_a_design():
+    # the group-sequential stage runs where the config has a `sequential` section (its content is
+    # the stage's business: any mapping here)
+    cfg = {**vp.check_config(load_config()), "sequential": {}}
+    assert vp.workflow_targets(cfg)[-6:] == [
+        "results/sequential/bounds.csv", "results/sequential/operating_characteristics.csv",
+        "results/sequential/boundaries.png", "results/sequential/boundaries.svg",
+        "results/sequential/stopping.png", "results/sequential/stopping.svg",
+    ]  # fmt: skip
+    assert list(vp.summary_inputs(cfg))[:3] == ["assurance", "sequential", "provenance"]
+    design = {**three_arm(), "sequential": {}}
+    assert "sequential" in vp.omitted_stages(design)
+    assert not any("sequential" in t for t in vp.workflow_targets(design))
+    assert "sequential" not in vp.omitted_stages(three_arm())

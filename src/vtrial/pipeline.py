@@ -661,6 +661,7 @@ TWO_ARM_STAGES = {
     ),
     "tipping_point": "its delta-adjusted imputation analyses the two-arm 12-month spine change",
     "assurance": "its design prior is on the one difference of the two-arm engine",
+    "sequential": "its interim looks simulate the two-arm trial",
 }
 
 
@@ -675,7 +676,10 @@ def omitted_stages(cfg: dict) -> dict[str, str]:
     """
     from vtrial.design import is_default
 
-    return {} if is_default(cfg) else dict(TWO_ARM_STAGES)
+    if is_default(cfg):
+        return {}
+    # the sequential stage exists only for a config with a `sequential` section
+    return {k: v for k, v in TWO_ARM_STAGES.items() if k != "sequential" or cfg.get("sequential") is not None}
 
 
 #: Figures (``results/<stem>.png`` and ``.svg``) of each stage, in the order of ``rule all``.
@@ -720,8 +724,9 @@ def workflow_targets(cfg: dict) -> list[str]:
     """Every output of the workflow for ``cfg`` (``rule all``), under ``results/``.
 
     The two-arm design gets every stage (assurance where
-    :func:`assurance_config` applies); any other design leaves out the stages
-    of :func:`omitted_stages`.
+    :func:`assurance_config` applies, the group-sequential stage where the
+    config has a ``sequential`` section); any other design leaves out the
+    stages of :func:`omitted_stages`.
 
     Examples
     --------
@@ -740,6 +745,13 @@ def workflow_targets(cfg: dict) -> list[str]:
             "results/assurance/assurance.csv",
             "results/assurance/assurance.png",
             "results/assurance/assurance.svg",
+        ]
+    if cfg.get("sequential") is not None and "sequential" not in skip:
+        out += ["results/sequential/bounds.csv", "results/sequential/operating_characteristics.csv"]
+        out += [
+            f"results/sequential/{stem}.{ext}"
+            for stem in ("boundaries", "stopping")
+            for ext in ("png", "svg")
         ]
     return out
 
@@ -791,6 +803,8 @@ def summary_inputs(cfg: dict) -> dict[str, str]:
         ("replication", "replication", "replication/replication.csv"),
     )
     out = {} if assurance_config(cfg) is None else {"assurance": "results/assurance/assurance.csv"}
+    if cfg.get("sequential") is not None and "sequential" not in skip:
+        out["sequential"] = "results/sequential/operating_characteristics.csv"
     out["provenance"] = "results/provenance.json"
     out.update({name: f"results/{path}" for stage, name, path in named if stage not in skip})
     return out
