@@ -22,6 +22,7 @@ from vtrial.analysis.trial_input import layout_from_config
 from vtrial.cli import main
 from vtrial.config import load_config
 from vtrial.design import design_of
+from vtrial.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "spine_hip"
@@ -202,8 +203,11 @@ def test_spine_rows_equal_a_spine_only_analysis():
     pd.testing.assert_frame_equal(spine, alone, check_dtype=False)
     # Without the hip the table is exactly analyze_trial's: no column added.
     pd.testing.assert_frame_equal(
-        analyze_endpoints(endpoint_frames(data, False), methods, rng=5, analysis=analysis), alone
+        analyze_endpoints(endpoint_frames(data, False), methods, rng=5, analysis={"multiplicity": "holm"}),
+        alone,
     )
+    with pytest.raises(InputError, match="'analysis.endpoint_rule': value 'all' needs a second endpoint"):
+        analyze_endpoints(endpoint_frames(data, False), methods, analysis=analysis)
     hip = both[both.endpoint == "hip"].set_index("comparison")
     assert (hip.loc[LABELS, "estimate"] != spine.set_index("comparison").loc[LABELS, "estimate"]).all()
 

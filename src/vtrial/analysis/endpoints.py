@@ -177,7 +177,8 @@ def analyze_endpoints(
     Raises
     ------
     InputError
-        As :func:`vtrial.analysis.comparisons.analyze_trial`.
+        As :func:`vtrial.analysis.comparisons.analyze_trial`, or an endpoint
+        rule other than ``primary`` without the hip.
 
     Examples
     --------
@@ -196,7 +197,13 @@ def analyze_endpoints(
 
     analysis = dict(analysis or {})
     common = {"missing": missing, "alpha": alpha, "scale": scale, "options": options, "analysis": analysis}
+    rule = analysis.get("endpoint_rule") or "primary"
     if set(frames) == {"spine"}:
+        if rule != "primary":
+            raise InputError(
+                f"config key 'analysis.endpoint_rule': value {rule!r} needs a second endpoint "
+                "(allowed without the hip: primary)"
+            )
         return analyze_trial(frames["spine"], methods, rng=rng, **common)
     root = _root_seed(rng)
     # The spine keeps the root stream, so its rows equal a spine-only analysis.
@@ -218,7 +225,6 @@ def analyze_endpoints(
         },
         comparisons=labels,
     )
-    rule = analysis.get("endpoint_rule") or "primary"
     method_name = chosen["multiplicity"]
     pieces = []
     for name in dict.fromkeys(tables["spine"]["method"]):
