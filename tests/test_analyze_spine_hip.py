@@ -8,12 +8,12 @@ three-arm 24-month trial written by `vtrial simulate --config three_arm_hip.yaml
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from test_analyze_any_trial import close, fails, run
 
 from vtrial.analysis import read_trial_csv
 from vtrial.analysis.comparisons import analyze_trial
@@ -31,28 +31,6 @@ TRIAL = str(FIX / "trial.csv")
 REF = json.loads((FIX / "reference.json").read_text())
 LABELS = ["low-placebo", "high-placebo"]
 METHODS = ["--method", "welch_t", "--method", "student_t", "--method", "ancova", "--method", "mmrm"]
-TOL = 1e-6
-
-
-def run(tmp_path, capsys, *argv) -> tuple[pd.DataFrame, str]:
-    out = tmp_path / "res.csv"
-    code = main(["analyze", *argv, "--out", str(out)])
-    err = capsys.readouterr().err
-    assert code == 0, err
-    return pd.read_csv(out), err
-
-
-def fails(capsys, *argv) -> str:
-    code = main(["analyze", *argv])
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def close(got: float, want: float, tol: float = TOL) -> bool:
-    return math.isclose(got, want, rel_tol=0, abs_tol=tol * max(1.0, abs(want)))
 
 
 def rows(table: pd.DataFrame, method: str, endpoint: str) -> pd.DataFrame:
