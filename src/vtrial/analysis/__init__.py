@@ -8,7 +8,8 @@ anastrozole minus placebo in mean 12-month change of PA spine BMD
 schedule, other arms or another outcome carries a
 :class:`vtrial.analysis.data.Layout` (endpoint month, scans, outcome), and
 :func:`vtrial.analysis.comparisons.analyze_trial` runs every comparison of
-two or more arms (docs/analyze.md).
+two or more arms, and :func:`vtrial.analysis.endpoints.analyze_endpoints`
+adds total hip BMD as a second endpoint (docs/analyze.md).
 
 Which missing-data strategies each method accepts (anything else raises
 :class:`vtrial.errors.InputError`):
