@@ -21,7 +21,11 @@ _REGISTRY: dict[str, tuple[str, str, str]] = {
     "student_t": ("ttests", "student_t", "Student two-sample t-test on 12-month % change"),
     "welch_t": ("ttests", "welch_t", "Welch unequal-variance t-test on 12-month % change"),
     "ancova": ("ancova", "ancova", "ANCOVA: 12-month % change ~ arm + baseline BMD (OLS)"),
-    "mmrm": ("mmrm", "mmrm", "MMRM: months 6 and 12, unstructured covariance, REML, Satterthwaite df"),
+    "mmrm": (
+        "mmrm",
+        "mmrm",
+        "MMRM: every post-baseline scan, unstructured covariance, REML, Satterthwaite df",
+    ),
     "mann_whitney": (
         "nonparametric",
         "mann_whitney",

@@ -8,7 +8,8 @@ anastrozole minus placebo in mean 12-month change of PA spine BMD
 schedule, other arms or another outcome carries a
 :class:`vtrial.analysis.data.Layout` (endpoint month, scans, outcome), and
 :func:`vtrial.analysis.comparisons.analyze_trial` runs every comparison of
-two or more arms (docs/analyze.md).
+two or more arms, and :func:`vtrial.analysis.endpoints.analyze_endpoints`
+adds total hip BMD as a second endpoint (docs/analyze.md).
 
 Which missing-data strategies each method accepts (anything else raises
 :class:`vtrial.errors.InputError`):
@@ -74,6 +75,7 @@ def read_trial_csv(
     arms: Mapping[str, str] | None = None,
     wide: Mapping[str, int] | None = None,
     wide_outcome: str = "bmd_g_cm2",
+    hip: bool = False,
 ) -> pd.DataFrame:
     """Read and check a long-format trial CSV (simulated or real).
 
@@ -100,6 +102,10 @@ def read_trial_csv(
         applied after ``columns``.
     wide_outcome : str
         What the wide values are: ``"bmd_g_cm2"`` or ``"outcome"`` (generic).
+    hip : bool
+        Also check the total hip BMD column ``hip_bmd_g_cm2`` as a second
+        endpoint (:func:`vtrial.analysis.endpoints.endpoint_frames`), so that
+        its errors name file lines; the column stays in the returned frame.
 
     Returns
     -------
@@ -139,7 +145,12 @@ def read_trial_csv(
     frame = frame[frame.notna().any(axis=1)]
     if layout is not None or columns or arms or wide:
         frame = prepare_trial(frame, layout or DEFAULT_LAYOUT, columns, arms, wide, wide_outcome)
-    checked = check_trial(frame).reset_index(drop=True)
+    checked = check_trial(frame)
+    if hip:
+        from vtrial.analysis.endpoints import endpoint_frames
+
+        endpoint_frames(checked, hip=True)  # raises, naming the file line
+    checked = checked.reset_index(drop=True)
     if not quiet:
         for line in analysis_notes(checked):
             print(f"vtrial: note: {line}", file=sys.stderr)

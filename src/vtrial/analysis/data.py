@@ -26,7 +26,9 @@ from it would be wrong without a visible sign:
   layout's arms, a man in two arms, two rows for one man and visit.
 
 Only ``subject_id, arm, visit_month, bmd_g_cm2`` are required; a covariate
-column (age, BMI, hormones) is needed only by an analysis that adjusts for it.
+column (age, BMI, hormones) is needed only by an analysis that adjusts for it,
+and ``hip_bmd_g_cm2`` (total hip BMD) only by a two-endpoint analysis
+(:mod:`vtrial.analysis.endpoints`); each is checked like the others when present.
 
 What is analysed without some men, with a note
 ----------------------------------------------
@@ -59,6 +61,7 @@ __all__ = [
     "ARMS",
     "BMD_VISITS",
     "DEFAULT_LAYOUT",
+    "HIP_COLUMN",
     "PLAUSIBLE",
     "REQUIRED_COLUMNS",
     "VISITS",
@@ -76,7 +79,9 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("subject_id", "arm", "visit_month", "bmd_g_
 ARMS: tuple[str, str] = ("placebo", "anastrozole")
 #: Baseline covariates of the trial-data contract; each is optional.
 COVARIATES: tuple[str, ...] = ("age_years", "bmi_kg_m2", "testosterone_ng_dl", "estradiol_pg_ml")
-_NUMERIC = ("visit_month", *COVARIATES)
+#: Total hip BMD (g/cm2), the optional second endpoint (:mod:`vtrial.analysis.endpoints`).
+HIP_COLUMN = "hip_bmd_g_cm2"
+_NUMERIC = ("visit_month", *COVARIATES, HIP_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,13 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
         3.0,
         "g/cm2",
         "PA spine BMD by DXA in adults lies far inside this range (about 0.6-1.6), "
+        "so a value outside it is an entry or unit error",
+    ),
+    HIP_COLUMN: (
+        0.2,
+        3.0,
+        "g/cm2",
+        "total hip BMD by DXA in adults lies far inside this range (about 0.5-1.4), "
         "so a value outside it is an entry or unit error",
     ),
     "age_years": (

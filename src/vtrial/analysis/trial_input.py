@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis.data import ARMS, COVARIATES, DEFAULT_LAYOUT, Layout, with_layout
+from vtrial.analysis.data import ARMS, COVARIATES, DEFAULT_LAYOUT, HIP_COLUMN, Layout, with_layout
 from vtrial.errors import InputError
 
 __all__ = [
@@ -52,6 +52,7 @@ CONTRACT_COLUMNS: tuple[str, ...] = (
     "visit_month",
     "bmd_g_cm2",
     "outcome",
+    HIP_COLUMN,
     *COVARIATES,
 )
 

@@ -4,7 +4,8 @@
     One simulated trial in long format.
 ``vtrial analyze trial.csv [--method M]... [--columns SRC=DST,...] [--arms L=A,...] [--out res.csv]``
     Every chosen analysis of one trial, simulated or real, any schedule
-    (``trial.schedule``) and any number of arms (``trial.arms``).
+    (``trial.schedule``), any number of arms (``trial.arms``), and with
+    ``effects.hip`` total hip BMD as a second endpoint.
 ``vtrial calibrate [--reps R] --out FOLDER``
     Simulated versus published figures of the 2009 trial.
 ``vtrial methods``
@@ -91,10 +92,11 @@ def cmd_analyze(args) -> None:
     out = common.check_out(args.out)
     cfg = common.load(args)
     from vtrial.analysis import read_trial_csv
-    from vtrial.analysis.comparisons import analyze_trial
-    from vtrial.analysis.data import analysis_notes, layout_of
+    from vtrial.analysis.data import HIP_COLUMN, analysis_notes, layout_of
+    from vtrial.analysis.endpoints import analyze_endpoints, endpoint_frames
     from vtrial.analysis.trial_input import layout_from_config, parse_mapping, parse_wide
     from vtrial.config import method_options, scenario_id
+    from vtrial.design import hip_config
     from vtrial.streams import rng_for
 
     a = cfg["analysis"]
@@ -104,6 +106,7 @@ def cmd_analyze(args) -> None:
     arms = {**file_arms, **parse_mapping(args.arms, "--arms")[0]}
     # Notes wait until the work is done, so that a failure is the only line on stderr.
     wide = parse_wide(args.wide) if args.wide else None
+    hip = hip_config(cfg) is not None  # effects.hip: total hip BMD is a second endpoint
     data = read_trial_csv(
         args.data,
         quiet=True,
@@ -112,6 +115,7 @@ def cmd_analyze(args) -> None:
         arms=arms,
         wide=wide,
         wide_outcome=args.wide_outcome,
+        hip=hip,
     )
     generic = layout_of(data).outcome == "generic"
     if generic and args.scale == "pct":
@@ -119,8 +123,9 @@ def cmd_analyze(args) -> None:
             "--scale: value 'pct' is not allowed for a generic outcome (allowed: absolute; "
             "% change is defined for BMD only)"
         )
-    table = analyze_trial(
-        data,
+    frames = endpoint_frames(data, hip)
+    table = analyze_endpoints(
+        frames,
         methods,
         missing=missing,
         alpha=a["alpha"],
@@ -143,8 +148,19 @@ def cmd_analyze(args) -> None:
         common.note(
             f"vtrial: note: outcome {source!r} is not BMD: analysed as its change from month 0 in its own unit"
         )
-    for line in analysis_notes(data):
+    notes = analysis_notes(data)
+    for line in notes:
         common.note(f"vtrial: note: {line}")
+    if hip:
+        for line in analysis_notes(frames["hip"]):
+            if line not in notes:  # covariate notes are the same for both endpoints
+                common.note(f"vtrial: note: total hip: {line}")
+    elif HIP_COLUMN in data.columns:
+        source = layout_of(data).source(HIP_COLUMN)
+        common.note(
+            f"vtrial: note: column {source!r} (total hip BMD) is not analysed: set effects.hip to analyse it "
+            "as a second endpoint"
+        )
 
 
 def register(sub) -> None:
@@ -162,7 +178,7 @@ def register(sub) -> None:
     p.add_argument(
         "--columns", metavar="SRC=DST[,...]|FILE.yaml",
         help="rename the file's columns to contract columns (subject_id, arm, visit_month, bmd_g_cm2, "
-        "outcome for a non-BMD score, age_years, ...), or a YAML file with columns: and arms:",
+        "outcome for a non-BMD score, hip_bmd_g_cm2, age_years, ...), or a YAML file with columns: and arms:",
     )  # fmt: skip
     p.add_argument(
         "--arms", metavar="LABEL=ARM[,...]",
