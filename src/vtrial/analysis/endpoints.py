@@ -12,7 +12,8 @@ the power engine, :func:`vtrial.multiplicity.endpoint_rule`):
 
 * ``primary``: the spine decides; its ``p_adjusted`` is adjusted over the
   comparisons as in a spine-only analysis. The hip rows are a secondary
-  endpoint: reported with ``p_adjusted`` equal to the unadjusted p-value.
+  endpoint, adjusted over the comparisons within the hip (as the power
+  engine does), and do not decide.
 * ``all`` (co-primary): each endpoint at full alpha, adjusted over the
   comparisons within the endpoint only (an intersection-union test needs no
   adjustment across endpoints). A decision row per comparison (``endpoint``
@@ -241,10 +242,9 @@ def analyze_endpoints(
         else:
             rows[0]["role"] = "primary"
             for part in rows[1:]:
-                part["p_adjusted"] = part["p_value"]
                 part["role"] = "secondary"
                 part["note"] = [
-                    "; ".join(x for x in (n, "secondary endpoint: unadjusted p-value, does not decide") if x)
+                    "; ".join(x for x in (n, "secondary endpoint: does not decide") if x)
                     for n in part["note"]
                 ]
         for part in rows:
