@@ -410,3 +410,13 @@ def test_hip_defaults_are_filled_in_so_a_grid_can_vary_them():
     assert scenario_id(load_config(overrides=["effects.hip={}"])) == scenario_id(
         load_config(overrides=["effects.hip.difference_pct=-1.0"])
     )
+
+
+def test_assurance_refuses_a_design_instead_of_running_two_arms(capsys, tmp_path):
+    from vtrial.cli import main
+
+    out = tmp_path / "a.csv"
+    assert main(["assurance", "--reps", "50", "--out", str(out), "--set", THREE_ARMS]) == 2
+    err = capsys.readouterr().err
+    assert "config key 'trial.arms' is set, but vtrial assurance supports only the two-arm design" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()

@@ -811,6 +811,9 @@ def run_assurance(
     >>> bool(abs(t.loc[0, "assurance"] - t.loc[0, "analytic_assurance"]) < 3 * t.loc[0, "assurance_se"])
     True
     """
+    from vtrial.design import require_default
+
+    require_default(cfg, "vtrial assurance")  # the design prior is on the one difference of two arms
     methods = power._methods(cfg, methods)
     reps = power._check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     grid_keys = list((cfg.get("grid") or {}).keys())
