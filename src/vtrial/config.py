@@ -249,6 +249,8 @@ def _in_schema(parts: list[str]) -> bool:
     """Whether the schema names this key path (mappings all the way down)."""
     node: dict = _package_yaml("config.schema.yaml")
     for part in parts:
+        # An optional section is "null or a mapping": look into its mapping branch.
+        node = next((b for b in node.get("anyOf", ()) if "properties" in b), node)
         node = _resolve(node.get("properties", {}).get(part, {}))
         if not node:
             return False

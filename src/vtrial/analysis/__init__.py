@@ -4,7 +4,11 @@ Every method has the signature ``fn(data, *, missing="complete_case",
 alpha=0.05, scale="pct", rng=None, **options) -> AnalysisResult`` where
 ``data`` is the long trial format (the trial-data contract of docs/architecture.md). The estimate is always
 anastrozole minus placebo in mean 12-month change of PA spine BMD
-(percentage points, or g/cm2 with ``scale="absolute"``).
+(percentage points, or g/cm2 with ``scale="absolute"``). A trial with another
+schedule, other arms or another outcome carries a
+:class:`vtrial.analysis.data.Layout` (endpoint month, scans, outcome), and
+:func:`vtrial.analysis.comparisons.analyze_trial` runs every comparison of
+two or more arms (docs/analyze.md).
 
 Which missing-data strategies each method accepts (anything else raises
 :class:`vtrial.errors.InputError`):
@@ -39,9 +43,10 @@ from os import PathLike
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis.data import analysis_notes, check_trial
+from vtrial.analysis.data import DEFAULT_LAYOUT, Layout, analysis_notes, check_trial
 from vtrial.analysis.missing import STRATEGIES
 from vtrial.analysis.result import AnalysisResult, nan_result, results_to_frame
+from vtrial.analysis.trial_input import prepare_trial
 from vtrial.errors import InputError
 from vtrial.method_registry import ALLOWED_MISSING, METHODS, list_methods
 
@@ -49,6 +54,7 @@ __all__ = [
     "ALLOWED_MISSING",
     "METHODS",
     "AnalysisResult",
+    "checked_methods",
     "list_methods",
     "method_seed",
     "read_trial_csv",
@@ -59,7 +65,16 @@ __all__ = [
 _COMMON = ("missing", "alpha", "scale", "rng")
 
 
-def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame:
+def read_trial_csv(
+    path: str | PathLike,
+    *,
+    quiet: bool = False,
+    layout: Layout | None = None,
+    columns: Mapping[str, str] | None = None,
+    arms: Mapping[str, str] | None = None,
+    wide: Mapping[str, int] | None = None,
+    wide_outcome: str = "bmd_g_cm2",
+) -> pd.DataFrame:
     """Read and check a long-format trial CSV (simulated or real).
 
     Parameters
@@ -73,6 +88,18 @@ def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame
         Unless true, write one ``vtrial: note: ...`` line on stderr per reason
         some men are not (fully) analysed, naming them
         (:func:`vtrial.analysis.data.analysis_notes`).
+    layout : Layout, optional
+        Schedule and arms (:func:`vtrial.analysis.trial_input.layout_from_config`);
+        default: the 2009 trial.
+    columns, arms : mapping, optional
+        The file's column names and arm labels mapped to the contract's
+        (:func:`vtrial.analysis.trial_input.prepare_trial`).
+    wide : mapping, optional
+        A wide file (one row per subject): column -> month of the outcome
+        value it holds (:func:`vtrial.analysis.trial_input.wide_to_long`),
+        applied after ``columns``.
+    wide_outcome : str
+        What the wide values are: ``"bmd_g_cm2"`` or ``"outcome"`` (generic).
 
     Returns
     -------
@@ -110,6 +137,8 @@ def read_trial_csv(path: str | PathLike, *, quiet: bool = False) -> pd.DataFrame
         ) from err
     frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     frame = frame[frame.notna().any(axis=1)]
+    if layout is not None or columns or arms or wide:
+        frame = prepare_trial(frame, layout or DEFAULT_LAYOUT, columns, arms, wide, wide_outcome)
     checked = check_trial(frame).reset_index(drop=True)
     if not quiet:
         for line in analysis_notes(checked):
@@ -175,6 +204,36 @@ def _method_options(
     return chosen
 
 
+def checked_methods(methods: Sequence[str] | None, missing: str) -> list[str]:
+    """The methods to run: the given ones, or all that accept ``missing``; checked.
+
+    Raises
+    ------
+    InputError
+        Unknown strategy or method, or a method that cannot use ``missing``.
+
+    Examples
+    --------
+    >>> checked_methods(None, "multiple_imputation")
+    ['student_t', 'welch_t', 'ancova']
+    """
+    if missing not in STRATEGIES:
+        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
+    if not methods:
+        methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise InputError(f"method {unknown[0]!r} is unknown (allowed: {', '.join(METHODS)})")
+    for name in methods:
+        allowed = ALLOWED_MISSING.get(name, STRATEGIES)
+        if missing not in allowed:
+            raise InputError(
+                f"method {name!r} cannot be combined with missing strategy {missing!r} "
+                f"(allowed for {name}: {', '.join(allowed)})"
+            )
+    return list(methods)
+
+
 def run_methods(
     data: pd.DataFrame,
     methods: Sequence[str] | None,
@@ -230,20 +289,7 @@ def run_methods(
     ['welch_t', 'ancova']
     """
     options = dict(options or {})
-    if missing not in STRATEGIES:
-        raise InputError(f"missing strategy {missing!r} is unknown (allowed: {', '.join(STRATEGIES)})")
-    if not methods:
-        methods = [name for name in METHODS if missing in ALLOWED_MISSING.get(name, STRATEGIES)]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise InputError(f"method {unknown[0]!r} is unknown (allowed: {', '.join(METHODS)})")
-    for name in methods:
-        allowed = ALLOWED_MISSING.get(name, STRATEGIES)
-        if missing not in allowed:
-            raise InputError(
-                f"method {name!r} cannot be combined with missing strategy {missing!r} "
-                f"(allowed for {name}: {', '.join(allowed)})"
-            )
+    methods = checked_methods(methods, missing)
     selected = {name: _method_options(name, METHODS[name][0], options) for name in methods}
     flat = [k for k in options if k not in METHODS]
     unused = [k for k in flat if not any(k in opts for opts in selected.values())]

@@ -12,15 +12,21 @@ A value the analyses cannot mean stops the run, because any number computed
 from it would be wrong without a visible sign:
 
 * ``visit_month`` that is empty, not a number, negative, not a whole month or
-  not one of the trial's scheduled visits (:data:`vtrial.trial.VISITS`):
+  not one of the trial's scheduled visits (the :class:`Layout`: by default
+  :data:`vtrial.trial.VISITS`; ``trial.schedule`` in the config sets another):
   a relabelled or extra visit would otherwise be ignored or misread;
-* a BMD at a visit without a DXA scan (outside :data:`vtrial.trial.BMD_VISITS`):
-  it would be ignored;
-* a value outside :data:`PLAUSIBLE` (non-finite numbers included): these are
-  entry or unit errors, and one of them (a baseline BMD of 1e300) is enough to
-  reverse or void the treatment effect;
-* a man without ``subject_id`` or ``arm``, an arm label other than
-  :data:`ARMS`, a man in two arms, two rows for one man and visit.
+* an outcome at a visit without a scan (outside ``Layout.scans``, by default
+  :data:`vtrial.trial.BMD_VISITS`): it would be ignored;
+* a value outside :data:`PLAUSIBLE` (non-finite numbers included) in a column
+  that is present: these are entry or unit errors, and one of them (a
+  baseline BMD of 1e300) is enough to reverse or void the treatment effect.
+  A generic outcome (``Layout.outcome == "generic"``: the data's ``outcome``
+  column, e.g. a depression score) is only required to be finite;
+* a man without ``subject_id`` or ``arm``, an arm label other than the
+  layout's arms, a man in two arms, two rows for one man and visit.
+
+Only ``subject_id, arm, visit_month, bmd_g_cm2`` are required; a covariate
+column (age, BMI, hormones) is needed only by an analysis that adjusts for it.
 
 What is analysed without some men, with a note
 ----------------------------------------------
@@ -31,13 +37,17 @@ reason, printed on stderr by :func:`vtrial.analysis.read_trial_csv`):
 
 * men without a month-0 BMD are never analysed (change from baseline is
   undefined);
-* men without a month-12 BMD are left out by ``complete_case``, and imputed
-  or carried forward by the other strategies (the MMRM uses their month-6 BMD);
+* men without an endpoint BMD are left out by ``complete_case``, and imputed
+  or carried forward by the other strategies (the MMRM uses their earlier scans);
+* men who missed a scan before the endpoint but were seen later (an
+  intermittent gap) are named: the MMRM uses every scan they have;
 * men without a month-0 value of a numeric covariate are left out of any
   analysis that adjusts for that covariate.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -48,28 +58,101 @@ from vtrial.trial import BMD_VISITS, VISITS
 __all__ = [
     "ARMS",
     "BMD_VISITS",
+    "DEFAULT_LAYOUT",
     "PLAUSIBLE",
     "REQUIRED_COLUMNS",
     "VISITS",
+    "Layout",
     "analysis_notes",
     "check_trial",
+    "layout_of",
+    "with_layout",
     "to_wide",
     "validate_long",
 ]
 
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "subject_id",
-    "arm",
-    "visit_month",
-    "age_years",
-    "bmi_kg_m2",
-    "testosterone_ng_dl",
-    "estradiol_pg_ml",
-    "bmd_g_cm2",
-)
+REQUIRED_COLUMNS: tuple[str, ...] = ("subject_id", "arm", "visit_month", "bmd_g_cm2")
 # Order matters: index 0 is the reference (placebo) arm of every contrast.
 ARMS: tuple[str, str] = ("placebo", "anastrozole")
-_NUMERIC = ("visit_month", "age_years", "bmi_kg_m2", "testosterone_ng_dl", "estradiol_pg_ml")
+#: Baseline covariates of the trial-data contract; each is optional.
+COVARIATES: tuple[str, ...] = ("age_years", "bmi_kg_m2", "testosterone_ng_dl", "estradiol_pg_ml")
+_NUMERIC = ("visit_month", *COVARIATES)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a trial file holds: its visits, scans, endpoint, arms and outcome.
+
+    Attributes
+    ----------
+    scans : tuple of int
+        Months (since randomization) at which the outcome is measured,
+        strictly increasing, starting at 0 (the baseline).
+    visits : tuple of int
+        Every allowed ``visit_month`` (the scans are always allowed).
+    endpoint : int
+        Month of the primary endpoint, one of ``scans`` after 0.
+    arms : tuple of str
+        Arm labels the ``arm`` column may hold; the first is the reference
+        of ``treat`` (in a two-arm analysis: the control).
+    outcome : {"bmd", "generic"}
+        ``"bmd"``: ``bmd_g_cm2`` is PA spine BMD and must lie in
+        :data:`PLAUSIBLE`; ``"generic"``: any finite outcome (mapped from the
+        data's ``outcome`` column).
+    names : tuple of (str, str)
+        ``(contract column, column in the user's file)`` pairs, so that an
+        error names the column the user knows.
+
+    Examples
+    --------
+    >>> Layout(scans=(0, 6, 12, 18, 24), endpoint=24).visit_months
+    (0, 3, 6, 12, 18, 24)
+    """
+
+    scans: tuple[int, ...] = BMD_VISITS
+    visits: tuple[int, ...] = VISITS
+    endpoint: int = 12
+    arms: tuple[str, ...] = ARMS
+    outcome: str = "bmd"
+    names: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def visit_months(self) -> tuple[int, ...]:
+        """Allowed ``visit_month`` values: visits and scans, sorted."""
+        return tuple(sorted(set(self.visits) | set(self.scans)))
+
+    @property
+    def post_baseline(self) -> tuple[int, ...]:
+        """Scans after month 0."""
+        return tuple(m for m in self.scans if m > 0)
+
+    def source(self, column: str) -> str:
+        """The user's name of a contract column (itself when not mapped)."""
+        return dict(self.names).get(column, column)
+
+
+#: The 2009 trial: visits 0, 3, 6, 12; scans 0, 6, 12; endpoint 12; placebo, anastrozole.
+DEFAULT_LAYOUT = Layout()
+_ATTR = "vtrial_layout"
+
+
+def layout_of(frame: pd.DataFrame) -> Layout:
+    """The :class:`Layout` attached to a long or wide table (default: the 2009 trial).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> layout_of(pd.DataFrame()).endpoint
+    12
+    """
+    return frame.attrs.get(_ATTR, DEFAULT_LAYOUT)
+
+
+def with_layout(frame: pd.DataFrame, layout: Layout) -> pd.DataFrame:
+    """``frame`` (not copied) with ``layout`` attached; pandas keeps it through copies."""
+    frame.attrs[_ATTR] = layout
+    return frame
+
 
 #: Closed range (low, high), unit and reason for each measured column. The
 #: ranges are wide on purpose: they catch entry and unit errors, not unusual men.
@@ -142,7 +225,8 @@ def _refuse(frame: pd.DataFrame, column: str, bad: np.ndarray, why: str) -> None
             shown = "empty value"
         else:
             shown = f"value {value:g}" if isinstance(value, float) else f"value {value}"
-        raise InputError(f"column {column!r}, {_where(frame, position)}: {shown} {why}")
+        name = layout_of(frame).source(column)
+        raise InputError(f"column {name!r}, {_where(frame, position)}: {shown} {why}")
 
 
 def _as_numeric(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -159,33 +243,43 @@ def _months(values: tuple[int, ...]) -> str:
     return ", ".join(str(m) for m in values)
 
 
-def _check_visits(frame: pd.DataFrame) -> None:
+def _check_visits(frame: pd.DataFrame, layout: Layout) -> None:
     visit = frame["visit_month"].to_numpy()
+    allowed = layout.visit_months
     _refuse(
         frame,
         "visit_month",
         np.isnan(visit),
-        f"is not allowed (allowed: the scheduled visits {_months(VISITS)}, months since randomization)",
+        f"is not allowed (allowed: the scheduled visits {_months(allowed)}, months since randomization)",
     )
+    # Another schedule is a config setting: say so, so that no visit is dropped unseen.
+    default = (layout.scans, layout.visits) == (DEFAULT_LAYOUT.scans, DEFAULT_LAYOUT.visits)
+    how = "; another schedule: set trial.schedule" if default else ""
     _refuse(
         frame,
         "visit_month",
-        ~np.isin(visit, VISITS),
-        f"is not a scheduled visit (allowed: {_months(VISITS)}, whole months since randomization)",
+        ~np.isin(visit, allowed),
+        f"is not a scheduled visit (allowed: {_months(allowed)}, whole months since randomization{how})",
     )
     bmd = frame["bmd_g_cm2"].to_numpy()
+    what = "BMD" if layout.outcome == "bmd" else "outcome"
     _refuse(
         frame,
         "bmd_g_cm2",
-        ~np.isin(visit, BMD_VISITS) & ~np.isnan(bmd),
-        f"is at a visit without a DXA scan (allowed: BMD at months {_months(BMD_VISITS)} only; "
-        "empty at the other visits)",
+        ~np.isin(visit, layout.scans) & ~np.isnan(bmd),
+        f"is at a visit without a {'DXA ' if what == 'BMD' else ''}scan (allowed: {what} at months "
+        f"{_months(layout.scans)} only; empty at the other visits)",
     )
 
 
-def _check_ranges(frame: pd.DataFrame) -> None:
+def _check_ranges(frame: pd.DataFrame, layout: Layout) -> None:
     for column, (low, high, unit, reason) in PLAUSIBLE.items():
+        if column not in frame.columns:
+            continue
         values = frame[column].to_numpy()
+        if column == "bmd_g_cm2" and layout.outcome == "generic":
+            _refuse(frame, column, ~np.isnan(values) & ~np.isfinite(values), "is not a finite number")
+            continue
         # NaN is "not measured"; inf and -inf fail the range test.
         bad = ~np.isnan(values) & ~((values >= low) & (values <= high))
         _refuse(
@@ -196,33 +290,37 @@ def _check_ranges(frame: pd.DataFrame) -> None:
         )
 
 
-def validate_long(data: pd.DataFrame) -> pd.DataFrame:
+def validate_long(data: pd.DataFrame, layout: Layout | None = None) -> pd.DataFrame:
     """Check a long-format trial table and return a clean copy.
 
     Parameters
     ----------
     data : pandas.DataFrame
         One row per man and scheduled visit with at least the columns
-        ``subject_id, arm, visit_month, age_years, bmi_kg_m2,
-        testosterone_ng_dl, estradiol_pg_ml, bmd_g_cm2`` (extra columns are
-        kept). BMD in g/cm2, visit in months since randomization. Error
-        messages name a row by ``subject_id`` and by its 1-based position, or
-        by the index value when the index is named ``line`` (file lines).
+        ``subject_id, arm, visit_month, bmd_g_cm2``; the covariates
+        ``age_years, bmi_kg_m2, testosterone_ng_dl, estradiol_pg_ml`` are
+        optional (extra columns are kept). BMD in g/cm2, visit in months since
+        randomization. Error messages name a row by ``subject_id`` and by its
+        1-based position, or by the index value when the index is named
+        ``line`` (file lines).
+    layout : Layout, optional
+        Visits, scans, endpoint, arms and outcome; default: the one attached
+        to ``data`` (:func:`layout_of`), else the 2009 trial.
 
     Returns
     -------
     pandas.DataFrame
-        Copy with numeric columns as float and ``arm`` as str.
+        Copy with numeric columns as float, ``arm`` as str and the layout
+        attached.
 
     Raises
     ------
     InputError
         A missing column; an empty ``subject_id``; an arm label other than
-        ``placebo``/``anastrozole``; a non-numeric value; a visit outside
-        :data:`vtrial.trial.VISITS`; a BMD at a visit outside
-        :data:`vtrial.trial.BMD_VISITS`; a value outside :data:`PLAUSIBLE`;
-        a man in two arms; a repeated (man, visit) row; or no BMD at all at
-        month 0 or month 12.
+        the layout's arms; a non-numeric value; a visit outside the layout's
+        visits; an outcome at a visit without a scan; a value outside
+        :data:`PLAUSIBLE`; a man in two arms; a repeated (man, visit) row; or
+        no outcome at all at month 0 or at the endpoint.
 
     Examples
     --------
@@ -236,37 +334,47 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
     >>> validate_long(df.assign(visit_month=[0, 24]))
     Traceback (most recent call last):
     ...
-    vtrial.errors.InputError: column 'visit_month', subject 1 (row 2): value 24 is not a scheduled visit (allowed: 0, 3, 6, 12, whole months since randomization)
+    vtrial.errors.InputError: column 'visit_month', subject 1 (row 2): value 24 is not a scheduled visit (allowed: 0, 3, 6, 12, whole months since randomization; another schedule: set trial.schedule)
+    >>> validate_long(df.assign(visit_month=[0, 24]), Layout(scans=(0, 12, 24), endpoint=24)).shape
+    (2, 8)
     """  # noqa: E501 - a doctest's expected output is one line
     if not isinstance(data, pd.DataFrame):
         raise InputError(f"trial data must be a pandas DataFrame, not {type(data).__name__}")
+    layout = layout or layout_of(data)
     missing = [c for c in REQUIRED_COLUMNS if c not in data.columns]
     if missing:
         raise InputError(
-            f"trial data: missing column(s) {', '.join(repr(c) for c in missing)} "
-            f"(required: {', '.join(REQUIRED_COLUMNS)})"
+            f"trial data: missing column(s) {', '.join(repr(layout.source(c)) for c in missing)} "
+            f"(required: {', '.join(REQUIRED_COLUMNS)}; map other names with --columns SRC=DST)"
         )
     if len(data) == 0:
         raise InputError("trial data: no rows (need one row per man and visit)")
-    frame = data.copy()
+    frame = with_layout(data.copy(), layout)
     _refuse(
         frame,
         "subject_id",
         frame["subject_id"].isna().to_numpy(),
         "is not allowed (every row needs the id of its man)",
     )
+    arms = layout.arms
     arm = frame["arm"]
-    if not arm.isin(ARMS).all():
+    if not arm.isin(arms).all():
         # Tolerate surrounding spaces (hand-edited CSVs); anything else is an error.
         arm = arm.astype("string").str.strip()
-        bad_arm = (arm.isna() | ~arm.isin(ARMS)).to_numpy()
-        _refuse(frame, "arm", bad_arm, f"is not allowed (allowed: {', '.join(ARMS)})")
+        bad_arm = (arm.isna() | ~arm.isin(arms)).to_numpy()
+        _refuse(
+            frame,
+            "arm",
+            bad_arm,
+            f"is not allowed (allowed: {', '.join(arms)}; other labels: map them with --arms LABEL=ARM "
+            "or name the arms in trial.arms)",
+        )
         frame["arm"] = arm.astype(str)
     for column in (*_NUMERIC, "bmd_g_cm2"):
-        if frame[column].dtype != float:
+        if column in frame.columns and frame[column].dtype != float:
             frame[column] = _as_numeric(frame, column)
-    _check_visits(frame)
-    _check_ranges(frame)
+    _check_visits(frame, layout)
+    _check_ranges(frame, layout)
     visit = frame["visit_month"].to_numpy()
     bmd = frame["bmd_g_cm2"].to_numpy()
     codes, ids = pd.factorize(frame["subject_id"], sort=False)
@@ -279,19 +387,20 @@ def validate_long(data: pd.DataFrame) -> pd.DataFrame:
         duplicated,
         "is in more than one row for this man (allowed: one row per man and visit)",
     )
-    is_active = (frame["arm"] == ARMS[1]).to_numpy()
-    first_arm = pd.Series(is_active).groupby(codes).transform("first").to_numpy()
+    arm_code = pd.Categorical(frame["arm"], categories=arms).codes
+    first_arm = pd.Series(arm_code).groupby(codes).transform("first").to_numpy()
     _refuse(
         frame,
         "arm",
-        is_active != first_arm,
+        arm_code != first_arm,
         "differs from this man's arm on his first row (allowed: one arm per man)",
     )
-    for month in (0, 12):
+    what = "BMD" if layout.outcome == "bmd" else "outcome"
+    for month in (0, layout.endpoint):
         if not np.any(~np.isnan(bmd[visit == month])):
             raise InputError(
-                f"column 'bmd_g_cm2': no BMD at all at visit_month {month} "
-                "(months 0 and 12 need measured BMD)"
+                f"column {layout.source('bmd_g_cm2')!r}: no {what} at all at visit_month {month} "
+                f"(months 0 and {layout.endpoint} need measured {what})"
             )
     return frame
 
@@ -325,27 +434,47 @@ def analysis_notes(data: pd.DataFrame) -> list[str]:
     >>> analysis_notes(df)
     ['1 man without a month-0 BMD is not analysed (change from baseline is undefined): subject 2']
     """
-    covariates = [c for c in _NUMERIC if c != "visit_month"]
+    layout = layout_of(data)
+    covariates = [c for c in COVARIATES if c in data.columns]
     wide = to_wide(data, tuple(covariates))
+    what = "BMD" if layout.outcome == "bmd" else "outcome"
+    end = layout.endpoint
     notes = []
     no_base = wide["bmd0"].isna().to_numpy()
     ids = wide["subject_id"].to_numpy()
 
+    one, many = ("man", "men") if layout.outcome == "bmd" else ("subject", "subjects")
+
     def men(n: int) -> str:
-        return f"{n} man" if n == 1 else f"{n} men"
+        return f"{n} {one}" if n == 1 else f"{n} {many}"
 
     if no_base.any():
         n = int(no_base.sum())
         notes.append(
-            f"{men(n)} without a month-0 BMD {'is' if n == 1 else 'are'} not analysed "
+            f"{men(n)} without a month-0 {what} {'is' if n == 1 else 'are'} not analysed "
             f"(change from baseline is undefined): subject {_ids(ids[no_base])}"
         )
-    dropout = ~no_base & wide["bmd12"].isna().to_numpy()
+    dropout = ~no_base & wide[f"bmd{end}"].isna().to_numpy()
     if dropout.any():
         n = int(dropout.sum())
+        earlier = [m for m in layout.post_baseline if m < end]
+        uses = f"month-{earlier[-1]} {what}" if earlier == [6] else "earlier scans"
         notes.append(
-            f"{men(n)} without a month-12 BMD: missing=complete_case leaves them out, mmrm uses "
-            f"their month-6 BMD, the other strategies impute them: subject {_ids(ids[dropout])}"
+            f"{men(n)} without a month-{end} {what}: missing=complete_case leaves them out, mmrm uses "
+            f"their {uses}, the other strategies impute them: subject {_ids(ids[dropout])}"
+        )
+    post = np.column_stack([wide[f"bmd{m}"].to_numpy() for m in layout.post_baseline])
+    seen = ~np.isnan(post)
+    # A missed scan followed by a seen one (not monotone dropout). With one scan
+    # before the endpoint every method treats such a man as the 2009 analyses do.
+    seen_later = np.logical_or.accumulate(seen[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    gap = ~no_base & np.any(~seen[:, :-1] & seen_later, axis=1) & (seen.shape[1] > 2)
+    if gap.any():
+        n = int(gap.sum())
+        notes.append(
+            f"{men(n)} missed a scan but {'was' if n == 1 else 'were'} seen later (intermittent gap): "
+            f"mmrm uses every scan they have, locf carries the last scan before month {end} forward, "
+            f"multiple imputation uses the scan just before month {end} only: subject {_ids(ids[gap])}"
         )
     for name in covariates:
         lacking = ~no_base & wide[name].isna().to_numpy()
@@ -359,21 +488,24 @@ def analysis_notes(data: pd.DataFrame) -> list[str]:
 
 
 def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFrame:
-    """One row per man: arm, BMD at each DXA visit and baseline covariates.
+    """One row per man: arm, outcome at each scan and baseline covariates.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial (see :func:`validate_long`).
+        Long-format trial (see :func:`validate_long`; its layout is kept).
     covariates : tuple of str
         Numeric columns whose month-0 value is wanted, e.g. ``("age_years",)``.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``subject_id, arm, treat`` (1 for anastrozole, 0 for placebo),
-        ``bmd0, bmd6, bmd12`` (g/cm2, NaN when not measured) and one column per
-        covariate (baseline value), ordered by first appearance of each man.
+        Columns ``subject_id, arm, treat`` (1 for the layout's second arm,
+        anastrozole by default, else 0), ``bmd<m>`` for every scan month
+        ``m`` of the layout (``bmd0, bmd6, bmd12`` by default; g/cm2, NaN
+        when not measured) and one column per covariate (baseline value),
+        ordered by first appearance of each man; the layout is attached
+        (:func:`layout_of`).
 
     Raises
     ------
@@ -391,16 +523,18 @@ def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFram
     [[1.1, 1.11]]
     """
     frame = validate_long(data)
+    layout = layout_of(frame)
     for name in covariates:
         if name not in frame.columns:
             raise InputError(
                 f"covariate {name!r} is not a column of the trial data "
-                f"(allowed: numeric columns such as {', '.join(_NUMERIC[1:])})"
+                f"(allowed: numeric columns such as {', '.join(COVARIATES)}; map other names "
+                "with --columns SRC=DST)"
             )
         if name in ("subject_id", "arm", "visit_month", "bmd_g_cm2"):
             raise InputError(
                 f"covariate {name!r} is not allowed (baseline BMD is always adjusted for; allowed: "
-                f"other numeric columns such as {', '.join(_NUMERIC[1:])})"
+                f"other numeric columns such as {', '.join(COVARIATES)})"
             )
         frame[name] = _as_numeric(frame, name)
     codes, ids = pd.factorize(frame["subject_id"], sort=False)
@@ -410,8 +544,8 @@ def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFram
     visit = frame["visit_month"].to_numpy()
     bmd = frame["bmd_g_cm2"].to_numpy()
     out = {"subject_id": ids, "arm": arm_of.astype(str)}
-    out["treat"] = (out["arm"] == ARMS[1]).astype(float)
-    for month in BMD_VISITS:
+    out["treat"] = (out["arm"] == layout.arms[1]).astype(float)
+    for month in layout.scans:
         column = np.full(n, np.nan)
         rows = visit == month
         column[codes[rows]] = bmd[rows]
@@ -421,19 +555,19 @@ def to_wide(data: pd.DataFrame, covariates: tuple[str, ...] = ()) -> pd.DataFram
         column = np.full(n, np.nan)
         column[codes[baseline]] = frame[name].to_numpy()[baseline]
         out[name] = column
-    return pd.DataFrame(out)
+    return with_layout(pd.DataFrame(out), layout)
 
 
 def check_trial(data: pd.DataFrame, minimum_per_arm: int = 2) -> pd.DataFrame:
-    """Validate a trial and require analysable men in both arms.
+    """Validate a trial and require analysable men in every arm.
 
-    A man is analysable when both his month-0 and month-12 BMD are measured,
-    the minimum any strategy needs to estimate an arm's mean change.
+    A man is analysable when both his month-0 and endpoint outcome are
+    measured, the minimum any strategy needs to estimate an arm's mean change.
 
     Parameters
     ----------
     data : pandas.DataFrame
-        Long-format trial.
+        Long-format trial (with its layout attached, or the 2009 trial's).
     minimum_per_arm : int
         Fewest analysable men allowed per arm.
 
@@ -454,13 +588,16 @@ def check_trial(data: pd.DataFrame, minimum_per_arm: int = 2) -> pd.DataFrame:
     (128, 8)
     """
     frame = validate_long(data)
+    layout = layout_of(frame)
     wide = to_wide(frame)
-    complete = wide["bmd0"].notna() & wide["bmd12"].notna()
-    for label in ARMS:
+    end = layout.endpoint
+    complete = wide["bmd0"].notna() & wide[f"bmd{end}"].notna()
+    what = "BMD" if layout.outcome == "bmd" else "outcome"
+    for label in layout.arms:
         n = int((complete & (wide["arm"] == label)).sum())
         if n < minimum_per_arm:
             raise InputError(
-                f"column 'arm': arm {label!r} has {n} analysable men with BMD at months 0 and 12 "
-                f"(allowed: at least {minimum_per_arm} per arm)"
+                f"column {layout.source('arm')!r}: arm {label!r} has {n} analysable men with {what} at "
+                f"months 0 and {end} (allowed: at least {minimum_per_arm} per arm)"
             )
     return frame

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vtrial.analysis.data import ARMS, to_wide
+from vtrial.analysis.data import ARMS, layout_of, to_wide
 from vtrial.analysis.result import AnalysisResult, nan_result
 from vtrial.errors import InputError
 
@@ -154,7 +154,11 @@ def change(wide: pd.DataFrame, month: int, scale: str) -> np.ndarray:
 
 
 def single_outcome(wide: pd.DataFrame, missing: str, scale: str) -> np.ndarray:
-    """12-month change per man under a single-value strategy.
+    """Change at the endpoint (month 12 by default) per man under a single-value strategy.
+
+    The endpoint and the scans come from the layout of ``wide``
+    (:func:`vtrial.analysis.data.layout_of`). ``locf`` carries forward the
+    last observed scan before the endpoint, whatever gaps precede it.
 
     Parameters
     ----------
@@ -178,7 +182,9 @@ def single_outcome(wide: pd.DataFrame, missing: str, scale: str) -> np.ndarray:
     >>> single_outcome(w, "locf", "pct").round(6).tolist()
     [2.0, 1.0]
     """
-    y12 = change(wide, 12, scale)
+    layout = layout_of(wide)
+    end = layout.endpoint
+    y12 = change(wide, end, scale)
     if missing == "complete_case":
         return y12
     has_base = wide["bmd0"].notna().to_numpy()
@@ -186,9 +192,11 @@ def single_outcome(wide: pd.DataFrame, missing: str, scale: str) -> np.ndarray:
     if missing == "bocf":
         return filled
     if missing == "locf":
-        y6 = change(wide, 6, scale)
-        use6 = np.isnan(y12) & ~np.isnan(y6)
-        return np.where(use6, y6, filled)
+        # Earliest scan first, so that a later observed scan overwrites it.
+        for month in (m for m in layout.post_baseline if m < end):
+            y = change(wide, month, scale)
+            filled = np.where(np.isnan(y12) & ~np.isnan(y), y, filled)
+        return filled
     raise ValueError(f"not a single-value strategy: {missing}")
 
 
@@ -259,7 +267,8 @@ def impute_changes(
         Number M of completed data sets.
     delta : float
         Shift in percentage points added to imputed 12-month % changes in
-        ``delta_arm`` (``delta / 100 * bmd0`` g/cm2 for ``scale="absolute"``).
+        ``delta_arm`` (``delta / 100 * bmd0`` g/cm2 for ``scale="absolute"``;
+        in the outcome's own unit for a generic outcome).
     delta_arm : str
         ``"anastrozole"`` or ``"placebo"``.
     rng : int, Generator or None
@@ -287,6 +296,11 @@ def impute_changes(
     both visits for that model, the month-6 change is left out of it. This is
     valid under MAR for monotone dropout.
 
+    With another schedule (the layout of ``wide``) "month 12" is the endpoint
+    and "month 6" the scan just before it; earlier scans are not used (a
+    man's gap there does not matter). With no scan between baseline and the
+    endpoint the endpoint is imputed from ``[1, bmd0, covariates]``.
+
     Examples
     --------
     >>> import pandas as pd, numpy as np
@@ -307,13 +321,18 @@ def impute_changes(
     for name in covariates:
         included = included & wide[name].notna().to_numpy()
     sub = wide.loc[included]
-    y6 = change(sub, 6, scale)
-    y12 = change(sub, 12, scale)
+    layout = layout_of(wide)
+    before = [m for m in layout.post_baseline if m < layout.endpoint]
+    y12 = change(sub, layout.endpoint, scale)
+    y6 = change(sub, before[-1], scale) if before else np.full(len(sub), np.nan)
     base = np.column_stack(
         [np.ones(len(sub)), sub["bmd0"].to_numpy()] + [sub[c].to_numpy() for c in covariates]
     )
     arm = sub["arm"].to_numpy()
-    shift = delta if scale == "pct" else delta / 100.0 * sub["bmd0"].to_numpy()
+    # delta is in percentage points of BMD (converted to g/cm2 per man on the
+    # absolute scale); a generic outcome has no % scale: delta is in its unit.
+    in_unit = scale == "pct" or layout.outcome == "generic"
+    shift = delta if in_unit else delta / 100.0 * sub["bmd0"].to_numpy()
     shift = np.broadcast_to(np.asarray(shift, dtype=float), (len(sub),))
     completed = np.tile(y12, (n_imputations, 1))
     for label in ARMS:

@@ -2,8 +2,9 @@
 
 ``vtrial simulate --out trial.csv``
     One simulated trial in long format.
-``vtrial analyze trial.csv [--method M]... [--out res.csv]``
-    Every chosen analysis of one trial, simulated or real.
+``vtrial analyze trial.csv [--method M]... [--columns SRC=DST,...] [--arms L=A,...] [--out res.csv]``
+    Every chosen analysis of one trial, simulated or real, any schedule
+    (``trial.schedule``) and any number of arms (``trial.arms``).
 ``vtrial calibrate [--reps R] --out FOLDER``
     Simulated versus published figures of the 2009 trial.
 ``vtrial methods``
@@ -88,31 +89,59 @@ def cmd_methods(args) -> None:
 def cmd_analyze(args) -> None:
     out = common.check_out(args.out)
     cfg = common.load(args)
-    from vtrial.analysis import read_trial_csv, run_methods
-    from vtrial.analysis.data import analysis_notes
+    from vtrial.analysis import read_trial_csv
+    from vtrial.analysis.comparisons import analyze_trial
+    from vtrial.analysis.data import analysis_notes, layout_of
+    from vtrial.analysis.trial_input import layout_from_config, parse_mapping, parse_wide
     from vtrial.config import method_options, scenario_id
     from vtrial.streams import rng_for
 
     a = cfg["analysis"]
     missing = args.missing or a["missing"]
     methods, skipped = common.methods_for(args.method, a["methods"], missing)
+    columns, file_arms = parse_mapping(args.columns, "--columns")
+    arms = {**file_arms, **parse_mapping(args.arms, "--arms")[0]}
     # Notes wait until the work is done, so that a failure is the only line on stderr.
-    data = read_trial_csv(args.data, quiet=True)
-    table = run_methods(
+    wide = parse_wide(args.wide) if args.wide else None
+    data = read_trial_csv(
+        args.data,
+        quiet=True,
+        layout=layout_from_config(cfg),
+        columns=columns,
+        arms=arms,
+        wide=wide,
+        wide_outcome=args.wide_outcome,
+    )
+    generic = layout_of(data).outcome == "generic"
+    if generic and args.scale == "pct":
+        raise InputError(
+            "--scale: value 'pct' is not allowed for a generic outcome (allowed: absolute; "
+            "% change is defined for BMD only)"
+        )
+    table = analyze_trial(
         data,
         methods,
         missing=missing,
         alpha=a["alpha"],
-        scale=args.scale or a["scale"],
+        scale="absolute" if generic else args.scale or a["scale"],
         rng=rng_for(cfg["seed"], scenario_id(cfg), 0),
         options=method_options(cfg, methods),
+        analysis=a,
     )
     # The table is always shown; with --out FILE it is also written.
     print(common.format_table(table))
     if out is not None:
-        common.write_table(table, out, common.record(args, cfg, inputs={"data": args.data}))
+        inputs = {"data": args.data}
+        if args.columns and args.columns.endswith((".yaml", ".yml")):
+            inputs["columns"] = args.columns  # the mapping file decides what was analysed
+        common.write_table(table, out, common.record(args, cfg, inputs=inputs))
     if skipped:
         common.note(f"vtrial: note: {', '.join(skipped)} cannot use missing={missing}; skipped")
+    if generic:
+        source = layout_of(data).source("bmd_g_cm2")
+        common.note(
+            f"vtrial: note: outcome {source!r} is not BMD: analysed as its change from month 0 in its own unit"
+        )
     for line in analysis_notes(data):
         common.note(f"vtrial: note: {line}")
 
@@ -125,10 +154,27 @@ def register(sub) -> None:
 
     p = common.add_command(sub, "analyze", "analyse a trial, simulated or real", cmd_analyze)
     common.add_config_options(p)
-    p.add_argument("data", help="long-format CSV (see README)")
+    p.add_argument("data", help="long-format CSV (see README and docs/analyze.md)")
     p.add_argument("--method", action="append", help="analysis method (repeatable; see `vtrial methods`)")
     p.add_argument("--missing", help="missing-data strategy (default: config analysis.missing)")
     p.add_argument("--scale", choices=["pct", "absolute"], help="outcome scale (default: config)")
+    p.add_argument(
+        "--columns", metavar="SRC=DST[,...]|FILE.yaml",
+        help="rename the file's columns to contract columns (subject_id, arm, visit_month, bmd_g_cm2, "
+        "outcome for a non-BMD score, age_years, ...), or a YAML file with columns: and arms:",
+    )  # fmt: skip
+    p.add_argument(
+        "--arms", metavar="LABEL=ARM[,...]",
+        help="map the arm labels of the data to configured arm names (trial.arms; default placebo, anastrozole)",
+    )  # fmt: skip
+    p.add_argument(
+        "--wide", metavar="COLUMN=MONTH[,...]",
+        help="the file has one row per subject: COLUMN holds the outcome at MONTH (e.g. bmd0=0,bmd12=12)",
+    )  # fmt: skip
+    p.add_argument(
+        "--wide-outcome", choices=["bmd_g_cm2", "outcome"], default="bmd_g_cm2",
+        help="with --wide: the values are PA spine BMD (default) or a generic outcome",
+    )  # fmt: skip
     common.add_out(p, required=False, default="-")
 
     p = common.add_command(
