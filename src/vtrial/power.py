@@ -439,6 +439,13 @@ def run_power(
     >>> t.loc[0, "engine"], bool(0.88 < t.loc[0, "power"] < 0.95)
     ('exact', True)
     """
+    from vtrial import design
+
+    if not design.is_default(cfg):  # multi-arm, scheduled or two-endpoint designs
+        from vtrial.design_power import run_design_power
+
+        return run_design_power(cfg, reps=reps, target_se=target_se, workers=workers, progress=progress,
+                                methods=methods, chunk_size=chunk_size, checkpoint_dir=checkpoint_dir)  # fmt: skip
     methods = _methods(cfg, methods)
     sim = cfg["simulation"]
     if target_se is None:
@@ -854,6 +861,9 @@ def solve(
     >>> int(t.loc[0, "value"]), bool(t.loc[0, "statistic"] >= 0.9 > t.loc[0, "statistic_below"])
     (33, True)
     """
+    from vtrial import design
+
+    design.require_default(cfg, "the sample-size, MDE and assurance searches")  # the two-arm engine only
     if key not in SEARCH_KEYS:
         raise InputError(f"search key {key!r} is not allowed (allowed: {', '.join(SEARCH_KEYS)})")
     if statistic not in STATISTICS:

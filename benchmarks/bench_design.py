@@ -1,0 +1,144 @@
+"""Speed of a three-arm ANCOVA power curve against the two-arm curve (not a test).
+
+Run from the repository root:
+
+    PYTHONPATH=src python benchmarks/bench_design.py [--repeats 5] [--reps 10000]
+
+One curve is :func:`vtrial.power.run_power` over a grid of 10 sample sizes
+(``trial.n_per_arm`` 20, 25, ..., 65) x ``--reps`` replicates of ANCOVA, with
+dropout 0.18 in the control arm and 0.25 in each treated arm:
+
+* ``three_arm``: placebo, ``low`` (-1.5 points) and ``high`` (-2.46 points),
+  ``analysis.multiplicity`` (default ``dunnett``), through the design engine
+  (:mod:`vtrial.design_power`), so 1.5 times the men of the two-arm trial;
+* ``two_arm_design``: placebo and anastrozole (-2.46) given as ``trial.arms``,
+  the same design engine: the like-for-like comparison;
+* ``two_arm_default``: the packaged two-arm config (same n, dropout and
+  difference), through the ordinary engine (the exact shortcut for ANCOVA).
+
+Each round times the three cases in turn (the order alternates from round to
+round), after one warm-up round; the figures are medians over rounds, and
+each ratio is the median of the per-round ratios. Both wall-clock and CPU
+time of the process are recorded (single-threaded BLAS): on a shared machine
+the wall-clock time also counts the waits for a core, so the ratio is taken
+on CPU time. Goal: three_arm at most 1.6 x two_arm_design.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from vtrial import power  # noqa: E402
+from vtrial.config import load_config, set_key, validate_config  # noqa: E402
+
+SIZES = list(range(20, 66, 5))
+
+
+def configs(multiplicity: str) -> dict[str, dict]:
+    base = load_config()
+    base = set_key(base, "analysis.methods", ["ancova"])
+    base = set_key(base, "grid", {"trial.n_per_arm": SIZES})
+    three = [
+        {"name": "placebo", "dropout": 0.18},
+        {"name": "low", "difference_pct": -1.5, "dropout": 0.25},
+        {"name": "high", "difference_pct": -2.46, "dropout": 0.25},
+    ]
+    two = [
+        {"name": "placebo", "dropout": 0.18},
+        {"name": "anastrozole", "difference_pct": -2.46, "dropout": 0.25},
+    ]
+    out = {
+        "three_arm": set_key(
+            set_key(set_key(base, "trial.arms", three), "trial.block_sizes", [6]),
+            "analysis.multiplicity",
+            multiplicity,
+        ),  # fmt: skip
+        "two_arm_design": set_key(base, "trial.arms", two),
+        "two_arm_default": base,
+    }
+    return {k: validate_config(v) for k, v in out.items()}
+
+
+def _powers(table) -> dict[str, float]:
+    """Power per comparison row at n per arm 45."""
+    t = table[table["n_per_arm"] == 45]
+    labels = t["comparison"] if "comparison" in t else ["anastrozole-placebo"] * len(t)
+    return {str(c): round(float(p), 4) for c, p in zip(labels, t["power"], strict=True)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=10_000)
+    ap.add_argument("--multiplicity", default="dunnett")
+    ap.add_argument("--out", help="write the figures as JSON here")
+    args = ap.parse_args()
+    cfgs = configs(args.multiplicity)
+    names = list(cfgs)
+
+    def run(name):
+        t, c = time.perf_counter(), time.process_time()
+        table = power.run_power(cfgs[name], reps=args.reps)
+        return time.perf_counter() - t, time.process_time() - c, table
+
+    load_before = os.getloadavg()
+    for name in names:  # warm-up (imports, quadrature tables)
+        run(name)
+    times = {name: [] for name in names}
+    cpu = {name: [] for name in names}
+    tables = {}
+    for r in range(args.repeats):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            dt, dc, tables[name] = run(name)
+            times[name].append(dt)
+            cpu[name].append(dc)
+    load_after = os.getloadavg()
+    ratios = {
+        f"{kind} three_arm/{other}": statistics.median(
+            a / b for a, b in zip(series["three_arm"], series[other], strict=True)
+        )
+        for kind, series in (("cpu", cpu), ("wall", times))
+        for other in ("two_arm_design", "two_arm_default")
+    }
+    out = {
+        "command": " ".join(["python", *sys.argv]),
+        "machine": {
+            "nproc": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },  # fmt: skip
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "sizes": SIZES,
+        "reps": args.reps,
+        "multiplicity": args.multiplicity,
+        "median_cpu_seconds": {k: round(statistics.median(v), 3) for k, v in cpu.items()},
+        "median_wall_seconds": {k: round(statistics.median(v), 3) for k, v in times.items()},
+        "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in cpu.items()},
+        "wall_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
+        "median_ratio": {k: round(v, 3) for k, v in ratios.items()},
+        "power_at_45": {name: _powers(t) for name, t in tables.items()},
+    }
+    text = json.dumps(out, indent=2)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

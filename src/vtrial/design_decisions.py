@@ -1,0 +1,239 @@
+"""Multiplicity and endpoint decisions of multi-arm, two-endpoint designs, for blocks of replicates.
+
+Turns the per-comparison :class:`vtrial.analysis.result.Replicates` of one
+block (one list per endpoint, from :mod:`vtrial.design_stats`) into decisions
+``(reps, k)`` after adjustment across comparisons (``analysis.multiplicity``)
+and endpoints (``analysis.endpoint_rule``), with the p-value adjustments and
+the exact Dunnett distribution of :mod:`vtrial.multiplicity`. The rules are
+in ``docs/design_power.md``; :mod:`vtrial.design_power` reduces the decisions
+to the power table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vtrial import multiplicity
+from vtrial.analysis.result import Replicates
+
+__all__ = ["DunnettCritical", "adjusted_p", "decide", "dunnett_allocation", "significant"]
+
+
+def dunnett_allocation(design) -> list[float]:
+    """Planned sizes (or allocation weights), control first, then each comparison's treated arm."""
+    sizes = getattr(design, "sizes", ()) or tuple(a.allocation for a in design.arms)
+    return [float(sizes[design.control])] + [float(sizes[t]) for t, _ in design.comparisons]
+
+
+class DunnettCritical:
+    """Two-sided single-step Dunnett decisions ``|t_i| > c(df)`` for one allocation and level.
+
+    ``c(df)`` is :func:`vtrial.multiplicity.dunnett_critical_value` (exact
+    multivariate t, about 0.1 s each), computed on first use and kept in the
+    object (one per run; no global state). A replicate's df is bracketed by
+    two grid nodes ``lo <= df <= hi`` (spacing ``2^(floor(log2 df) - 2)``,
+    about df / 4; every whole number below 8); c decreases with df, so a
+    statistic above ``c(lo)`` is significant and one at most ``c(hi)`` is
+    not. Between them, ``c(df)`` is interpolated by the cubic in ``1 / df``
+    through the nodes ``lo - step``, ``lo``, ``lo + step``, ``lo + 2 step``
+    (error below 2e-6 for df >= 3 and 2 to 4 comparisons, checked against the
+    exact values in the tests); a statistic within :attr:`MARGIN` (2e-5) of the interpolated
+    value gets the exact ``c(df)``. The decisions are therefore exactly those
+    of the adjusted p-values (:func:`adjusted_p` ``<= alpha``), at the cost of
+    a few dozen critical values per run.
+
+    Parameters
+    ----------
+    allocation : sequence of float
+        ``(n0, n1, ..., nk)``, control first.
+    alpha : float
+        Family-wise level.
+
+    Examples
+    --------
+    >>> crit = DunnettCritical([1, 1, 1], 0.05)
+    >>> round(crit.value(20.0), 4)  # R mvtnorm::qmvt gives the same (tests/test_multiplicity.py)
+    2.3787
+    >>> crit.significant(np.array([[2.4, 0.1], [2.3, np.nan]]), np.array([20.0, 20.0])).tolist()
+    [[True, False], [False, False]]
+    """
+
+    #: Statistics this close to the interpolated critical value get the exact one.
+    MARGIN = 2e-5
+
+    def __init__(self, allocation, alpha: float):
+        self.allocation, self.alpha = list(allocation), float(alpha)
+        self.values: dict[float, float] = {}
+
+    def value(self, df: float) -> float:
+        """``c(df)`` (df a whole number)."""
+        if df not in self.values:
+            self.values[df] = multiplicity.dunnett_critical_value(self.alpha, self.allocation, df)
+        return self.values[df]
+
+    def _lookup(self, df: np.ndarray) -> np.ndarray:
+        vals, inv = np.unique(df, return_inverse=True)
+        return np.array([self.value(float(v)) for v in vals])[inv.reshape(df.shape)]
+
+    @staticmethod
+    def nodes(df: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Grid nodes ``lo <= df <= hi`` (equal when df is a node) and the grid step."""
+        step = np.maximum(1.0, 2.0 ** (np.floor(np.log2(df)) - 2))
+        lo = np.floor(df / step) * step
+        return lo, np.where(lo == df, df, lo + step), step
+
+    def interpolate(self, df: np.ndarray) -> np.ndarray:
+        """Cubic interpolation of ``c(df)`` in ``1 / df`` through four nodes around df."""
+        lo, _, step = self.nodes(df)
+        first = np.where(lo - step >= 1, lo - step, lo)
+        xs = [first + i * step for i in range(4)]
+        ys = [self._lookup(x) for x in xs]
+        x = 1 / df
+        return sum(
+            ys[i] * np.prod([(x - 1 / xs[j]) / (1 / xs[i] - 1 / xs[j]) for j in range(4) if j != i], axis=0)
+            for i in range(4)
+        )
+
+    def significant(self, t: np.ndarray, df: np.ndarray) -> np.ndarray:
+        """Boolean ``(reps, k)``: ``|t| > c(df)``; False where t or df is NaN. df: whole numbers ``(reps,)``."""
+        ok = np.isfinite(df) & (df >= 1)
+        out = np.zeros(t.shape, dtype=bool)
+        if not ok.any():
+            return out
+        abs_t, v = np.abs(t[ok]), df[ok]
+        lo, hi, _ = self.nodes(v)
+        with np.errstate(invalid="ignore"):
+            sig = abs_t > self._lookup(lo)[:, None]
+            unsure = ~sig & (abs_t > self._lookup(hi)[:, None])
+        rows = unsure.any(axis=1)
+        if rows.any():
+            guess = self.interpolate(v[rows])[:, None]
+            sub_t, sub_unsure = abs_t[rows], unsure[rows]
+            with np.errstate(invalid="ignore"):
+                sub = sig[rows] | (sub_unsure & (sub_t > guess + self.MARGIN))
+                close = sub_unsure & (np.abs(sub_t - guess) <= self.MARGIN)
+            near = close.any(axis=1)
+            if near.any():
+                exact = sub_t[near] > self._lookup(v[rows][near])[:, None]
+                sub[near] = np.where(close[near], exact, sub[near])
+            sig[rows] = sub
+        out[ok] = sig
+        return out
+
+
+def _dunnett_df(results: list[Replicates]) -> tuple[np.ndarray, np.ndarray]:
+    """t statistics ``(reps, k)`` and the Dunnett df per replicate (smallest comparison df, rounded down)."""
+    t = np.column_stack([r.estimate / r.se for r in results])
+    df = np.column_stack([r.df for r in results])
+    low = np.where(np.isfinite(t) & np.isfinite(df), df, np.inf).min(axis=1)
+    return t, np.where(np.isfinite(low) & (low >= 1), np.floor(low), np.nan)
+
+
+def adjusted_p(results: list[Replicates], method: str, design, order=None) -> np.ndarray:
+    """Adjusted p-values ``(reps, k)`` of the comparisons of one endpoint.
+
+    A comparison whose analysis failed has p = 1 (a hypothesis not rejected).
+    ``dunnett`` uses the t statistics, the planned allocation
+    (:func:`vtrial.multiplicity.dunnett_lambdas`) and per replicate the
+    smallest df of its comparisons rounded down to an integer (student_t and
+    ancova pool the variance over the arms, so their df are equal integers;
+    MMRM's Satterthwaite df differ slightly between contrasts and are not
+    integers: the smallest, rounded down, is the conservative choice and keeps
+    the multivariate-t tail to one quadrature per distinct integer).
+
+    Examples
+    --------
+    >>> r = Replicates(np.array([1.0, 3.0]), np.ones(2), np.array([0.04, 0.001]), np.full(2, 20.0),
+    ...                np.full(2, 10), np.full(2, 10), 0.05)
+    >>> adjusted_p([r, r], "bonferroni", None).tolist()
+    [[0.08, 0.08], [0.002, 0.002]]
+    """
+    p = np.column_stack([r.p_value for r in results])
+    if method == "dunnett":
+        t, dmin = _dunnett_df(results)
+        adj = multiplicity.dunnett_adjusted_p(
+            np.where(np.isfinite(dmin)[:, None], t, np.nan),
+            dunnett_allocation(design),
+            df=np.where(np.isfinite(dmin), dmin, 1.0),
+        )
+        return np.where(np.isnan(adj), 1.0, adj)
+    filled = np.where(np.isnan(p), 1.0, p)
+    if method == "fixed_sequence":
+        return multiplicity.adjust(filled, method, order=order if order is not None else range(p.shape[1]))
+    return multiplicity.adjust(filled, method)
+
+
+def _order(design, k: int) -> list[int]:
+    order = getattr(design, "multiplicity_order", None)
+    return list(order) if order is not None else list(range(k))
+
+
+def significant(results: list[Replicates], method: str, design, alpha: float, order=None, critical=None):
+    """Decisions ``(reps, k)`` of the comparisons of one endpoint at family-wise level ``alpha``.
+
+    Adjusted p-value below ``alpha`` (:func:`adjusted_p`); for ``dunnett``
+    the same decisions through ``critical`` (a :class:`DunnettCritical` for
+    the design's allocation and ``alpha``; made here if not given).
+    """
+    if method != "dunnett":
+        return adjusted_p(results, method, design, order) < alpha
+    if critical is None:
+        critical = DunnettCritical(dunnett_allocation(design), alpha)
+    return critical.significant(*_dunnett_df(results))
+
+
+def decide(results: dict[str, list[Replicates]], design, method: str, alpha: float, dunnett=None) -> dict:
+    """Decisions per endpoint and comparison, combined over endpoints, and the deciding family.
+
+    Parameters
+    ----------
+    results : dict
+        Endpoint -> one :class:`Replicates` per comparison.
+    design : vtrial.design.Design
+    method : str
+        Multiplicity method.
+    alpha : float
+    dunnett : dict, optional
+        Cache of :class:`DunnettCritical` by level (kept by the caller across blocks).
+
+    Returns
+    -------
+    dict
+        ``significant``: endpoint -> ``(reps, k)`` bool after adjustment;
+        ``combined``: ``(label, (reps, k) bool)`` for the combined endpoint
+        decision (``all``, ``any``) or None with one endpoint or rule
+        ``primary``; ``family``: ``(endpoint label, (reps, k) bool)``, the
+        decisions the family-wise rows summarise.
+    """
+    endpoints = list(results)
+    k = len(design.comparisons)
+    order = _order(design, k)
+    rule = design.endpoint_rule if len(endpoints) > 1 else "primary"
+    dunnett = {} if dunnett is None else dunnett
+
+    def critical(level):
+        # The correlations depend on the allocation ratios only: a power curve over n shares them.
+        alloc = np.array(dunnett_allocation(design))
+        key = (tuple(np.round(alloc / alloc[0], 12)), level)
+        if key not in dunnett:
+            dunnett[key] = DunnettCritical(key[0], level)
+        return dunnett[key]
+
+    if rule == "any" and method == "dunnett":
+        # Dunnett within each endpoint at alpha / m: Bonferroni across the m endpoints.
+        level = alpha / len(endpoints)
+        sig = {
+            ep: significant(results[ep], method, design, level, critical=critical(level)) for ep in endpoints
+        }
+    elif rule == "any":
+        joint_order = [i * k + o for i in range(len(endpoints)) for o in order]
+        joint = significant([r for ep in endpoints for r in results[ep]], method, design, alpha, joint_order)
+        sig = {ep: joint[:, i * k : (i + 1) * k] for i, ep in enumerate(endpoints)}
+    else:
+        crit = critical(alpha) if method == "dunnett" else None
+        sig = {ep: significant(results[ep], method, design, alpha, order, crit) for ep in endpoints}
+    if rule == "primary":
+        return {"significant": sig, "combined": None, "family": (endpoints[0], sig[endpoints[0]])}
+    stack = np.stack([sig[ep] for ep in endpoints])
+    combined = stack.all(axis=0) if rule == "all" else stack.any(axis=0)
+    return {"significant": sig, "combined": (rule, combined), "family": (rule, combined)}
