@@ -2,32 +2,40 @@
 
 Each replicate is the two-arm trial of the power engine (the per-man sampler
 :func:`vtrial.samplers.per_man_block`: baseline BMD, 6- and 12-month % changes
-with DXA error, randomization and dropout), analysed at every look of the
-config's ``sequential`` section on the data available then. All replicates of
-a block are handled at once; only the looks are a Python loop.
+with DXA error, randomization and dropout), or with ``trial.schedule`` a trial
+of :func:`vtrial.design_sim.simulate_design` (scans at any months; see
+:mod:`vtrial.sequential_design`), analysed at every look of the config's
+``sequential`` section on the data available then. All replicates of a block
+are handled at once; only the looks are a Python loop.
 
 Looks and the data at a look
     The ``N`` men of a trial enter in an order that keeps the arms in
-    proportion (permuted blocks: arm ``a``'s ``i``-th man has position
-    ``(i + 1/2) / n_a``; simple randomization: a uniform random order). Look
-    ``k`` at information fraction ``t_k`` is held when ``m_k = ceil(t_k N)``
-    men have been followed for 12 months. With ``trial.accrual`` (see
-    :mod:`vtrial.accrual`) this is calendar month ``C_k = e_{m_k} + 12``
-    (``e_j`` the entry month of the ``j``-th man); the men with entry
-    ``<= C_k - 6`` have their 6-month scan, and those with entry ``<= C_k``
-    are enrolled. Without accrual the endpoints are instant: the first
-    ``m_k`` men have all their scans and no one else is enrolled. Dropout and
-    missed 6-month visits are those the man would have in the full trial.
+    proportion (default schedule, permuted blocks: arm ``a``'s ``i``-th man
+    has position ``(i + 1/2) / n_a``; simple randomization: a uniform random
+    order; with ``trial.schedule`` the order of
+    :func:`vtrial.design_sim.randomize_design`). When the looks are held
+    (information fractions, calendar months or men with the endpoint scan)
+    and which scans are in by then is :mod:`vtrial.sequential_looks`: with
+    ``trial.accrual`` (:mod:`vtrial.accrual`) a man who entered at month
+    ``e`` has his month-``s`` scan at a look at month ``C`` when
+    ``e + s <= C`` and he attends it; without accrual the endpoints are
+    instant (the first men in enrolment order have all their scans). Dropout
+    and missed visits are those the man would have in the full trial.
 
 Analyses
-    ``welch_t``, ``student_t`` and ``ancova`` use the men with a 12-month scan
-    (complete case); ``mmrm`` also uses the 6-month scans of men not yet at
-    month 12 (:func:`vtrial.analysis.mmrm.mmrm_vec`, closed-form REML under
-    monotone missingness, which holds: a man with a 12-month scan at a look
-    had his 6-month visit by then). The t statistic ``T = g est / SE`` (``g``
+    ``welch_t``, ``student_t`` and ``ancova`` use the men with the endpoint
+    scan (complete case); ``mmrm`` also uses the earlier scans of men not yet
+    at the endpoint (:func:`vtrial.analysis.mmrm.mmrm_vec`, or
+    :func:`vtrial.design_stats.mmrm_design` on a schedule: closed-form REML
+    under monotone missingness, which holds: a man with a scan at a look had
+    his earlier visits by then). The t statistic ``T = g est / SE`` (``g``
     the sign of the configured difference, -1 for bone loss when it is 0) is
     converted to the z scale by its p-value, ``Z = Phi^{-1}(F_t(T; df))``, as
     rpact does for means; ``Z > 0`` is evidence for the configured direction.
+    ``Z >= c`` is the same test as ``T >= F_t^{-1}(Phi(c); df)``: t-quantile
+    bounds at the look's df are this rule, not a different one (the
+    significance-level approach; ``docs/sequential.md`` has its small-sample
+    type I error).
 
 Information and bounds
     The information at a look is ``I_k = s_k^2 / SE_k^2``, where ``s_k^2`` is
@@ -45,6 +53,8 @@ Information and bounds
     over the replicates (derivatives by finite differences of
     ``observed_design`` at ``1 + 2K + K(K - 1)/2`` points; error below 2e-3
     in z for 10 % deviations, log-deviations are clipped at +-0.3). Classical designs keep their bounds.
+    An interim look a trial skips (``look_endpoints`` not reached) has no
+    information; its bounds are those at the mean.
 
 Decisions
     Efficacy at look ``k`` when ``Z_k >= c_k``; futility when ``Z_k <= f_k``
@@ -134,11 +144,11 @@ def check_config(cfg: dict, method: str | None = None) -> None:
         )
     from vtrial.design import design_keys
 
-    extra = design_keys(cfg)
+    extra = [k for k in design_keys(cfg) if k != "trial.schedule"]
     if extra:
         raise InputError(
             f"{extra[0]}: not supported with a sequential simulation (two arms and the spine endpoint; "
-            "scans at months 0, 6 and 12; trial.accrual may be set)"
+            "trial.schedule and trial.accrual may be set)"
         )
     schedule = cfg["trial"].get("schedule") is not None
     if schedule:
