@@ -122,6 +122,11 @@ def check_config(cfg: Any) -> dict:
                 validate_config(set_key(base, key, value))
             except InputError as exc:
                 raise InputError(f"tornado range for '{key}': {exc}") from None
+    if omitted_stages(cfg):  # a design: refuse now what its power jobs could not do
+        from vtrial.design import design_of
+        from vtrial.design_power import check_methods
+
+        check_methods(base, power_methods(cfg), design_of(base))
     return cfg
 
 
@@ -133,8 +138,43 @@ def base_config(cfg: dict) -> dict:
 
 
 def power_methods(cfg: dict) -> list[str]:
-    """Methods of the power and sample-size stages (``pipeline.power_methods`` or ``analysis.methods``)."""
-    return list(cfg["pipeline"]["power_methods"] or cfg["analysis"]["methods"])
+    """Methods of the power and sample-size stages (``pipeline.power_methods`` or ``analysis.methods``).
+
+    For a design other than the two-arm one, methods taken from
+    ``analysis.methods`` that its power engine cannot run are left out
+    (:func:`skipped_methods`; summary.md says so); methods named in
+    ``pipeline.power_methods`` are kept, and :func:`check_config` refuses them
+    if the design cannot run them.
+    """
+    if cfg["pipeline"]["power_methods"] or not omitted_stages(cfg):
+        return list(cfg["pipeline"]["power_methods"] or cfg["analysis"]["methods"])
+    skipped = skipped_methods(cfg)
+    return [m for m in cfg["analysis"]["methods"] if m not in skipped]
+
+
+def skipped_methods(cfg: dict) -> dict[str, str]:
+    """Methods of ``analysis.methods`` a design's power stage leaves out, each with the reason.
+
+    Empty for the two-arm design and when ``pipeline.power_methods`` names the methods.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config, set_key
+    >>> arms = [{"name": "placebo"}, {"name": "daily"}, {"name": "weekly"}]
+    >>> cfg = set_key(set_key(load_config(), "trial.arms", arms), "trial.block_sizes", [6])
+    >>> skipped_methods(set_key(cfg, "analysis.multiplicity", "dunnett"))
+    {'mann_whitney': 'not available for designs', 'welch_t': 'Dunnett needs a pooled variance'}
+    """
+    if cfg["pipeline"]["power_methods"] or not omitted_stages(cfg):
+        return {}
+    from vtrial.design import design_of
+    from vtrial.design_power import split_methods
+
+    _, unsupported = split_methods(cfg["analysis"]["methods"])
+    out = dict.fromkeys(unsupported, "not available for designs")
+    if design_of(base_config(cfg)).multiplicity == "dunnett" and "welch_t" in cfg["analysis"]["methods"]:
+        out["welch_t"] = "Dunnett needs a pooled variance"
+    return out
 
 
 def sensitivity_reps(cfg: dict) -> int:
@@ -149,11 +189,16 @@ def power_scenarios(cfg: dict) -> list[Scenario]:
     """Scenarios of the power stage: ``grid`` crossed with ``pipeline.power_n_per_arm``.
 
     If the grid varies ``trial.n_per_arm`` itself, its values are used instead.
-    Duplicate scenarios (the same configuration) are kept once.
+    A design other than the two-arm one also gets its planned ``trial.n_per_arm``
+    (summary.md states the power there). Duplicate scenarios (the same
+    configuration) are kept once.
     """
     grid = dict(cfg.get("grid") or {})
     if "trial.n_per_arm" not in grid:
-        grid = {"trial.n_per_arm": list(cfg["pipeline"]["power_n_per_arm"]), **grid}
+        sizes = list(cfg["pipeline"]["power_n_per_arm"])
+        if omitted_stages(cfg):
+            sizes = sorted({*sizes, int(cfg["trial"]["n_per_arm"])})
+        grid = {"trial.n_per_arm": sizes, **grid}
     return _unique(expand_grid({**cfg, "grid": grid}))
 
 
@@ -600,14 +645,179 @@ def tipping_design(cfg: dict) -> pd.DataFrame:
     )  # fmt: skip
 
 
+# --------------------------------------------------------------------------- stages and targets
+
+#: Stages that only the two-arm design of the other trial keys has, and why a
+#: run of any other design (:func:`vtrial.design.is_default` false) leaves
+#: them out rather than give numbers for the wrong trial. ``summary.md`` lists them.
+TWO_ARM_STAGES = {
+    "calibration": "it compares simulated trials with the published figures of the 2009 two-arm trial",
+    "example_trial": "its analyses, figures and tipping point compare two arms on the 12-month change",
+    "replication": "it repeats the 2009 trial's own analysis (anastrozole versus placebo at month 12)",
+    "sample_size": "the sample-size search solves for the two-arm design only",
+    "sensitivity": (
+        "its heatmaps and tornado take one power per scenario from the two-arm engine, and a design's "
+        "power table has one per comparison and endpoint"
+    ),
+    "tipping_point": "its delta-adjusted imputation analyses the two-arm 12-month spine change",
+    "assurance": "its design prior is on the one difference of the two-arm engine",
+    "sequential": "its interim looks simulate the two-arm trial",
+}
+
+
+def omitted_stages(cfg: dict) -> dict[str, str]:
+    """Stages a run of ``cfg`` leaves out, each with the reason (empty for the two-arm design).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> omitted_stages(load_config())
+    {}
+    """
+    from vtrial.design import is_default
+
+    if is_default(cfg):
+        return {}
+    # the sequential stage exists only for a config with a `sequential` section
+    return {k: v for k, v in TWO_ARM_STAGES.items() if k != "sequential" or cfg.get("sequential") is not None}
+
+
+#: Figures (``results/<stem>.png`` and ``.svg``) of each stage, in the order of ``rule all``.
+STAGE_FIGURES = (
+    ("calibration", "calibration/calibration"),
+    ("example_trial", "example_trial/bmd_trajectories"),
+    ("example_trial", "example_trial/hormones"),
+    ("example_trial", "example_trial/analysis"),
+    ("replication", "replication/replication"),
+    ("power", "power/power_curves"),
+    ("sample_size", "sample_size/sample_size"),
+    ("sensitivity", "sensitivity/power_effect_sd"),
+    ("sensitivity", "sensitivity/power_dropout"),
+    ("sensitivity", "sensitivity/tornado"),
+    ("tipping_point", "tipping_point/example_trial"),
+    ("tipping_point", "tipping_point/planned_design"),
+)
+
+#: Tables and pages of each stage, in the order of ``rule all``.
+STAGE_FILES = (
+    ("provenance", "provenance.json"),
+    ("calibration", "calibration/calibration.csv"),
+    ("example_trial", "example_trial/trial.csv"),
+    ("example_trial", "example_trial/analysis.csv"),
+    ("replication", "replication/replication.csv"),
+    ("power", "power/power.csv"),
+    ("power", "power/power.html"),
+    ("sample_size", "sample_size/sample_size.csv"),
+    ("sample_size", "sample_size/sample_size.html"),
+    ("sensitivity", "sensitivity/power_effect_sd.csv"),
+    ("sensitivity", "sensitivity/power_dropout.csv"),
+    ("sensitivity", "sensitivity/tornado.csv"),
+    ("tipping_point", "tipping_point/example_trial.csv"),
+    ("tipping_point", "tipping_point/planned_design.csv"),
+    ("summary", "summary.md"),
+    ("summary", "summary.html"),
+    ("summary", "report/key_numbers.json"),
+)
+
+
+def workflow_targets(cfg: dict) -> list[str]:
+    """Every output of the workflow for ``cfg`` (``rule all``), under ``results/``.
+
+    The two-arm design gets every stage (assurance where
+    :func:`assurance_config` applies, the group-sequential stage where the
+    config has a ``sequential`` section); any other design leaves out the
+    stages of :func:`omitted_stages`.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> targets = workflow_targets(check_config(load_config()))
+    >>> len(targets), targets[0], targets[-1]
+    (44, 'results/provenance.json', 'results/assurance/assurance.svg')
+    """
+    skip = omitted_stages(cfg)
+    out = [f"results/{path}" for stage, path in STAGE_FILES if stage not in skip]
+    for stage, stem in STAGE_FIGURES:
+        if stage not in skip:
+            out += [f"results/{stem}.png", f"results/{stem}.svg"]
+    if assurance_config(cfg) is not None:
+        out += [
+            "results/assurance/assurance.csv",
+            "results/assurance/assurance.png",
+            "results/assurance/assurance.svg",
+        ]
+    if cfg.get("sequential") is not None and "sequential" not in skip:
+        out += ["results/sequential/bounds.csv", "results/sequential/operating_characteristics.csv"]
+        out += [
+            f"results/sequential/{stem}.{ext}"
+            for stem in ("boundaries", "stopping")
+            for ext in ("png", "svg")
+        ]
+    return out
+
+
+def design_words(cfg: dict) -> dict[str, str]:
+    """The phrases of the configured design (:func:`vtrial.design_text.design_words`), plus whether it is the default.
+
+    ``default`` is ``"yes"`` for the two-arm design, whose outputs keep their
+    original wording, and ``""`` otherwise (a string, so that the mapping stays
+    plain text for rule params and report captions).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> w = design_words(load_config())
+    >>> w["endpoint"], w["comparison"], w["default"]
+    ('12-month change in PA spine BMD', 'anastrozole versus placebo', 'yes')
+    """
+    from vtrial.design import design_of, is_default
+    from vtrial.design_text import design_words as words
+
+    return {**words(design_of(cfg)), "default": "yes" if is_default(cfg) else ""}
+
+
+def power_table_note(cfg: dict) -> str:
+    """The sentence above the power table's HTML page."""
+    reps = cfg["simulation"]["reps"]
+    if not omitted_stages(cfg):
+        return f"Monte Carlo power per scenario and method; {reps} replicates each."
+    w = design_words(cfg)
+    return (
+        f"Monte Carlo power per scenario, method and comparison ({w['comparison']}; {w['endpoint']}), "
+        f"with the familywise rows any and all; {reps} replicates each."
+    )
+
+
+def summary_inputs(cfg: dict) -> dict[str, str]:
+    """Inputs of the summary rule by name: the tables of the stages that run (:func:`omitted_stages`)."""
+    skip = omitted_stages(cfg)
+    named = (
+        ("power", "power", "power/power.csv"),
+        ("sample_size", "sample_size", "sample_size/sample_size.csv"),
+        ("sensitivity", "heatmap_effect_sd", "sensitivity/power_effect_sd.csv"),
+        ("sensitivity", "heatmap_dropout", "sensitivity/power_dropout.csv"),
+        ("sensitivity", "tornado", "sensitivity/tornado.csv"),
+        ("tipping_point", "tipping_example", "tipping_point/example_trial.csv"),
+        ("tipping_point", "tipping_design", "tipping_point/planned_design.csv"),
+        ("calibration", "calibration", "calibration/calibration.csv"),
+        ("replication", "replication", "replication/replication.csv"),
+    )
+    out = {} if assurance_config(cfg) is None else {"assurance": "results/assurance/assurance.csv"}
+    if cfg.get("sequential") is not None and "sequential" not in skip:
+        out["sequential"] = "results/sequential/operating_characteristics.csv"
+    out["provenance"] = "results/provenance.json"
+    out.update({name: f"results/{path}" for stage, name, path in named if stage not in skip})
+    return out
+
+
 # --------------------------------------------------------------------------- assurance
 
 
 def assurance_config(cfg: dict) -> dict | None:
     """The base case with an n grid for the assurance stage, or None when it does not apply.
 
-    Assurance needs a direct-mode design (each replicate shifts the arm means by
-    its prior draw). The method is the sensitivity stages' one
+    Assurance needs a direct-mode two-arm design (each replicate shifts the arm
+    means by its prior draw). The method is the sensitivity stages' one
     (``sensitivity.method``: a t-test or ANCOVA, so the exact engine draws the
     curve and the analytic assurance checks it); the n grid is
     ``pipeline.power_n_per_arm`` with the planned ``trial.n_per_arm`` added.
@@ -619,7 +829,7 @@ def assurance_config(cfg: dict) -> dict | None:
     >>> a["grid"]["trial.n_per_arm"][:3], a["analysis"]["methods"]
     ([10, 15, 20], ['ancova'])
     """
-    if cfg["effects"]["mode"] != "direct":
+    if cfg["effects"]["mode"] != "direct" or "assurance" in omitted_stages(cfg):
         return None
     out = stage_config(cfg)
     sizes = sorted({*cfg["pipeline"]["power_n_per_arm"], cfg["trial"]["n_per_arm"]})

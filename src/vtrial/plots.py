@@ -204,6 +204,20 @@ def _facet_label(row: pd.Series, keys: Sequence[str]) -> str:
     return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in keys) or "base case"
 
 
+def _power_panel(
+    ax, panel: str, *, target_power: Sequence[float], planned_n: int | None, control: str
+) -> None:
+    """Target lines, the planned n, title and axes of one power-curve panel."""
+    for t in target_power:
+        ax.axhline(t, color="0.5", ls=":", lw=1)
+    if planned_n is not None:
+        ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
+    ax.set_title(panel, loc="left", fontsize=10)
+    ax.set_xlabel(f"men per arm ({control})")
+    ax.set_ylabel("power")
+    ax.set_ylim(0, 1.01)
+
+
 def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = (),
                       target_power: Sequence[float] = (0.8, 0.9),
                       planned_n: int | None = None) -> list[Path]:  # fmt: skip
@@ -258,14 +272,7 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
             if a.notna().any():
                 any_analytic = True
                 ax.plot(d["n_per_arm"], a, color=colors[m], ls="--", lw=1.0, alpha=0.9)
-        for t in target_power:
-            ax.axhline(t, color="0.5", ls=":", lw=1)
-        if planned_n is not None:
-            ax.axvline(planned_n, color="black", lw=1.2, ls="-.", label=f"planned n = {planned_n}")
-        ax.set_title(panel, loc="left", fontsize=10)
-        ax.set_xlabel(f"men per arm ({ARMS[0]})")
-        ax.set_ylabel("power")
-        ax.set_ylim(0, 1.01)
+        _power_panel(ax, panel, target_power=target_power, planned_n=planned_n, control=ARMS[0])
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
@@ -469,4 +476,116 @@ def plot_tipping(table: pd.DataFrame, stem: str | Path, *, value: str, title: st
     ax.set_ylabel(f"shift of imputed values,\n{ARMS[1]} arm (percentage points)")
     ax.set_title(title, loc="left", fontsize=10)
     fig.tight_layout()
+    return save(fig, stem)
+
+
+#: Familywise rows of a design's power table: some comparison significant, every one significant.
+FAMILYWISE = ("any", "all")
+
+
+def plot_comparison_power_curves(power: pd.DataFrame, stem: str | Path, *, title: str, control: str,
+                                 grid_keys: Sequence[str] = (), target_power: Sequence[float] = (0.8, 0.9),
+                                 planned_n: int | None = None) -> list[Path]:  # fmt: skip
+    """Power by n per arm of a multi-arm design: one line per comparison, and the familywise ``any``.
+
+    Parameters
+    ----------
+    power : DataFrame
+        Power table of a design (:func:`vtrial.power.run_power` of a config with
+        ``trial.arms``): the contract columns plus ``comparison`` (``<arm>-<reference>``,
+        or the familywise rows ``any`` and ``all``) and, with two endpoints, ``endpoint``.
+    stem : path
+        Output path without suffix.
+    title : str
+        The design in words (:func:`vtrial.design_text.design_title`), printed above the panels.
+    control : str
+        Name of the control arm: the x axis counts its men (``trial.n_per_arm``).
+    grid_keys : sequence of str
+        Grid columns other than ``trial.n_per_arm``; one panel per method and combination.
+    target_power : sequence of float
+        Horizontal reference lines.
+    planned_n : int, optional
+        The planned men per arm (``trial.n_per_arm``), a vertical line.
+
+    Notes
+    -----
+    Comparisons differ by colour, marker and line style. With two endpoints
+    the rows that decide success (spine under ``endpoint_rule: primary``, the
+    combined rows ``all``/``any`` otherwise: the endpoint of the familywise
+    rows) are drawn bold with their band, the other endpoints' rows thin and
+    light. With several comparisons the familywise ``any`` row (at least one
+    comparison succeeds, after the multiplicity adjustment) is the thick black
+    line: it is the chance the trial finds some effect, and every comparison
+    line lies under it. The band is the Monte Carlo 95% CI.
+    """
+    _theme()
+    p = power.copy()
+    keys = [k for k in grid_keys if k in p.columns and k != "trial.n_per_arm" and p[k].nunique() > 1]
+    methods = list(dict.fromkeys(p["method"]))
+    p["panel"] = p["method"].astype(str)
+    if "multiplicity" in p.columns and p["multiplicity"].nunique() > 1:
+        p["panel"] += ", " + p["multiplicity"].astype(str)
+    if keys:
+        p["panel"] += ": " + p.apply(lambda r: _facet_label(r, keys), axis=1)
+    panels = list(dict.fromkeys(p["panel"]))
+    comparisons = [c for c in dict.fromkeys(p["comparison"]) if c not in FAMILYWISE]
+    if "endpoint" not in p.columns:
+        p["endpoint"] = "spine"
+    # The familywise rows carry the endpoint that decides (spine, or the rule over both);
+    # the other endpoints' rows are drawn thin and light.
+    family = p.loc[p["comparison"].isin(FAMILYWISE), "endpoint"]
+    decisive = family.iloc[0] if len(family) else p["endpoint"].iloc[0]
+    others = [e for e in dict.fromkeys(p["endpoint"]) if e != decisive]
+    colors = dict(zip(comparisons, sns.color_palette("tab10", len(comparisons)), strict=True))
+    style = {
+        c: (MARKERS[i % len(MARKERS)], LINESTYLES[i % len(LINESTYLES)]) for i, c in enumerate(comparisons)
+    }
+    words = {
+        "spine": "PA spine alone",
+        "hip": "total hip alone",
+        "all": "both endpoints",
+        "any": "either endpoint",
+    }
+    ncol = min(3, len(panels))
+    nrow = int(np.ceil(len(panels) / ncol))
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(max(8.0, 5.2 * ncol), 4.2 * nrow + 1.2), squeeze=False, sharey=True
+    )
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        sub = p[p["panel"] == panel]
+        for e in [decisive, *others]:
+            faint = e != decisive
+            for c in comparisons:
+                d = sub[(sub["comparison"] == c) & (sub["endpoint"] == e)].sort_values("n_per_arm")
+                if d.empty:
+                    continue
+                if not faint:
+                    ax.fill_between(d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color=colors[c],
+                                    alpha=0.2, lw=0)  # fmt: skip
+                # the single endpoints' lines differ from each other by marker and dash
+                marker, ls = (
+                    style[c] if not faint else (MARKERS[2 + others.index(e)], LINESTYLES[2 + others.index(e)])
+                )
+                label = c if not others else f"{c}, {words.get(e, e)}"
+                ax.plot(d["n_per_arm"], d["power"], color=colors[c], marker=marker, ms=3.5 if faint else 4.5,
+                        ls=ls, lw=0.9 if faint else 1.6, alpha=0.45 if faint else 1.0, markerfacecolor="white",
+                        markeredgewidth=1.0 if faint else 1.2, label=label)  # fmt: skip
+        d = sub[sub["comparison"] == "any"].sort_values("n_per_arm")
+        if len(comparisons) > 1 and not d.empty:  # with one comparison it is that comparison's line
+            ax.fill_between(
+                d["n_per_arm"], d["power_ci_low"], d["power_ci_high"], color="black", alpha=0.12, lw=0
+            )
+            ax.plot(d["n_per_arm"], d["power"], color="black", lw=2.6, marker="o", ms=4,
+                    label="any (familywise: at least one comparison succeeds)")  # fmt: skip
+        _power_panel(ax, panel, target_power=target_power, planned_n=planned_n, control=control)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 3), frameon=False, fontsize=9)
+    reps = int(p["reps"].max()) if "reps" in p else 0
+    fig.suptitle(f"Power by n per arm: {title}\n({reps:,} reps per point; band: 95% CI; "
+                 f"{len(methods)} method{'s' if len(methods) > 1 else ''})",
+                 x=0.01, ha="left", fontsize=11)  # fmt: skip
+    legend_inches = 0.35 + 0.25 * np.ceil(len(labels) / 3)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, 1))
     return save(fig, stem)

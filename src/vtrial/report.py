@@ -634,3 +634,215 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
                 f"the stage-wise ordering (median-unbiased) estimate by {r['bias_adjusted']:+.2f}."
             )
     return lines
+
+
+# --------------------------------------------------------------------------- designs
+
+
+#: What the familywise rows of a design's power table count.
+FAMILYWISE_WORDS = {
+    "any": "at least one comparison succeeds",
+    "all": "every comparison succeeds",
+}
+
+
+def _planned_rows(power: pd.DataFrame, cfg: dict, method: str) -> pd.DataFrame:
+    """Rows of a power table at the base case, the planned n and ``method``."""
+    pw = _base_rows(power, cfg)
+    return pw[(pw["method"] == method) & (pw["n_per_arm"] == int(cfg["trial"]["n_per_arm"]))]
+
+
+#: The ``endpoint`` of a design's power-table row in words (two endpoints).
+ENDPOINT_WORDS = {
+    "spine": "PA spine alone",
+    "hip": "total hip alone",
+    "all": "significant on both endpoints",
+    "any": "significant on either endpoint",
+}
+
+
+def _row_name(row: Mapping, endpoints: int) -> str:
+    """``a-p`` (or ``a-p, total hip alone`` with two endpoints); familywise rows in words."""
+    c = str(row["comparison"])
+    if c in FAMILYWISE_WORDS:
+        return f"familywise `{c}` ({FAMILYWISE_WORDS[c]})"
+    endpoint = row.get("endpoint")
+    if endpoints > 1 and isinstance(endpoint, str) and endpoint:
+        return f"`{c}`, {ENDPOINT_WORDS.get(endpoint, endpoint)}"
+    return f"`{c}`"
+
+
+def _design_method(cfg: dict, power: pd.DataFrame) -> str:
+    """The main method of a design's summary: ``sensitivity.method`` if the power table has it, else its first."""
+    method = (cfg.get("sensitivity") or {}).get("method") or cfg["analysis"]["methods"][0]
+    return method if method in set(power["method"]) or power.empty else str(power["method"].iloc[0])
+
+
+def design_power_lines(cfg: dict, power: pd.DataFrame, method: str) -> list[str]:
+    """The section of a design's ``summary.md`` on power at the planned n, per comparison and familywise.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration (a design with ``trial.arms`` or a schedule).
+    power : DataFrame
+        ``results/power/power.csv`` of the design (a ``comparison`` column, familywise rows ``any``/``all``).
+    method : str
+        The main analysis method.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> pw = pd.DataFrame({"method": "ancova", "n_per_arm": 44, "comparison": ["b-a", "any"],
+    ...                    "power": [0.8, 0.85], "power_se": [0.01, 0.01]})
+    >>> print("\\n".join(design_power_lines(load_config(), pw, "ancova")[2:]))
+    At 44 men per arm in the control arm, with ancova:
+    <BLANKLINE>
+    - `b-a`: power 80.0% ± 1.0
+    - familywise `any` (at least one comparison succeeds): power 85.0% ± 1.0
+    """
+    n = int(cfg["trial"]["n_per_arm"])
+    lines = ["## Power at the planned n", ""]
+    rows = _planned_rows(power, cfg, method)
+    if rows.empty:
+        sizes = sorted(set(power["n_per_arm"]))
+        return lines + [
+            f"The planned {n} men per arm are not on the power curves ({sizes[0]} to {sizes[-1]} per arm; "
+            "add it to `pipeline.power_n_per_arm`); see results/power/power.csv."
+        ]
+    endpoints = rows["endpoint"].nunique() if "endpoint" in rows.columns else 1
+    lines += [f"At {n} men per arm in the control arm, with {method}:", ""]
+    ordered = pd.concat([rows[~rows["comparison"].isin(list(FAMILYWISE_WORDS))],
+                         rows[rows["comparison"].isin(list(FAMILYWISE_WORDS))]])  # fmt: skip
+    for r in ordered.to_dict("records"):
+        lines.append(f"- {_row_name(r, endpoints)}: power {_fmt_power(r)}")
+    others = _base_rows(power, cfg)
+    others = others[
+        (others["method"] != method) & (others["n_per_arm"] == n) & (others["comparison"] == "any")
+    ]
+    if len(others):
+        parts = ", ".join(
+            f"{m} {100 * p:.1f}%" for m, p in zip(others["method"], others["power"], strict=True)
+        )
+        lines += ["", f"Familywise `any` with the other analyses: {parts}."]
+    return lines
+
+
+def design_sample_size_lines(cfg: dict, sample_size: pd.DataFrame, method: str) -> list[str]:
+    """The sample-size section of a design's ``summary.md``: n per arm for each target power."""
+    lines = ["## Sample size", ""]
+    ss = _base_rows(sample_size, cfg)
+    ss = ss[ss["method"] == method]
+    for r in ss.to_dict("records"):
+        what = f" ({_row_name(r, 1)})" if "comparison" in r else ""
+        if _missing(r["n_per_arm"]):
+            lines.append(
+                f"- {100 * r['target_power']:.0f}% power{what} is not reached within the search limit."
+            )
+        else:
+            lines.append(
+                f"- For {100 * r['target_power']:.0f}% power{what} with {method}, {_fmt_n(r['n_per_arm'])} "
+                f"men per arm in the control arm (simulated power at that n: {_fmt_power(r)})."
+            )
+    return lines
+
+
+def design_summary_markdown(
+    cfg: dict,
+    *,
+    power: pd.DataFrame,
+    omitted: Mapping[str, str],
+    sample_size: pd.DataFrame | None = None,
+    provenance: Mapping | None = None,
+    skipped_methods: Mapping[str, str] | None = None,
+) -> str:
+    """``summary.md`` of a design other than the two-arm one: the design, its power, what was left out.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration (``trial.arms``, a schedule or a second endpoint).
+    power : DataFrame
+        ``results/power/power.csv`` of the design.
+    omitted : mapping of str to str
+        Stages the run left out and why (:func:`vtrial.pipeline.omitted_stages`).
+    sample_size : DataFrame, optional
+        ``results/sample_size/sample_size.csv``, where the stage ran.
+    provenance : mapping, optional
+        :func:`vtrial.provenance.provenance` of the run; printed first.
+    skipped_methods : mapping of str to str, optional
+        Methods of ``analysis.methods`` the power stage left out, and why
+        (:func:`vtrial.pipeline.skipped_methods`).
+
+    Returns
+    -------
+    str
+        Markdown: provenance, any power over fewer replicates than requested,
+        the design in one paragraph (:func:`vtrial.design_text.design_paragraph`),
+        the power at the planned n per comparison and familywise, the sample
+        size if computed, and the stages left out with the reason.
+    """
+    from vtrial.design import design_of
+    from vtrial.design_text import design_paragraph
+
+    b = _base(cfg)
+    method = _design_method(b, power)
+    lines = ["# vtrial summary", ""]
+    if provenance is not None:
+        lines += provenance_lines(provenance) + [""]
+    flagged = _short_replicates({"power curves": power})
+    if flagged:
+        lines += ["## Warning: power over fewer replicates than requested", ""] + flagged + [""]
+    a = b["analysis"]
+    paragraph = design_paragraph(design_of(b), n_per_arm=int(b["trial"]["n_per_arm"]), alpha=a["alpha"],
+                                 method=method, direct=b["effects"]["mode"] == "direct")  # fmt: skip
+    lines += ["## Design", "", paragraph, ""]
+    lines += design_power_lines(cfg, power, method) + [""]
+    if sample_size is not None and len(sample_size):
+        lines += design_sample_size_lines(cfg, sample_size, method) + [""]
+    if omitted or skipped_methods:
+        lines += ["## Not in this run", ""]
+        lines += [f"- {stage.replace('_', ' ')} (results/{stage}/): left out because {why}."
+                  for stage, why in omitted.items()]  # fmt: skip
+        lines += [
+            f"- method {m} of analysis.methods: left out ({why})."
+            for m, why in (skipped_methods or {}).items()
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> dict:
+    """The report landing page's numbers for a design: familywise power at the planned n (:func:`key_numbers`' keys).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> pw = pd.DataFrame({"method": "ancova", "n_per_arm": 44, "comparison": ["b-a", "any"],
+    ...                    "power": [0.8, 0.85], "power_se": [0.01, 0.01]})
+    >>> design_key_numbers(load_config(), power=pw, config_name="c.yaml")["power_at_planned_n"]
+    0.85
+    """
+    from vtrial.design import design_of
+    from vtrial.design_text import design_title
+
+    b = _base(cfg)
+    method = _design_method(b, power)
+    n = int(b["trial"]["n_per_arm"])
+    pw = _planned_rows(power, cfg, method)
+    pw = pw[pw["comparison"] == "any"]
+    p = float(pw["power"].iloc[0]) if len(pw) else None
+    se = float(pw["power_se"].iloc[0]) if len(pw) else None
+    parts = [
+        f"**Config:** ``{config_name}``. **Design:** {design_title(design_of(b))}. **Main analysis:** {method}."
+    ]
+    if p is None:
+        parts.append(f"**Power at the planned {n} per arm:** not on the power curves "
+                     "(add it to ``pipeline.power_n_per_arm``).")  # fmt: skip
+    else:
+        parts.append(f"**Familywise power (at least one comparison succeeds) at the planned {n} per arm:** "
+                     f"{100 * p:.1f}% (Monte Carlo SE {100 * se:.1f}).")  # fmt: skip
+    return {
+        "config": config_name, "method": method, "planned_n": n, "power_at_planned_n": p,
+        "power_se": se, "n_for_target": {}, "rst": "\n\n".join(parts),
+    }  # fmt: skip

@@ -2,6 +2,7 @@
 # Every decision is made by vtrial.pipeline, which is tested without Snakemake;
 # each rule's params hold only the config keys it reads (vp.stage_config), so a
 # changed key reruns only the jobs that read it.
+import copy
 import json
 import os
 import sys
@@ -30,8 +31,13 @@ try:
 except InputError as exc:
     raise WorkflowError(f"vtrial config error: {exc}") from None
 
-# The same package schema, through Snakemake's validator (as snakemake-workflows do).
-validate(VT, schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")))
+# The same package schema, through Snakemake's validator (as snakemake-workflows do),
+# on a copy and without filling defaults: VT is already complete, and filling would
+# add the absent optional keys (trial.arms: null, ...) to it, which changes the
+# scenario ids (the data sections are hashed) and fails on a null whose schema
+# lists properties with defaults (effects.hip).
+validate(copy.deepcopy(VT), schema=str(resources.files("vtrial").joinpath("data", "config.schema.yaml")),
+         set_default=False)
 
 # Config files as given (relative to the working directory when inside it), so
 # that provenance.json does not depend on where the working directory is.
@@ -47,13 +53,17 @@ BASE = vp.stage_config(VT)
 POWER_SCENARIOS = vp.power_scenarios(VT)
 POWER_BATCHES = vp.batches(POWER_SCENARIOS, VT["pipeline"]["power_jobs"])
 SAMPLE_SIZE_JOBS = vp.sample_size_jobs(VT)
-# None when the design has no assurance stage (estradiol-mediated mode).
+# None when the design has no assurance stage (estradiol-mediated mode, or not two arms).
 ASSURANCE_CFG = vp.assurance_config(VT)
 # The sequential stage runs only for a config with a `sequential` section.
 SEQUENTIAL = VT.get("sequential") is not None
 SEQUENTIAL_METHOD = (
     VT["sensitivity"]["method"] if VT["sensitivity"]["method"] in ("ancova", "welch_t", "student_t", "mmrm") else "ancova"
 )
+# Stages a design other than the two-arm one leaves out (stage -> why); {} for two arms.
+OMITTED = vp.omitted_stages(VT)
+# The design in words (figure titles, summary.md, report captions).
+WORDS = vp.design_words(VT)
 GRID_KEYS = [k for k in VT["grid"] if k != "trial.n_per_arm"]
 
 
@@ -76,6 +86,8 @@ if report_mode():
                 f"(sha256 {_run['config_sha256'][:12]}), not with this one (sha256 "
                 f"{PROVENANCE['config_sha256'][:12]}): pass that run's --configfile to --report"
             )
+    # the design in words, read by the captions of report/ (their original text for two arms)
+    config["vtrial_design"] = WORDS
     _numbers = Path("results/report/key_numbers.json")
     if _numbers.is_file():
         # read by report/workflow.rst (the report's landing page)
@@ -125,6 +137,8 @@ def sample_size_files(wildcards):
 
 def sensitivity_payload(kind):
     """Scenarios of one sensitivity heatmap (``effect_sd`` or ``dropout``)."""
+    if "sensitivity" in OMITTED:
+        return []  # the heatmaps vary two-arm keys; the rule is not a target of this design
     make = {"effect_sd": vp.effect_sd_scenarios, "dropout": vp.dropout_scenarios}[kind]
     return vp.scenario_payload(make(VT))
 
@@ -135,54 +149,10 @@ def figure(stem):
 
 
 def all_targets():
-    """Every output of the workflow (rule all)."""
-    out = [
-        "results/provenance.json",
-        "results/calibration/calibration.csv",
-        "results/example_trial/trial.csv",
-        "results/example_trial/analysis.csv",
-        "results/replication/replication.csv",
-        "results/power/power.csv",
-        "results/power/power.html",
-        "results/sample_size/sample_size.csv",
-        "results/sample_size/sample_size.html",
-        "results/sensitivity/power_effect_sd.csv",
-        "results/sensitivity/power_dropout.csv",
-        "results/sensitivity/tornado.csv",
-        "results/tipping_point/example_trial.csv",
-        "results/tipping_point/planned_design.csv",
-        "results/summary.md",
-        "results/summary.html",
-        "results/report/key_numbers.json",
-    ]
-    for stem in (
-        "calibration/calibration",
-        "example_trial/bmd_trajectories",
-        "example_trial/hormones",
-        "example_trial/analysis",
-        "replication/replication",
-        "power/power_curves",
-        "sample_size/sample_size",
-        "sensitivity/power_effect_sd",
-        "sensitivity/power_dropout",
-        "sensitivity/tornado",
-        "tipping_point/example_trial",
-        "tipping_point/planned_design",
-    ):
-        out += figure(f"results/{stem}")
-    if ASSURANCE_CFG is not None:
-        out += ["results/assurance/assurance.csv", *figure("results/assurance/assurance")]
-    if SEQUENTIAL:
-        out += ["results/sequential/bounds.csv", "results/sequential/operating_characteristics.csv"]
-        out += figure("results/sequential/boundaries") + figure("results/sequential/stopping")
-    return out
+    """Every output of the workflow, the target of rule all (vp.workflow_targets)."""
+    return vp.workflow_targets(VT)
 
 
-def assurance_inputs(wildcards):
-    """The assurance table for the summary, where the design has one."""
-    return {} if ASSURANCE_CFG is None else {"assurance": "results/assurance/assurance.csv"}
-
-
-def sequential_inputs(wildcards):
-    """The sequential operating characteristics for the summary, where the config has the section."""
-    return {"sequential": "results/sequential/operating_characteristics.csv"} if SEQUENTIAL else {}
+def summary_inputs(wildcards):
+    """The tables summary.md states: those of the stages the design has (vp.summary_inputs)."""
+    return vp.summary_inputs(VT)

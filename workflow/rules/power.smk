@@ -49,7 +49,9 @@ rule power_table:
     params:
         grid_keys=["trial.n_per_arm", *VT["grid"]],
         target_power=VT["sensitivity"]["target_power"],
-        note=f"Monte Carlo power per scenario and method; {VT['simulation']['reps']} replicates each.",
+        note=vp.power_table_note(VT),
+        words=WORDS,
+        planned_n=VT["trial"]["n_per_arm"],
     log:
         "results/logs/power_table.log",
     resources:

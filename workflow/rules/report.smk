@@ -18,18 +18,7 @@ rule provenance:
 
 rule summary:
     input:
-        unpack(assurance_inputs),
-        unpack(sequential_inputs),
-        provenance="results/provenance.json",
-        power="results/power/power.csv",
-        sample_size="results/sample_size/sample_size.csv",
-        heatmap_effect_sd="results/sensitivity/power_effect_sd.csv",
-        heatmap_dropout="results/sensitivity/power_dropout.csv",
-        tornado="results/sensitivity/tornado.csv",
-        tipping_example="results/tipping_point/example_trial.csv",
-        tipping_design="results/tipping_point/planned_design.csv",
-        calibration="results/calibration/calibration.csv",
-        replication="results/replication/replication.csv",
+        unpack(summary_inputs),
     output:
         md="results/summary.md",
         html=report(
@@ -40,6 +29,8 @@ rule summary:
         key_numbers="results/report/key_numbers.json",
     params:
         cfg=VT,
+        omitted=OMITTED,
+        skipped_methods=vp.skipped_methods(VT),
     log:
         "results/logs/summary.log",
     resources:

@@ -243,6 +243,15 @@ def note(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+def note_design(cfg: dict, *, sizes: bool = True) -> None:
+    """Say which design the command ran, in the words of summary.md, unless it is the two-arm one."""
+    from vtrial.design import design_of, is_default
+    from vtrial.design_text import design_note
+
+    if not is_default(cfg):
+        note(f"vtrial: note: {design_note(design_of(cfg), sizes=sizes)}")
+
+
 def methods_for(named: list[str] | None, configured: list[str], missing: str) -> tuple[list[str], list[str]]:
     """The methods to run with missing-data strategy ``missing``, and those skipped.
 

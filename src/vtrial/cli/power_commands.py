@@ -142,6 +142,7 @@ def cmd_power(args) -> None:
             f"wrote {out}: {len(table)} rows ({table['scenario_id'].nunique()} scenarios x "
             f"{table['method'].nunique()} methods), engines {', '.join(sorted(set(table['engine'])))}"
         )
+    common.note_design(cfg, sizes="trial.n_per_arm" not in (cfg.get("grid") or {}))
     for line in args.notes:
         common.note(line)
 

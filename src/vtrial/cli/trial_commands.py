@@ -35,6 +35,7 @@ def cmd_simulate(args) -> None:
     n = df["subject_id"].nunique()
     if out is not None:
         common.note(f"wrote {out}: {n} men, {len(df)} rows")
+    common.note_design(cfg)
     if cfg["effects"]["mode"] == "estradiol_mediated":
         from vtrial.design_sim import true_differences
 

@@ -1,0 +1,91 @@
+"""The workflow on designs other than the two-arm one: which stages run, and what they say.
+
+Dry runs of a three-arm design with Dunnett and of a 24-month spine + hip design,
+and a small end-to-end run of the three-arm design with its report. The two-arm
+outputs are checked in test_workflow.py (byte-identical to the code before the
+design keys).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from test_workflow import dry_jobs, snakemake, workdir
+
+ROOT = Path(__file__).resolve().parents[2]
+FIX = ROOT / "tests" / "fixtures" / "words"
+
+#: The only jobs of a design run (the power batches counted apart).
+DESIGN_JOBS = {"provenance": 1, "power_table": 1, "summary": 1, "all": 1}
+
+#: Small enough for a test: 100 replicates, two sizes, one job, one method.
+SMALL = {
+    "analysis": {"methods": ["ancova"]},
+    "simulation": {"reps": 100},
+    "pipeline": {"power_n_per_arm": [20, 44], "power_jobs": 1},
+}
+
+
+def design_workdir(tmp_path: Path, name: str, extra: dict | None = None) -> Path:
+    wd = workdir(tmp_path)
+    shutil.copy(FIX / f"{name}.yaml", wd / "design.yaml")
+    (wd / "small.yaml").write_text(yaml.safe_dump(extra or {}, sort_keys=False))
+    return wd
+
+
+@pytest.mark.parametrize("name", ["three_arm", "hip_24_month"])
+def test_dry_run_of_a_design_has_only_its_stages(tmp_path, name):
+    wd = design_workdir(tmp_path, name)
+    jobs = dry_jobs(wd, "--configfile", "design.yaml")
+    assert jobs.pop("power_batch") == 4  # pipeline.power_jobs of the default config
+    assert jobs == DESIGN_JOBS
+
+
+@pytest.fixture(scope="module")
+def design_run(tmp_path_factory):
+    wd = design_workdir(tmp_path_factory.mktemp("design"), "three_arm", SMALL)
+    snakemake(wd, "--cores", "2", "--configfile", "design.yaml", "small.yaml")
+    return wd
+
+
+def test_design_run_writes_its_targets_and_nothing_else(design_run):
+    res = design_run / "results"
+    made = sorted(str(p.relative_to(res)) for p in res.rglob("*") if p.is_file())
+    made = [p for p in made if not p.startswith(("logs/", "power/batches/"))]  # job logs and power jobs
+    assert made == sorted([
+        "provenance.json", "power/power.csv", "power/power.html", "power/power_curves.png",
+        "power/power_curves.svg", "summary.md", "summary.html", "report/key_numbers.json",
+    ])  # fmt: skip
+
+
+def test_design_run_summary_states_the_design_and_its_power(design_run):
+    res = design_run / "results"
+    text = (res / "summary.md").read_text(encoding="utf-8")
+    power = pd.read_csv(res / "power" / "power.csv")
+    assert "2009 trial as one draw" not in text and "## Assumptions" not in text
+    assert "The design has three arms" in text
+    assert "each arm against placebo (anastrozole_daily-placebo, anastrozole_twice_weekly-placebo)" in text
+    assert "analysed by ancova with two-sided alpha 0.05 and Dunnett." in text
+    at = power[(power["n_per_arm"] == 44) & (power["method"] == "ancova")].set_index("comparison")
+    assert set(at.index) == {"anastrozole_daily-placebo", "anastrozole_twice_weekly-placebo", "any", "all"}
+    for comparison, row in at.iterrows():
+        assert f"`{comparison}`" in text
+        assert f"power {100 * row['power']:.1f}% ± {100 * row['power_se']:.1f}" in text
+    for stage in ("calibration", "replication", "sensitivity", "tipping point", "assurance", "sample size"):
+        assert f"- {stage} (results/" in text
+    numbers = json.loads((res / "report" / "key_numbers.json").read_text())
+    assert numbers["power_at_planned_n"] == at.loc["any", "power"]
+    svg = (res / "power" / "power_curves.svg").read_text(encoding="utf-8")
+    assert "anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett)" in svg
+
+
+def test_design_report_names_the_design(design_run):
+    snakemake(design_run, "--configfile", "design.yaml", "small.yaml", "--report", "report.html")
+    html = (design_run / "report.html").read_text(encoding="utf-8")
+    assert "a virtual trial of anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett)" in html
+    assert "virtual trials of anastrozole versus placebo" not in html
