@@ -85,8 +85,8 @@ def _looks(section: dict) -> dict:
     if len(given) != 1:
         if not given:
             raise InputError(
-                "config key 'sequential.information_fractions' is missing (time the looks by exactly one "
-                "of information_fractions, look_months, look_endpoints)"
+                "sequential.information_fractions: 'sequential.information_fractions' is missing (time the "
+                "looks by exactly one of information_fractions, look_months, look_endpoints)"
             )
         raise InputError(
             f"sequential.{given[1]}: given with sequential.{given[0]}; time the looks by exactly one of "

@@ -313,9 +313,9 @@ def _per_man_looks(cfg: dict, block: samplers.Block, ss, method: str, g: int) ->
     scale, alpha = cfg["analysis"]["scale"], cfg["analysis"]["alpha"]
     mmrm = method == "mmrm"
     ranks = _enrolment_ranks(cfg, block, ss)
-    # entry of each man on the clock; men not in the trial (rank N) never enter
-    entry_of = np.append(clock.entry, np.inf)
-    entry = [entry_of[r] for r in ranks]
+    # entry of each man on the clock; rows not in the trial (rank N or more) never enter
+    n = clock.entry.size
+    entry = [np.where(r < n, clock.entry[np.minimum(r, n - 1)], np.inf) for r in ranks]
     ends = np.concatenate(
         [np.where(block.complete[a], entry[a] + clock.offsets[clock.endpoint], np.inf) for a in (0, 1)]
     )
