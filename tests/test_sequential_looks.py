@@ -5,7 +5,10 @@ period_months P), counts of men followed by a month, and the definition of a
 look by men with the endpoint scan (exactly m_k men have it at the look).
 """
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -155,3 +158,18 @@ def test_boundaries_table_by_month():
     np.testing.assert_allclose(table["information_fraction"], looks.planned_fractions(cfg))
     with pytest.raises(InputError, match="sequential.look_months"):
         boundaries_table(cfg["sequential"])
+
+
+def test_example_24_month_schedule_with_calendar_looks(tmp_path):
+    # config/examples/sequential_24m.yaml: 90 men, 4 a month after a 3-month ramp (6 men in the ramp);
+    # by month 36 (42) the men who entered by month 12 (18) are past month 24: 6 + 4 * 9 = 42 (66)
+    out = tmp_path / "oc.csv"
+    example = Path(__file__).resolve().parents[1] / "config" / "examples" / "sequential_24m.yaml"
+    args = ["sequential", "--config", str(example), "--simulate", "--reps", "200"]
+    assert main([*args, "--method", "ancova", "--out", str(out)]) == 0
+    table = pd.read_csv(out, keep_default_na=False, na_values=[""])
+    rows = table[(table["scenario"] == "h1") & (table["look"] != "overall")]
+    np.testing.assert_allclose(rows["information_fraction"], [42 / 90, 66 / 90, 1])
+    assert rows["month"].tolist() == [36, 42, 48] and (rows["n_enrolled"] == 90).all()
+    overall = table[(table["scenario"] == "h1") & (table["look"] == "overall")].iloc[0]
+    assert 36 <= overall["month"] <= 48
