@@ -80,8 +80,18 @@ def design_looks(
     -------
     dict
         Arrays ``(K, reps)`` named as :data:`vtrial.sequential_sim.LOOK_ARRAYS`.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config(overrides=["trial.n_per_arm=20", "trial.schedule={visits_months: [0, 12, 24], dxa_months: [0, 12, 24]}"])
+    >>> cfg["sequential"] = {"look_months": [30, 40]}
+    >>> cfg["trial"]["accrual"] = {"period_months": 10}
+    >>> out = design_looks(cfg, 2, np.random.SeedSequence(1), "mmrm", -1)
+    >>> out["month"].tolist(), out["n_enrolled"].tolist()
+    ([[30.0, 30.0], [40.0, 40.0]], [[40.0, 40.0], [40.0, 40.0]])
     """
-    from vtrial.sequential_sim import LOOK_ARRAYS, _finish, _skip
+    from vtrial.sequential_sim import LOOK_ARRAYS, skip_looks, store_look
 
     trial = cfg["trial"]
     hormones = trial["randomization"] == "stratified_blocks" and trial["strata_variable"] != "bmd_g_cm2"
@@ -115,9 +125,9 @@ def design_looks(
         else:
             rep = design_stats.student_design(y_end, a, 2, pairs, alpha)[0]
         pooled, resid = information_scales(y_end, np.where(np.isfinite(y_end), b, np.nan), a)
-        _finish(out, k, rep, pooled if method in ("student_t", "welch_t") else resid, g)
+        store_look(out, k, rep, pooled if method in ("student_t", "welch_t") else resid, g)
         out["n_endpoint"][k] = np.count_nonzero(np.isfinite(y_end), axis=1)
     out["n_enrolled"] = clock.enrolled(times).astype(float)
     out["month"] = clock.months(times)
-    _skip(out, skipped)
+    skip_looks(out, skipped)
     return out

@@ -250,7 +250,13 @@ def look_times(cfg: dict, clock: Clock, endpoint_time: np.ndarray) -> tuple[np.n
 
 
 def available(entry: np.ndarray, offset: float, times) -> np.ndarray:
-    """Whether a scan ``offset`` after ``entry`` is due by ``times`` (broadcast; ``inf`` entry: never)."""
+    """Whether a scan ``offset`` after ``entry`` is due by ``times`` (broadcast; ``inf`` entry: never).
+
+    Examples
+    --------
+    >>> available(np.array([0.5, 1.5, np.inf]), 12.0, 13.5).tolist()
+    [True, True, False]
+    """
     with np.errstate(invalid="ignore"):
         return entry + offset <= np.asarray(times) + EPS
 

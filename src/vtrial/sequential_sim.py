@@ -291,7 +291,7 @@ def z_statistic(t_stat: np.ndarray, df: np.ndarray) -> np.ndarray:
         return -ndtri(stdtr(df, -t_stat))
 
 
-def _finish(out: dict, k: int, rep, info_scale: np.ndarray, g: int) -> None:
+def store_look(out: dict, k: int, rep, info_scale: np.ndarray, g: int) -> None:
     """Store look ``k``'s estimate, SE, df, oriented z and information ``s^2 / SE^2``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         out["z"][k] = z_statistic(g * rep.estimate / rep.se, rep.df)
@@ -301,8 +301,16 @@ def _finish(out: dict, k: int, rep, info_scale: np.ndarray, g: int) -> None:
     out["df"][k] = rep.df
 
 
-def _skip(out: dict, skipped: np.ndarray) -> None:
-    """Interim looks a trial never reaches: no test there (z and information NaN)."""
+def skip_looks(out: dict, skipped: np.ndarray) -> None:
+    """Interim looks a trial never reaches: no test there (z and information NaN), in place.
+
+    Examples
+    --------
+    >>> out = {"z": np.ones((2, 2)), "information": np.ones((2, 2))}
+    >>> skip_looks(out, np.array([[True, False], [False, False]]))
+    >>> out["z"].tolist()
+    [[nan, 1.0], [1.0, 1.0]]
+    """
     out["z"][skipped] = np.nan
     out["information"][skipped] = np.nan
 
@@ -325,11 +333,11 @@ def _per_man_looks(cfg: dict, block: samplers.Block, ss, method: str, g: int) ->
         view = _look_block(block, entry, times[k], clock, mmrm)
         stats = samplers.arm_stats(view, "complete_case", scale)
         rep = mmrm_vec(view, scale, alpha) if mmrm else t_methods(stats, method, alpha)
-        _finish(out, k, rep, _variance_scale(stats, method), g)
+        store_look(out, k, rep, _variance_scale(stats, method), g)
         out["n_endpoint"][k] = stats.n.sum(0)
     out["n_enrolled"] = clock.enrolled(times).astype(float)
     out["month"] = clock.months(times)
-    _skip(out, skipped)
+    skip_looks(out, skipped)
     return out
 
 
