@@ -311,6 +311,8 @@ def test_schema_section_describes_every_key():
     walk(schema["sequential"], "sequential")
     assert set(schema["sequential"]["properties"]) == {
         "information_fractions",
+        "look_months",
+        "look_endpoints",
         "alpha",
         "sided",
         "beta",

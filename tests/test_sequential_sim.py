@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from vtrial import accrual, boundaries
 from vtrial import sequential_sim as ss
@@ -328,3 +329,37 @@ def test_conditional_power_futility_keeps_its_bounds():
     )
     assert np.mean(res["z_efficacy"][0]) == pytest.approx(observed.z_efficacy[0], abs=0.02)
     assert np.mean(res["z_efficacy"][0]) < design.z_efficacy[0] - 0.2
+
+
+# --------------------------------------------------------------------------- t statistics against normal bounds
+
+
+def test_t_quantile_bounds_are_the_p_value_rule():
+    # T >= F_t^{-1}(Phi(c); df) is the same test as Z = Phi^{-1}(F_t(T; df)) >= c (small df: 20 men per arm)
+    cfg = _cfg(["trial.n_per_arm=20"], SECTIONS["followup"], acc={"rate_per_month": 4})
+    res = ss.simulate_decisions(cfg, scenario_id(cfg), 3000, "ancova", adjusted=False)
+    t_stat = ss.direction(cfg) * res["estimate"] / res["se"]
+    bound = [stats.t.ppf(stats.norm.cdf(res[key]), res["df"]) for key in ("z_efficacy", "z_futility")]
+    look, reject = ss.decide(t_stat, *bound)
+    np.testing.assert_array_equal(look, res["look"])
+    np.testing.assert_array_equal(reject, res["reject"])
+    assert np.nanmax(res["df"][0]) < 20 and 0 < np.mean(res["look"] == 0) < 1
+
+
+@pytest.mark.slow
+def test_small_trial_type_one_error_of_the_significance_level_approach():
+    # 40 men per arm, four looks, instant endpoints, no dropout: df 18, 38, 58, 78. The t statistics
+    # mapped through their p-values keep the type I error at alpha (Student's t: 0.02525 in these
+    # 100,000 trials); the same t statistics against the normal bounds reject far too often (0.0316).
+    reps = 100_000
+    cfg = _cfg(
+        ["trial.n_per_arm=40", "effects.difference_pct=0", "dropout.anastrozole=0", "dropout.placebo=0"],
+        SCHEDULES["four"],
+    )
+    res = ss.simulate_decisions(cfg, scenario_id(cfg), reps, "student_t", adjusted=False)
+    se = np.sqrt(0.025 * 0.975 / reps)
+    assert abs(np.mean(res["reject"]) - 0.025) < 3 * se
+    naive = ss.decide(ss.direction(cfg) * res["estimate"] / res["se"], res["z_efficacy"], res["z_futility"])[
+        1
+    ]
+    assert np.mean(naive) > 0.025 + 10 * se

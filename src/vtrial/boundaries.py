@@ -720,6 +720,12 @@ def boundaries_design(section: dict) -> Design:
     from vtrial.sequential_config import validate_sequential
 
     cfg = validate_sequential(section)
+    if cfg["information_fractions"] is None:
+        key = "look_months" if cfg["look_months"] is not None else "look_endpoints"
+        raise InputError(
+            f"sequential.{key}: the planned information fractions depend on the trial "
+            "(vtrial.sequential_looks.planned_section(cfg) gives the section with them)"
+        )
     futility = cfg["futility"] or {"type": None, "gamma": None, "binding": False, "beta": cfg["beta"]}
     by_spending = futility["type"] in SPENDING
     design = group_sequential_design(

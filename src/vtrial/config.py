@@ -692,9 +692,9 @@ def _check_optional_sections(cfg: dict, base_dir: str | Path | None) -> None:
     again (or used) from any folder.
     """
     if cfg.get("sequential") is not None:
-        from vtrial.sequential_config import validate_sequential
+        from vtrial.sequential_looks import planned_fractions
 
-        validate_sequential(cfg["sequential"])
+        planned_fractions(cfg)  # the section, and looks by month or by men consistent with the trial
     prior = cfg.get("prior")
     if prior is not None:
         from vtrial.priors import parse_prior
@@ -752,7 +752,9 @@ def validate_config(cfg: Any, *, base_dir: str | Path | None = None) -> dict:
 
     The optional sections are checked when present (not None):
     ``sequential`` by :func:`vtrial.sequential_config.validate_sequential`
-    (looks increasing and ending at 1, spending parameters, futility rules) and
+    (looks increasing and ending at 1, spending parameters, futility rules;
+    looks by month or by men consistent with the trial,
+    :func:`vtrial.sequential_looks.planned_fractions`) and
     ``prior`` by :func:`vtrial.priors.parse_prior` (mixture weights summing to
     1, truncation bounds, the draws file readable and holding finite numbers,
     a selection-adjusted estimate significant). A relative

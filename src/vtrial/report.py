@@ -591,12 +591,12 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
     >>> cfg = {"sequential": {"information_fractions": [0.5, 1]}, "effects": {"difference_pct": -2.46},
     ...        "trial": {"n_per_arm": 40, "allocation_ratio": 1.0}}
     >>> print(sequential_lines(cfg, oc)[2])
-    - Looks at 50% and 100% of the men with their 12-month scan (ancova, 1000 simulated trials): power 85.0%, type I error 2.4%; with the configured difference the trial stops early for efficacy with probability 30.0% and for futility 5.0%.
+    - Looks at 50% and 100% of the men followed to the endpoint (ancova, 1000 simulated trials): power 85.0%, type I error 2.4%; with the configured difference the trial stops early for efficacy with probability 30.0% and for futility 5.0%.
     """
+    from vtrial.sequential_looks import describe
     from vtrial.trial import arm_sizes
 
-    t = [f"{100 * f:.0f}%" for f in cfg["sequential"]["information_fractions"]]
-    looks = t[0] if len(t) == 1 else ", ".join(t[:-1]) + " and " + t[-1]
+    looks = describe(cfg)
     planned = sum(arm_sizes(cfg["trial"]))
     lines = ["## Group-sequential design", ""]
     for method in dict.fromkeys(oc["method"]):
@@ -606,7 +606,7 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
         o1 = h1[h1["look"].astype(str) == "overall"]
         o0 = h0[h0["look"].astype(str) == "overall"]
         per1 = h1[h1["look"].astype(str) != "overall"]
-        text = f"- Looks at {looks} of the men with their 12-month scan ({method}, {int(rows['reps'].iloc[0])} simulated trials): "
+        text = f"- Looks at {looks} ({method}, {int(rows['reps'].iloc[0])} simulated trials): "
         parts = []
         if len(o1):
             parts.append(f"power {100 * o1['prob_efficacy'].iloc[0]:.1f}%")
@@ -625,7 +625,7 @@ def sequential_lines(cfg: dict, oc: pd.DataFrame) -> list[str]:
             r = o1.iloc[0]
             sentence = (
                 f"- Expected men randomized {r['n_enrolled']:.1f} (of {planned} planned), "
-                f"with the 12-month endpoint at the decision {r['n_endpoint']:.1f}"
+                f"with the endpoint scan at the decision {r['n_endpoint']:.1f}"
             )
             if r["month"] == r["month"]:
                 sentence += f"; expected decision at month {r['month']:.1f}"

@@ -3,7 +3,7 @@
 The section looks like::
 
     sequential:
-      information_fractions: [0.5, 1]
+      information_fractions: [0.5, 1]   # or look_months: [24, 36] or look_endpoints: [40, 80]
       alpha: 0.025            # one-sided unless sided: 2
       sided: 1
       beta: 0.2               # power target when there is no futility rule
@@ -28,7 +28,9 @@ from vtrial.boundaries import CLASSICAL, NEEDS_GAMMA, SPENDING
 from vtrial.errors import InputError
 
 EFFICACY_TYPES = SPENDING + tuple(CLASSICAL)
-_TOP_KEYS = {"information_fractions", "alpha", "sided", "beta", "efficacy", "futility"}
+#: The keys that time the looks; exactly one is given.
+LOOK_KEYS = ("information_fractions", "look_months", "look_endpoints")
+_TOP_KEYS = {*LOOK_KEYS, "alpha", "sided", "beta", "efficacy", "futility"}
 _EFFICACY_KEYS = {"type", "gamma"}
 _FUTILITY_KEYS = {"type", "gamma", "binding", "beta", "threshold"}
 FUTILITY_TYPES = SPENDING + ("conditional_power",)
@@ -63,6 +65,44 @@ def _fractions(value) -> list[float]:
     return t
 
 
+def _increasing(value, key: str, kind: str, integer: bool) -> list:
+    """A non-empty strictly increasing list of positive numbers (integers if ``integer``)."""
+    if not isinstance(value, list | tuple) or not value:
+        raise InputError(f"{key}: {value!r} must be a non-empty list of {kind}")
+    t = [_number(v, key) for v in value]
+    if integer and any(v != int(v) for v in t):
+        raise InputError(f"{key}: {value!r} must be whole numbers of men")
+    if any(v <= 0 for v in t):
+        raise InputError(f"{key}: {value!r} must all be > 0")
+    if any(b <= a for a, b in zip(t, t[1:], strict=False)):
+        raise InputError(f"{key}: {value!r} must be strictly increasing")
+    return [int(v) for v in t] if integer else t
+
+
+def _looks(section: dict) -> dict:
+    """The look keys: exactly one of :data:`LOOK_KEYS`, validated; the others None."""
+    given = [k for k in LOOK_KEYS if section.get(k) is not None]
+    if len(given) != 1:
+        if not given:
+            raise InputError(
+                "sequential.information_fractions: 'sequential.information_fractions' is missing (time the "
+                "looks by exactly one of information_fractions, look_months, look_endpoints)"
+            )
+        raise InputError(
+            f"sequential.{given[1]}: given with sequential.{given[0]}; time the looks by exactly one of "
+            + ", ".join(LOOK_KEYS)
+        )
+    out = dict.fromkeys(LOOK_KEYS)
+    key = given[0]
+    if key == "information_fractions":
+        out[key] = _fractions(section[key])
+    elif key == "look_months":
+        out[key] = _increasing(section[key], "sequential.look_months", "calendar months", integer=False)
+    else:
+        out[key] = _increasing(section[key], "sequential.look_endpoints", "numbers of men", integer=True)
+    return out
+
+
 def _gamma(rule: dict, key: str) -> float | None:
     """The spending parameter, required for the families that have one."""
     if rule["type"] not in NEEDS_GAMMA:
@@ -95,7 +135,10 @@ def validate_sequential(section) -> dict:
     Returns
     -------
     dict
-        Keys ``information_fractions`` (list), ``alpha``, ``sided``, ``beta``,
+        Keys ``information_fractions``, ``look_months`` and
+        ``look_endpoints`` (the one given as a list, the others None; see
+        :mod:`vtrial.sequential_looks` for looks by month or by men with the
+        endpoint), ``alpha``, ``sided``, ``beta``,
         ``efficacy`` ({type, gamma}) and ``futility`` (None or {type, gamma,
         binding, beta, threshold}).
 
@@ -114,9 +157,7 @@ def validate_sequential(section) -> dict:
     vtrial.errors.InputError: sequential.information_fractions: [0.6, 0.5, 1.0] must be strictly increasing
     """
     section = _mapping(section, "sequential", _TOP_KEYS)
-    if "information_fractions" not in section:
-        raise InputError("sequential.information_fractions: missing; give the looks as fractions ending at 1")
-    out = {"information_fractions": _fractions(section["information_fractions"])}
+    out = _looks(section)
     out["alpha"] = _probability(section.get("alpha", 0.025), "sequential.alpha", 0.5)
     out["sided"] = section.get("sided", 1)
     if out["sided"] not in (1, 2) or isinstance(out["sided"], bool):

@@ -2,32 +2,40 @@
 
 Each replicate is the two-arm trial of the power engine (the per-man sampler
 :func:`vtrial.samplers.per_man_block`: baseline BMD, 6- and 12-month % changes
-with DXA error, randomization and dropout), analysed at every look of the
-config's ``sequential`` section on the data available then. All replicates of
-a block are handled at once; only the looks are a Python loop.
+with DXA error, randomization and dropout), or with ``trial.schedule`` a trial
+of :func:`vtrial.design_sim.simulate_design` (scans at any months; see
+:mod:`vtrial.sequential_design`), analysed at every look of the config's
+``sequential`` section on the data available then. All replicates of a block
+are handled at once; only the looks are a Python loop.
 
 Looks and the data at a look
     The ``N`` men of a trial enter in an order that keeps the arms in
-    proportion (permuted blocks: arm ``a``'s ``i``-th man has position
-    ``(i + 1/2) / n_a``; simple randomization: a uniform random order). Look
-    ``k`` at information fraction ``t_k`` is held when ``m_k = ceil(t_k N)``
-    men have been followed for 12 months. With ``trial.accrual`` (see
-    :mod:`vtrial.accrual`) this is calendar month ``C_k = e_{m_k} + 12``
-    (``e_j`` the entry month of the ``j``-th man); the men with entry
-    ``<= C_k - 6`` have their 6-month scan, and those with entry ``<= C_k``
-    are enrolled. Without accrual the endpoints are instant: the first
-    ``m_k`` men have all their scans and no one else is enrolled. Dropout and
-    missed 6-month visits are those the man would have in the full trial.
+    proportion (default schedule, permuted blocks: arm ``a``'s ``i``-th man
+    has position ``(i + 1/2) / n_a``; simple randomization: a uniform random
+    order; with ``trial.schedule`` the order of
+    :func:`vtrial.design_sim.randomize_design`). When the looks are held
+    (information fractions, calendar months or men with the endpoint scan)
+    and which scans are in by then is :mod:`vtrial.sequential_looks`: with
+    ``trial.accrual`` (:mod:`vtrial.accrual`) a man who entered at month
+    ``e`` has his month-``s`` scan at a look at month ``C`` when
+    ``e + s <= C`` and he attends it; without accrual the endpoints are
+    instant (the first men in enrolment order have all their scans). Dropout
+    and missed visits are those the man would have in the full trial.
 
 Analyses
-    ``welch_t``, ``student_t`` and ``ancova`` use the men with a 12-month scan
-    (complete case); ``mmrm`` also uses the 6-month scans of men not yet at
-    month 12 (:func:`vtrial.analysis.mmrm.mmrm_vec`, closed-form REML under
-    monotone missingness, which holds: a man with a 12-month scan at a look
-    had his 6-month visit by then). The t statistic ``T = g est / SE`` (``g``
+    ``welch_t``, ``student_t`` and ``ancova`` use the men with the endpoint
+    scan (complete case); ``mmrm`` also uses the earlier scans of men not yet
+    at the endpoint (:func:`vtrial.analysis.mmrm.mmrm_vec`, or
+    :func:`vtrial.design_stats.mmrm_design` on a schedule: closed-form REML
+    under monotone missingness, which holds: a man with a scan at a look had
+    his earlier visits by then). The t statistic ``T = g est / SE`` (``g``
     the sign of the configured difference, -1 for bone loss when it is 0) is
     converted to the z scale by its p-value, ``Z = Phi^{-1}(F_t(T; df))``, as
     rpact does for means; ``Z > 0`` is evidence for the configured direction.
+    ``Z >= c`` is the same test as ``T >= F_t^{-1}(Phi(c); df)``: t-quantile
+    bounds at the look's df are this rule, not a different one (the
+    significance-level approach; ``docs/sequential.md`` has its small-sample
+    type I error).
 
 Information and bounds
     The information at a look is ``I_k = s_k^2 / SE_k^2``, where ``s_k^2`` is
@@ -45,6 +53,8 @@ Information and bounds
     over the replicates (derivatives by finite differences of
     ``observed_design`` at ``1 + 2K + K(K - 1)/2`` points; error below 2e-3
     in z for 10 % deviations, log-deviations are clipped at +-0.3). Classical designs keep their bounds.
+    An interim look a trial skips (``look_endpoints`` not reached) has no
+    information; its bounds are those at the mean.
 
 Decisions
     Efficacy at look ``k`` when ``Z_k >= c_k``; futility when ``Z_k <= f_k``
@@ -73,7 +83,7 @@ from scipy.special import ndtri, stdtr
 from vtrial import accrual as accrual_mod
 from vtrial import boundaries, engine, samplers
 from vtrial import config as config_mod
-from vtrial import trial as trial_mod
+from vtrial import sequential_looks as looks
 from vtrial.analysis.mmrm import mmrm_vec
 from vtrial.analysis.ttests import t_methods
 from vtrial.errors import InputError
@@ -99,16 +109,20 @@ OC_COLUMNS = [
 
 @dataclass(frozen=True)
 class LookPlan:
-    """When each look happens and who has which scan by then.
+    """When each look happens and who has which scan by then, as planned.
+
+    For ``sequential.look_endpoints`` the plan is that of a trial in which no
+    one drops out (the simulated looks come later); see
+    :mod:`vtrial.sequential_looks`.
 
     Attributes
     ----------
     fractions : numpy.ndarray
         Planned information fractions ``t_k``.
     n_endpoint : numpy.ndarray of int
-        ``m_k``: men (in enrolment order) followed for 12 months by look ``k``.
+        Men (in enrolment order) followed to the endpoint month by look ``k``.
     n_scan6 : numpy.ndarray of int
-        Men followed for at least 6 months by look ``k``.
+        Men followed at least to the first post-baseline scan (month 6 of the default schedule).
     n_enrolled : numpy.ndarray of int
         Men randomized by look ``k``.
     months : numpy.ndarray
@@ -128,14 +142,23 @@ def check_config(cfg: dict, method: str | None = None) -> None:
         raise InputError(
             "config key 'sequential' is not set (add a sequential section: see config/README.md)"
         )
-    trial = cfg["trial"]
-    for key in ("schedule", "arms"):
-        if trial.get(key) is not None:
+    from vtrial.design import design_keys
+
+    extra = [k for k in design_keys(cfg) if k != "trial.schedule"]
+    if extra:
+        raise InputError(
+            f"{extra[0]}: not supported with a sequential simulation (two arms and the spine endpoint; "
+            "trial.schedule and trial.accrual may be set)"
+        )
+    schedule = cfg["trial"].get("schedule") is not None
+    if schedule:
+        opt = engine.analysis_options(cfg)
+        if cfg["effects"]["mode"] != "direct" or opt["covariates"]:
             raise InputError(
-                f"trial.{key}: {trial[key]!r} is not supported with a sequential simulation "
-                "(two arms, scans at months 0, 6 and 12 only)"
+                "config: the sequential simulation with trial.schedule needs effects.mode direct and no "
+                "analysis.covariates"
             )
-    if not engine.per_man_valid(cfg):
+    elif not engine.per_man_valid(cfg):
         raise InputError(
             "config: the sequential simulation needs effects.mode direct, randomization simple or "
             "permuted_blocks and no analysis.covariates"
@@ -145,7 +168,8 @@ def check_config(cfg: dict, method: str | None = None) -> None:
             f"analysis.missing: {cfg['analysis']['missing']!r} is not supported with a sequential "
             "simulation (allowed: complete_case; mmrm uses every observed scan)"
         )
-    accrual_mod.check_accrual(trial.get("accrual"))
+    accrual_mod.check_accrual(cfg["trial"].get("accrual"))
+    looks.planned_fractions(cfg)
     if method is not None and method not in METHODS:
         raise InputError(
             f"method: {method!r} is not supported in a sequential simulation (allowed: {', '.join(METHODS)})"
@@ -153,7 +177,7 @@ def check_config(cfg: dict, method: str | None = None) -> None:
 
 
 def look_plan(cfg: dict) -> LookPlan:
-    """The :class:`LookPlan` of a config (``sequential.information_fractions``, ``trial.accrual``).
+    """The :class:`LookPlan` of a config (``sequential`` looks, ``trial.accrual``, ``trial.schedule``).
 
     Examples
     --------
@@ -165,21 +189,12 @@ def look_plan(cfg: dict) -> LookPlan:
     >>> plan.n_endpoint.tolist(), plan.n_scan6.tolist(), plan.n_enrolled.tolist(), plan.months.tolist()
     ([30, 60], [60, 60], [60, 60], [17.9, 23.9])
     """
-    from vtrial.sequential_config import validate_sequential
-
-    t = np.asarray(validate_sequential(cfg["sequential"])["information_fractions"], dtype=float)
-    n = sum(trial_mod.arm_sizes(cfg["trial"]))
-    m = np.minimum(np.ceil(t * n - 1e-9).astype(int), n)
-    m[-1] = n
-    acc = cfg["trial"].get("accrual")
-    if acc is None:
-        return LookPlan(t, m, m.copy(), m.copy(), np.full(t.size, np.nan))
-    entry = accrual_mod.entry_times(acc, n)
-    months = entry[m - 1] + accrual_mod.SCAN_MONTHS[1]
-    # 1e-9 months of slack: a scan due exactly at the look counts despite rounding.
-    scan6 = np.searchsorted(entry, months - accrual_mod.SCAN_MONTHS[0] + 1e-9, side="right")
-    enrolled = np.searchsorted(entry, months + 1e-9, side="right")
-    return LookPlan(t, m, np.maximum(scan6, m), enrolled, months)
+    clock = looks.design_clock(cfg)
+    fractions = looks.planned_fractions(cfg)
+    # as if every man had his endpoint scan
+    times = looks.look_times(cfg, clock, (clock.entry + clock.offsets[clock.endpoint])[:, None])[0][:, 0]
+    first = np.searchsorted(clock.entry + clock.offsets[0], times + looks.EPS, side="right")
+    return LookPlan(fractions, clock.followed(times), first, clock.enrolled(times), clock.months(times))
 
 
 def direction(cfg: dict) -> int:
@@ -211,23 +226,28 @@ def _enrolment_ranks(cfg: dict, block: samplers.Block, ss: np.random.SeedSequenc
     return [rank[:n0], rank[n0:]]
 
 
-def _look_block(block: samplers.Block, ranks, m: int, q: int, mmrm: bool) -> samplers.Block:
-    """The block as seen at a look: 12-month scans of the first ``m`` men, 6-month scans of the first ``q``.
+def _look_block(
+    block: samplers.Block, entry, time: np.ndarray, clock: looks.Clock, mmrm: bool
+) -> samplers.Block:
+    """The block as seen at a look at ``time`` ``(reps,)``: scans due by then (:mod:`vtrial.sequential_looks`).
 
+    ``entry`` holds each man's entry on the clock per arm, ``(rows, reps)``.
     Rows (men of an arm, in randomization order) beyond the last one any
     replicate has enrolled by then are dropped, so early looks cost less.
     """
-    limit = q if mmrm else m
+    first, last = clock.offsets
+    due12 = [looks.available(entry[a], last, time) for a in (0, 1)]
+    due6 = [looks.available(entry[a], first, time) for a in (0, 1)]
     rows = []
     for a in (0, 1):
-        seen = (ranks[a] < limit).any(axis=1)
+        seen = (due6[a] if mmrm else due12[a]).any(axis=1)
         rows.append(int(np.flatnonzero(seen)[-1]) + 1 if seen.any() else 1)
 
     def cut(arrays):
         return None if arrays is None else [arrays[a][: rows[a]] for a in (0, 1)]
 
-    complete = [block.complete[a][: rows[a]] & (ranks[a][: rows[a]] < m) for a in (0, 1)]
-    seen6 = [block.seen6[a][: rows[a]] & (ranks[a][: rows[a]] < q) for a in (0, 1)] if mmrm else None
+    complete = [block.complete[a][: rows[a]] & due12[a][: rows[a]] for a in (0, 1)]
+    seen6 = [block.seen6[a][: rows[a]] & due6[a][: rows[a]] for a in (0, 1)] if mmrm else None
     return replace(
         block, db=cut(block.db), dy12=cut(block.dy12), dy6=cut(block.dy6), complete=complete, seen6=seen6
     )
@@ -247,6 +267,78 @@ def _variance_scale(stats: samplers.ArmStats, method: str) -> np.ndarray:
         return syy / (n - 2.0)
     sbb, sby = stats.sbb.sum(0), stats.sby.sum(0)
     return (syy - sby * sby / sbb) / (n - 3.0)
+
+
+#: Arrays of :func:`simulate_looks`, each ``(K, reps)``.
+LOOK_ARRAYS = ("estimate", "se", "df", "z", "information", "n_endpoint", "n_enrolled", "month")
+
+
+def z_statistic(t_stat: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``Z = Phi^{-1}(F_t(T; df))``: the z value with the one-sided p-value of the t statistic ``T``.
+
+    Comparing ``Z`` with a normal bound ``c`` is the same test as comparing
+    ``T`` with the t bound ``F_t^{-1}(Phi(c); df)`` (the significance-level
+    approach; see ``docs/sequential.md``).
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> z = z_statistic(np.array([stats.t.ppf(0.975, 10)]), np.array([10.0]))
+    >>> z.round(6).tolist()
+    [1.959964]
+    """
+    with np.errstate(invalid="ignore"):
+        return -ndtri(stdtr(df, -t_stat))
+
+
+def store_look(out: dict, k: int, rep, info_scale: np.ndarray, g: int) -> None:
+    """Store look ``k``'s estimate, SE, df, oriented z and information ``s^2 / SE^2``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["z"][k] = z_statistic(g * rep.estimate / rep.se, rep.df)
+        out["information"][k] = info_scale / rep.se**2
+    out["estimate"][k] = rep.estimate
+    out["se"][k] = rep.se
+    out["df"][k] = rep.df
+
+
+def skip_looks(out: dict, skipped: np.ndarray) -> None:
+    """Interim looks a trial never reaches: no test there (z and information NaN), in place.
+
+    Examples
+    --------
+    >>> out = {"z": np.ones((2, 2)), "information": np.ones((2, 2))}
+    >>> skip_looks(out, np.array([[True, False], [False, False]]))
+    >>> out["z"].tolist()
+    [[nan, 1.0], [1.0, 1.0]]
+    """
+    out["z"][skipped] = np.nan
+    out["information"][skipped] = np.nan
+
+
+def _per_man_looks(cfg: dict, block: samplers.Block, ss, method: str, g: int) -> dict[str, np.ndarray]:
+    """:func:`simulate_looks` for one block of the default schedule (per-man sampler)."""
+    clock = looks.design_clock(cfg)
+    scale, alpha = cfg["analysis"]["scale"], cfg["analysis"]["alpha"]
+    mmrm = method == "mmrm"
+    ranks = _enrolment_ranks(cfg, block, ss)
+    # entry of each man on the clock; rows not in the trial (rank N or more) never enter
+    n = clock.entry.size
+    entry = [np.where(r < n, clock.entry[np.minimum(r, n - 1)], np.inf) for r in ranks]
+    ends = np.concatenate(
+        [np.where(block.complete[a], entry[a] + clock.offsets[clock.endpoint], np.inf) for a in (0, 1)]
+    )
+    times, skipped = looks.look_times(cfg, clock, ends)
+    out = {key: np.empty(times.shape) for key in LOOK_ARRAYS}
+    for k in range(times.shape[0]):
+        view = _look_block(block, entry, times[k], clock, mmrm)
+        stats = samplers.arm_stats(view, "complete_case", scale)
+        rep = mmrm_vec(view, scale, alpha) if mmrm else t_methods(stats, method, alpha)
+        store_look(out, k, rep, _variance_scale(stats, method), g)
+        out["n_endpoint"][k] = stats.n.sum(0)
+    out["n_enrolled"] = clock.enrolled(times).astype(float)
+    out["month"] = clock.months(times)
+    skip_looks(out, skipped)
+    return out
 
 
 def simulate_looks(
@@ -271,33 +363,27 @@ def simulate_looks(
     Returns
     -------
     dict
-        Arrays ``(K, reps)``: ``estimate`` (anastrozole minus placebo, % points
-        or g/cm2), ``se``, ``z`` (oriented, see the module notes),
-        ``information`` (``s^2 / SE^2``) and ``n_endpoint`` (men with a
-        12-month scan in the analysis).
+        Arrays ``(K, reps)`` (:data:`LOOK_ARRAYS`): ``estimate`` (anastrozole
+        minus placebo, % points or g/cm2), ``se``, ``df``, ``z`` (oriented,
+        see the module notes), ``information`` (``s^2 / SE^2``),
+        ``n_endpoint`` (men with the endpoint scan in the analysis),
+        ``n_enrolled`` (men randomized by the look) and ``month`` (calendar
+        month of the look, NaN without accrual). ``z`` and ``information``
+        are NaN at an interim look the trial skips.
     """
     check_config(cfg, method)
-    plan = look_plan(cfg)
-    scale, alpha = cfg["analysis"]["scale"], cfg["analysis"]["alpha"]
     g = direction(cfg) if orientation is None else orientation
-    mmrm = method == "mmrm"
-    parts: dict[str, list] = {k: [] for k in ("estimate", "se", "z", "information", "n_endpoint")}
+    schedule = cfg["trial"].get("schedule") is not None
+    parts: dict[str, list] = {k: [] for k in LOOK_ARRAYS}
     for index, size in enumerate(engine.block_sizes(reps)):
         ss = seed_sequence(cfg["seed"], scenario, index)
-        block = samplers.per_man_block(cfg, size, ss, need_y6=mmrm)
-        ranks = _enrolment_ranks(cfg, block, ss)
-        out = {k: np.empty((plan.fractions.size, size)) for k in parts}
-        for k, (m, q) in enumerate(zip(plan.n_endpoint, plan.n_scan6, strict=True)):
-            view = _look_block(block, ranks, int(m), int(q), mmrm)
-            stats = samplers.arm_stats(view, "complete_case", scale)
-            rep = mmrm_vec(view, scale, alpha) if mmrm else t_methods(stats, method, alpha)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                t_stat = g * rep.estimate / rep.se
-                out["z"][k] = -ndtri(stdtr(rep.df, -t_stat))
-                out["information"][k] = _variance_scale(stats, method) / rep.se**2
-            out["estimate"][k] = rep.estimate
-            out["se"][k] = rep.se
-            out["n_endpoint"][k] = stats.n.sum(0)
+        if schedule:
+            from vtrial.sequential_design import design_looks
+
+            out = design_looks(cfg, size, ss, method, g)
+        else:
+            block = samplers.per_man_block(cfg, size, ss, need_y6=method == "mmrm")
+            out = _per_man_looks(cfg, block, ss, method, g)
         for key in parts:
             parts[key].append(out[key])
     return {key: np.concatenate(v, axis=1) for key, v in parts.items()}
@@ -484,7 +570,7 @@ def simulate_decisions(
         ``reject``, and with ``adjusted``: ``adjusted``, ``adjusted_lower``,
         ``adjusted_upper`` (outcome scale, stage-wise ordering).
     """
-    design = boundaries.boundaries_design(cfg["sequential"])
+    design = boundaries.boundaries_design(looks.planned_section(cfg))
     if design.sided != 1:
         raise InputError("sequential.sided: the simulation supports one-sided designs (sided: 1)")
     g = direction(cfg) if orientation is None else orientation
@@ -521,7 +607,7 @@ def _truth(cfg: dict) -> float:
 
 def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.DataFrame:
     """Operating-characteristics rows (one per look, then ``overall``) from :func:`simulate_decisions`."""
-    plan = look_plan(cfg)
+    fractions = looks.planned_fractions(cfg)
     k, reps = res["z"].shape
     truth = _truth(cfg)
     rows = []
@@ -537,7 +623,7 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
         rows.append(
             {
                 "look": str(j + 1),
-                "information_fraction": float(plan.fractions[j]),
+                "information_fraction": float(fractions[j]),
                 "observed_fraction": float(np.nanmean(observed[j])),
                 "se_fraction": float(np.nanmean(raw[j])),
                 "z_efficacy": float(np.nanmean(res["z_efficacy"][j])),
@@ -547,9 +633,9 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
                 "prob_futility": pf,
                 "prob_futility_se": math.sqrt(pf * (1 - pf) / reps) if j < k - 1 else float("nan"),
                 "cumulative_efficacy": cum,
-                "n_enrolled": float(plan.n_enrolled[j]),
+                "n_enrolled": float(np.mean(res["n_enrolled"][j])),
                 "n_endpoint": float(np.mean(res["n_endpoint"][j])),
-                "month": float(plan.months[j]),
+                "month": float(np.mean(res["month"][j])),
             }
         )
     idx = np.arange(reps)
@@ -569,9 +655,9 @@ def summarise(cfg: dict, res: dict, method: str, scenario_label: str) -> pd.Data
         "prob_futility": futile,
         "prob_futility_se": math.sqrt(futile * (1 - futile) / reps),
         "cumulative_efficacy": power,
-        "n_enrolled": float(np.mean(plan.n_enrolled[look])),
+        "n_enrolled": float(np.mean(res["n_enrolled"][look, idx])),
         "n_endpoint": float(np.mean(res["n_endpoint"][look, idx])),
-        "month": float(np.mean(plan.months[look])),
+        "month": float(np.mean(res["month"][look, idx])),
         "mean_estimate": float(np.nanmean(est)),
         "bias": float(np.nanmean(est) - truth),
     }

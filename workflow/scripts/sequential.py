@@ -8,10 +8,11 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         from vtrial import sequential_sim
         from vtrial.boundaries import boundaries_table
         from vtrial.config import scenario_id
+        from vtrial.sequential_looks import planned_section
         from vtrial.sequential_plots import plot_boundaries, plot_stopping
     with timer.phase("bounds"):
         cfg = sm.params.cfg
-        bounds = boundaries_table(cfg["sequential"])
+        bounds = boundaries_table(planned_section(cfg))
         bounds.to_csv(sm.output.bounds, index=False, lineterminator="\n")
     with timer.phase("simulate"):
         oc = sequential_sim.operating_characteristics(cfg, [sm.params.method])

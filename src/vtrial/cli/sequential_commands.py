@@ -36,6 +36,7 @@ SAMPLE_SIZE_COLUMNS = ("n_fixed", "n_max", "expected_n_h0", "expected_n_h1")
 def _sample_size(cfg: dict, table) -> None:
     """Add the planned totals to ``table`` (in place): ``n_cumulative`` per look and the constants."""
     from vtrial.boundaries import boundaries_design, sample_size_means
+    from vtrial.sequential_looks import planned_section
 
     eff = cfg["effects"]
     if eff["mode"] != "direct":
@@ -48,7 +49,7 @@ def _sample_size(cfg: dict, table) -> None:
             "config key 'effects.difference_pct': value 0 is not allowed with --sample-size "
             "(allowed: a nonzero difference to detect)"
         )
-    design = boundaries_design(cfg["sequential"])
+    design = boundaries_design(planned_section(cfg))
     ss = sample_size_means(
         design, eff["difference_pct"], eff["sd_pct_change"], cfg["trial"]["allocation_ratio"]
     )
@@ -96,6 +97,7 @@ def cmd_sequential(args) -> None:
         )
     from vtrial.accrual import check_accrual
     from vtrial.boundaries import boundaries_table
+    from vtrial.sequential_looks import planned_section
 
     check_accrual(cfg["trial"].get("accrual"))
     if args.simulate:
@@ -104,7 +106,7 @@ def cmd_sequential(args) -> None:
     if args.target_power is not None or args.method or args.reps is not None:
         raise InputError("--method, --reps and --target-power need --simulate")
 
-    table = boundaries_table(cfg["sequential"])
+    table = boundaries_table(planned_section(cfg))
     drift, inflation = table.attrs["drift"], table.attrs["inflation_factor"]
     table["drift"] = drift
     table["inflation_factor"] = inflation
