@@ -78,16 +78,26 @@ FAMILY = ("any", "all")
 # --------------------------------------------------------------------------- checks
 
 
-def split_methods(configured) -> tuple[list[str], list[str]]:
+#: Methods single-step Dunnett cannot adjust (it needs one pooled variance).
+NOT_DUNNETT = ("welch_t",)
+
+
+def split_methods(configured, multiplicity: str = "none") -> tuple[list[str], list[str]]:
     """The configured methods a design can use, and those it cannot (for a CLI note).
+
+    ``multiplicity``: the design's ``analysis.multiplicity``; ``dunnett``
+    also leaves out :data:`NOT_DUNNETT`.
 
     Examples
     --------
     >>> split_methods(["ancova", "mann_whitney", "mmrm"])
     (['ancova', 'mmrm'], ['mann_whitney'])
+    >>> split_methods(["ancova", "welch_t"], "dunnett")
+    (['ancova'], ['welch_t'])
     """
-    kept = [m for m in configured if m in SUPPORTED_METHODS]
-    return kept, [m for m in configured if m not in SUPPORTED_METHODS]
+    bad = NOT_DUNNETT if multiplicity == "dunnett" else ()
+    kept = [m for m in configured if m in SUPPORTED_METHODS and m not in bad]
+    return kept, [m for m in configured if m not in kept]
 
 
 def check_methods(cfg: dict, methods, design) -> list[str]:
@@ -123,7 +133,7 @@ def _check_multiplicity(mult: str, methods, design) -> None:
     if mult not in multiplicity.MULTIPLICITY_METHODS:
         allowed = ", ".join(multiplicity.MULTIPLICITY_METHODS)
         raise InputError(f"config key 'analysis.multiplicity': value '{mult}' is not one of {allowed}")
-    if mult == "dunnett" and "welch_t" in methods:
+    if mult == "dunnett" and any(m in NOT_DUNNETT for m in methods):
         raise InputError(
             "config key 'analysis.multiplicity': value 'dunnett' needs a pooled-variance method "
             "(student_t, ancova or mmrm), not welch_t"

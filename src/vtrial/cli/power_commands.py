@@ -76,6 +76,7 @@ def _config(args, grid_items=None) -> dict:
     # Said after the work, so that a failure stays the only line on stderr.
     args.notes = [f"vtrial: note: {', '.join(skipped)} cannot use missing={cfg['analysis']['missing']}; skipped"
                   ] if skipped else []  # fmt: skip
+    methods = _design_methods(args, cfg, methods)
     cfg = set_key(cfg, "analysis.methods", methods)
     if args.reps is not None:
         cfg = set_key(cfg, "simulation.reps", args.reps)
@@ -87,6 +88,33 @@ def _config(args, grid_items=None) -> dict:
     elif args.reps is not None:
         cfg = set_key(cfg, "simulation.target_se", None)
     return validate_config(cfg)
+
+
+def _design_methods(args, cfg: dict, methods: list[str]) -> list[str]:
+    """For a design, drop the configured methods it cannot analyse (said in a note); the others as given.
+
+    Methods named with ``--method`` are kept, so that a design refuses them
+    with one line; methods taken from ``analysis.methods`` are skipped, as
+    the command skips methods that cannot use the missing-data strategy.
+    """
+    from vtrial import design
+
+    if args.method or design.is_default(cfg):
+        return methods
+    from vtrial.design_power import SUPPORTED_METHODS, split_methods
+
+    mult = cfg["analysis"].get("multiplicity") or "none"
+    kept, skipped = split_methods(methods, mult)
+    if not kept:
+        raise InputError(
+            f"config key 'analysis.methods': value {methods} has no method a multi-arm or scheduled "
+            f"design can use with multiplicity {mult} (allowed: {', '.join(SUPPORTED_METHODS)}; "
+            "not welch_t with dunnett)"
+        )
+    if skipped:
+        args.notes.append(f"vtrial: note: {', '.join(skipped)} cannot analyse this multi-arm or scheduled "
+                          f"design (multiplicity {mult}); skipped")  # fmt: skip
+    return kept
 
 
 def finish(args, table, out, cfg: dict, reps) -> None:
