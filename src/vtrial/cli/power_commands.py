@@ -2,10 +2,13 @@
 
 ``vtrial power [--reps R | --target-se S] [--grid KEY=V1,V2,...]... [--workers W] --out power.csv``
     Monte Carlo power and diagnostics, one row per scenario and method.
-``vtrial sample-size --target-power P | --target-assurance A [--method M]... [--reps R] [--out ss.csv]``
+``vtrial sample-size --target-power P | --target-assurance A [--method M]... [--reps R] [--comparison C] [--out ss.csv]``
     Smallest n per arm reaching P (or assurance A; common random numbers across n).
-``vtrial mde --n-per-arm N --target-power P [--method M]... [--out mde.csv]``
+``vtrial mde --n-per-arm N --target-power P [--method M]... [--comparison C] [--out mde.csv]``
     Smallest |difference| (percentage points) reaching P.
+
+``--comparison`` (designs): the row of the design's power table that must
+reach P (:func:`vtrial.design_power.search_rows`).
 """
 
 from __future__ import annotations
@@ -184,7 +187,7 @@ def cmd_sample_size(args) -> None:
     if args.target_assurance is not None:
         statistic, target = ("assurance", args.target_assurance)
     table = sample_size(cfg, target, reps=s["reps"], workers=s["workers"], progress=not args.quiet,
-                        statistic=statistic)  # fmt: skip
+                        statistic=statistic, comparison=args.comparison)  # fmt: skip
     finish(args, table, out, cfg, s["reps"])
 
 
@@ -195,7 +198,7 @@ def cmd_mde(args) -> None:
     cfg = _config(args)
     s = cfg["simulation"]
     table = mde(cfg, args.n_per_arm, args.target_power, reps=s["reps"], workers=s["workers"],
-                progress=not args.quiet)  # fmt: skip
+                progress=not args.quiet, comparison=args.comparison)  # fmt: skip
     finish(args, table, out, cfg, s["reps"])
 
 
@@ -213,6 +216,14 @@ def _engine_options(p, *, reps_help: str) -> None:
 
 
 _TARGET_POWER = common.float_range(0.0, 1.0)
+
+
+def _comparison_option(p) -> None:
+    p.add_argument(
+        "--comparison", metavar="C",
+        help="multi-arm or scheduled design: the power row to reach the target, a comparison "
+        "<arm>-<control>, 'any' or 'all' (family-wise), or 'each' (default: every pairwise comparison)",
+    )  # fmt: skip
 
 
 def register(sub) -> None:
@@ -249,6 +260,7 @@ def register(sub) -> None:
         help="target assurance in (0, 1): power averaged over the design prior (config 'prior'), "
         "significant in the direction the prior favours; below the prior probability of that sign",
     )  # fmt: skip
+    _comparison_option(p)
     common.add_out(p, required=False, default="-")
 
     p = common.add_command(sub, "mde", "minimal detectable difference at a given n per arm", cmd_mde)
@@ -264,4 +276,5 @@ def register(sub) -> None:
     p.add_argument(
         "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
     )
+    _comparison_option(p)
     common.add_out(p, required=False, default="-")
