@@ -374,15 +374,7 @@ def run_design_power(
     from vtrial import design as design_mod
     from vtrial import design_analytic
 
-    sim = cfg["simulation"]
-    if target_se is None:
-        target_se = sim.get("target_se")
-    if target_se is not None:
-        target_se = power_mod._check_target_se(target_se)
-    reps = power_mod._check_reps(sim["reps"] if reps is None else reps)
-    workers = int(workers or sim.get("workers", 1))
-    if workers < 1:
-        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
+    reps, target_se, workers = power_mod.run_options(cfg, reps, target_se, workers)
     scenarios = config_mod.expand_grid(cfg)
     grid_keys = list((cfg.get("grid") or {}).keys())
     rows = []

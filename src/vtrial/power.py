@@ -386,6 +386,23 @@ def reps_for_target_se(
         reps = new
 
 
+def run_options(cfg: dict, reps, target_se, workers) -> tuple[int, float | None, int]:
+    """Checked replicates, target SE and workers of a power run (arguments over ``simulation`` keys).
+
+    :class:`InputError` (one line) for a value out of range.
+    """
+    sim = cfg["simulation"]
+    if target_se is None:
+        target_se = sim.get("target_se")
+    if target_se is not None:
+        target_se = _check_target_se(target_se)
+    reps = _check_reps(sim["reps"] if reps is None else reps)
+    workers = int(workers or sim.get("workers", 1))
+    if workers < 1:
+        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
+    return reps, target_se, workers
+
+
 def run_power(
     cfg: dict,
     *,
@@ -441,21 +458,13 @@ def run_power(
     """
     from vtrial import design
 
+    reps, target_se, workers = run_options(cfg, reps, target_se, workers)
     if not design.is_default(cfg):  # multi-arm, scheduled or two-endpoint designs
         from vtrial.design_power import run_design_power
 
         return run_design_power(cfg, reps=reps, target_se=target_se, workers=workers, progress=progress,
                                 methods=methods, chunk_size=chunk_size, checkpoint_dir=checkpoint_dir)  # fmt: skip
     methods = _methods(cfg, methods)
-    sim = cfg["simulation"]
-    if target_se is None:
-        target_se = sim.get("target_se")
-    if target_se is not None:
-        target_se = _check_target_se(target_se)
-    reps = _check_reps(sim["reps"] if reps is None else reps)
-    workers = int(workers or sim.get("workers", 1))
-    if workers < 1:
-        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
     scenarios = config_mod.expand_grid(cfg)
     grid_keys = list((cfg.get("grid") or {}).keys())
     rows = []
