@@ -133,10 +133,13 @@ def _critical(design, mult: str, df: np.ndarray, alpha: float, dunnett) -> np.nd
 
 
 def _dunnett(design, alpha: float, cache: dict | None) -> DunnettCritical:
+    """Dunnett critical values of the planned allocation, kept in ``cache`` by allocation ratios and level."""
     cache = {} if cache is None else cache
-    key = (tuple(dunnett_allocation(design)), alpha)
+    alloc = dunnett_allocation(design)
+    ratios = [a / alloc[0] for a in alloc]
+    key = (tuple(ratios), alpha)
     if key not in cache:
-        cache[key] = DunnettCritical(dunnett_allocation(design), alpha)
+        cache[key] = DunnettCritical(ratios, alpha)
     return cache[key]
 
 
@@ -291,9 +294,9 @@ def search_power(cfg: dict, method: str, comparison: str | None = None, dunnett=
     return min(row_power(cfg, method, endpoint, c, design.multiplicity, dunnett) for c in labels)
 
 
-def search_reason(cfg: dict, method: str, comparison: str | None = None) -> str:
+def search_reason(cfg: dict, method: str, comparison: str | None = None, dunnett=None) -> str:
     """Why a search's row has no formula under ``cfg`` ("" if it has one)."""
     why = reason(cfg, method)
-    if not why and math.isnan(search_power(cfg, method, comparison)):
+    if not why and math.isnan(search_power(cfg, method, comparison, dunnett)):
         why = f"no formula for this row with multiplicity {design_of(cfg).multiplicity} (module docstring)"
     return why

@@ -520,12 +520,15 @@ def search_statistic(cfg: dict, statistic: str, comparison: str | None):
             "(allowed: power)"
         )
     search_rows(design_mod.design_of(cfg), comparison)
+    formula_dunnett: dict = {}
     return power_mod.Statistic(
         "power",
         functools.partial(search_power, comparison=comparison, dunnett={}),
-        functools.partial(design_analytic.search_power, comparison=comparison, dunnett={}),
+        functools.partial(design_analytic.search_power, comparison=comparison, dunnett=formula_dunnett),
         seed_method="student_t",
-        reason=functools.partial(design_analytic.search_reason, comparison=comparison),
+        reason=functools.partial(
+            design_analytic.search_reason, comparison=comparison, dunnett=formula_dunnett
+        ),
     )
 
 
