@@ -253,9 +253,9 @@ def test_unsupported_settings_are_refused(keys, match):
         design_power.run_design_power(_three_arm(**keys), reps=10)
 
 
-def test_searches_refuse_a_design_instead_of_ignoring_it():
-    with pytest.raises(InputError, match="trial.arms"):
-        power.sample_size(_three_arm(analysis__methods=["ancova"]), 0.8, reps=100)
+def test_searches_refuse_what_a_design_cannot_search():
+    with pytest.raises(InputError, match="power only"):
+        power.sample_size(_three_arm(analysis__methods=["ancova"]), 0.8, reps=100, statistic="assurance")
 
 
 def test_workers_target_se_and_endpoint_rule_any():

@@ -63,7 +63,7 @@ from vtrial.errors import InputError
 from vtrial.streams import seed_sequence
 
 __all__ = ["DESIGN_COLUMNS", "SUPPORTED_METHODS", "check_methods", "comparison_results", "run_design_power",
-           "split_methods"]  # fmt: skip
+           "search_power", "search_rows", "split_methods"]  # fmt: skip
 
 #: Methods a design can be analysed with.
 SUPPORTED_METHODS = STATISTICS
@@ -78,16 +78,26 @@ FAMILY = ("any", "all")
 # --------------------------------------------------------------------------- checks
 
 
-def split_methods(configured) -> tuple[list[str], list[str]]:
+#: Methods single-step Dunnett cannot adjust (it needs one pooled variance).
+NOT_DUNNETT = ("welch_t",)
+
+
+def split_methods(configured, multiplicity: str = "none") -> tuple[list[str], list[str]]:
     """The configured methods a design can use, and those it cannot (for a CLI note).
+
+    ``multiplicity``: the design's ``analysis.multiplicity``; ``dunnett``
+    also leaves out :data:`NOT_DUNNETT`.
 
     Examples
     --------
     >>> split_methods(["ancova", "mann_whitney", "mmrm"])
     (['ancova', 'mmrm'], ['mann_whitney'])
+    >>> split_methods(["ancova", "welch_t"], "dunnett")
+    (['ancova'], ['welch_t'])
     """
-    kept = [m for m in configured if m in SUPPORTED_METHODS]
-    return kept, [m for m in configured if m not in SUPPORTED_METHODS]
+    bad = NOT_DUNNETT if multiplicity == "dunnett" else ()
+    kept = [m for m in configured if m in SUPPORTED_METHODS and m not in bad]
+    return kept, [m for m in configured if m not in kept]
 
 
 def check_methods(cfg: dict, methods, design) -> list[str]:
@@ -123,7 +133,7 @@ def _check_multiplicity(mult: str, methods, design) -> None:
     if mult not in multiplicity.MULTIPLICITY_METHODS:
         allowed = ", ".join(multiplicity.MULTIPLICITY_METHODS)
         raise InputError(f"config key 'analysis.multiplicity': value '{mult}' is not one of {allowed}")
-    if mult == "dunnett" and "welch_t" in methods:
+    if mult == "dunnett" and any(m in NOT_DUNNETT for m in methods):
         raise InputError(
             "config key 'analysis.multiplicity': value 'dunnett' needs a pooled-variance method "
             "(student_t, ancova or mmrm), not welch_t"
@@ -358,26 +368,20 @@ def run_design_power(
         :data:`DESIGN_COLUMNS` (the power-table columns with ``endpoint``,
         ``comparison`` and ``multiplicity`` after ``method``), one column
         per grid key, then ``engine`` (``design``), ``missing`` and
-        ``valid_reps``; rows as in the module docstring. ``analytic_power``
-        is NaN (no formula for designs).
+        ``valid_reps``; rows as in the module docstring. ``analytic_power``:
+        :func:`vtrial.design_analytic.row_power` (NaN where there is no formula).
     """
     from vtrial import design as design_mod
+    from vtrial import design_analytic
 
-    sim = cfg["simulation"]
-    if target_se is None:
-        target_se = sim.get("target_se")
-    if target_se is not None:
-        target_se = power_mod._check_target_se(target_se)
-    reps = power_mod._check_reps(sim["reps"] if reps is None else reps)
-    workers = int(workers or sim.get("workers", 1))
-    if workers < 1:
-        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
+    reps, target_se, workers = power_mod.run_options(cfg, reps, target_se, workers)
     scenarios = config_mod.expand_grid(cfg)
     grid_keys = list((cfg.get("grid") or {}).keys())
     rows = []
     nan = float("nan")
     pool = power_mod._pool(workers) if workers > 1 else None
     dunnett: dict = {}  # Dunnett critical values, shared by the scenarios of this run
+    formula_dunnett: dict = {}  # the same for the formulas
     try:
         for n, sc in enumerate(scenarios):
             scfg = sc.config
@@ -418,7 +422,7 @@ def run_design_power(
                     "n_per_arm": int(scfg["trial"]["n_per_arm"]),
                     "alpha": float(scfg["analysis"]["alpha"]),
                     "true_difference_pct": _true_pct(scfg, truths, ep, comp) if pair else nan,
-                    "analytic_power": nan,
+                    "analytic_power": design_analytic.row_power(scfg, m, ep, comp, mult, formula_dunnett),
                     "engine": "design",
                     "missing": scfg["analysis"]["missing"],
                     **s,
@@ -430,6 +434,141 @@ def run_design_power(
         if pool is not None:
             pool.shutdown()
     return pd.DataFrame(rows, columns=DESIGN_COLUMNS + grid_keys + power_mod.EXTRA_COLUMNS)
+
+
+# --------------------------------------------------------------------------- searches
+
+
+#: The default row a search drives to its target: every pairwise comparison.
+EACH = "each"
+
+
+def search_rows(design, comparison: str | None) -> tuple[str, tuple[str, ...]]:
+    """The deciding endpoint and the comparison labels whose smallest power a search targets.
+
+    ``comparison``: a label ``<arm>-<reference>``, ``any`` or ``all`` (the
+    family-wise rows), or ``each`` / None (every pairwise comparison: the
+    search targets the smallest of their powers). The deciding endpoint is the
+    first (spine) under ``analysis.endpoint_rule: primary``, else the combined
+    decision (``all`` or ``any``). Unknown labels are refused (one line).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> from vtrial.design import design_of
+    >>> d = design_of(load_config(overrides=["trial.arms=[{name: p}, {name: a}, {name: b}]", "trial.block_sizes=[3]"]))
+    >>> search_rows(d, None), search_rows(d, "b-p"), search_rows(d, "all")
+    (('spine', ('a-p', 'b-p')), ('spine', ('b-p',)), ('spine', ('all',)))
+    """
+    comparison = EACH if comparison is None else comparison
+    allowed = (EACH, *FAMILY, *design.labels)
+    if comparison not in allowed:
+        raise InputError(
+            f"comparison: value {comparison!r} is not a row of the design (allowed: {', '.join(allowed)})"
+        )
+    rule = design.endpoint_rule if len(design.endpoints) > 1 else "primary"
+    endpoint = design.endpoints[0] if rule == "primary" else rule
+    return endpoint, design.labels if comparison == EACH else (comparison,)
+
+
+def search_methods(cfg: dict, methods) -> list[str]:
+    """The methods of a design search, checked as :func:`run_design_power` checks them."""
+    from vtrial import design as design_mod
+
+    design = design_mod.design_of(cfg)
+    chosen = check_methods(cfg, methods, design)
+    _check_multiplicity(design.multiplicity, chosen, design)
+    return chosen
+
+
+def search_power(
+    cfg: dict, scenario: str, methods, reps: int, *, comparison=None, dunnett=None, **kw
+) -> dict[str, tuple[float, float]]:
+    """Monte Carlo power of the searched row per method, and its SE (see :func:`search_rows`).
+
+    ``kw``: ``workers, progress, label, pool`` as :func:`simulate_sums`;
+    ``dunnett``: a cache of Dunnett critical values kept across the candidates.
+    """
+    from vtrial import design as design_mod
+
+    design = design_mod.design_of(cfg)
+    endpoint, labels = search_rows(design, comparison)
+    mult = design.multiplicity
+    sums = simulate_sums(cfg, scenario, reps, methods, [mult], _truths(cfg, design), dunnett, **kw)
+    out = {}
+    for m in methods:
+        p = min(sums[_key(m, mult, endpoint, c)][power_mod._REJ] / reps for c in labels)
+        out[m] = (p, math.sqrt(p * (1 - p) / reps))
+    return out
+
+
+def search_statistic(cfg: dict, statistic: str, comparison: str | None):
+    """The :class:`vtrial.power.Statistic` a search of a design drives: power of the row ``comparison``.
+
+    Monte Carlo by :func:`search_power`, formula by
+    :func:`vtrial.design_analytic.search_power`; each keeps its own cache of
+    Dunnett critical values across the candidates of the search.
+    """
+    import functools
+
+    from vtrial import design as design_mod
+    from vtrial import design_analytic
+
+    if statistic != "power":
+        raise InputError(
+            f"statistic {statistic!r}: a multi-arm, scheduled or two-endpoint design can search power only "
+            "(allowed: power)"
+        )
+    search_rows(design_mod.design_of(cfg), comparison)
+    formula_dunnett: dict = {}
+    return power_mod.Statistic(
+        "power",
+        functools.partial(search_power, comparison=comparison, dunnett={}),
+        functools.partial(design_analytic.search_power, comparison=comparison, dunnett=formula_dunnett),
+        seed_method="student_t",
+        reason=functools.partial(
+            design_analytic.search_reason, comparison=comparison, dunnett=formula_dunnett
+        ),
+    )
+
+
+def check_sizes(cfg: dict) -> None:
+    """:class:`InputError` when a candidate ``trial.n_per_arm`` leaves an arm with fewer than two men."""
+    from vtrial import design as design_mod
+
+    design_mod.design_of(cfg)
+
+
+def set_search_key(cfg: dict, key: str, value) -> dict:
+    """``cfg`` with a searched key set; with ``trial.arms`` the difference is every treated arm's.
+
+    A search over ``effects.difference_pct`` of a design that lists its arms
+    sets ``difference_pct`` of every arm but the control to ``value`` (the
+    minimal detectable difference common to the treated arms); the hip
+    differences are unchanged.
+    """
+    arms = cfg["trial"].get("arms")
+    if key != "effects.difference_pct" or not arms:
+        return config_mod.set_key(cfg, key, value)
+    import copy
+
+    out = copy.deepcopy(cfg)
+    control = out["trial"].get("control") or arms[0]["name"]
+    for arm in out["trial"]["arms"]:
+        if arm["name"] != control:
+            arm["difference_pct"] = value
+    return out
+
+
+def search_sign(cfg: dict, key: str) -> float:
+    """Sign of a searched difference: that of the first treated arm's ``difference_pct`` (-1 if zero)."""
+    arms = cfg["trial"].get("arms")
+    if key != "effects.difference_pct" or not arms:
+        value = config_mod.get_key(cfg, key)
+    else:
+        control = cfg["trial"].get("control") or arms[0]["name"]
+        value = next(a.get("difference_pct", 0.0) for a in arms if a["name"] != control)
+    return -1.0 if value <= 0 else 1.0
 
 
 def _true_pct(cfg, truths, endpoint, label) -> float:

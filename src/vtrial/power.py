@@ -386,6 +386,23 @@ def reps_for_target_se(
         reps = new
 
 
+def run_options(cfg: dict, reps, target_se, workers) -> tuple[int, float | None, int]:
+    """Checked replicates, target SE and workers of a power run (arguments over ``simulation`` keys).
+
+    :class:`InputError` (one line) for a value out of range.
+    """
+    sim = cfg["simulation"]
+    if target_se is None:
+        target_se = sim.get("target_se")
+    if target_se is not None:
+        target_se = _check_target_se(target_se)
+    reps = _check_reps(sim["reps"] if reps is None else reps)
+    workers = int(workers or sim.get("workers", 1))
+    if workers < 1:
+        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
+    return reps, target_se, workers
+
+
 def run_power(
     cfg: dict,
     *,
@@ -441,21 +458,13 @@ def run_power(
     """
     from vtrial import design
 
+    reps, target_se, workers = run_options(cfg, reps, target_se, workers)
     if not design.is_default(cfg):  # multi-arm, scheduled or two-endpoint designs
         from vtrial.design_power import run_design_power
 
         return run_design_power(cfg, reps=reps, target_se=target_se, workers=workers, progress=progress,
                                 methods=methods, chunk_size=chunk_size, checkpoint_dir=checkpoint_dir)  # fmt: skip
     methods = _methods(cfg, methods)
-    sim = cfg["simulation"]
-    if target_se is None:
-        target_se = sim.get("target_se")
-    if target_se is not None:
-        target_se = _check_target_se(target_se)
-    reps = _check_reps(sim["reps"] if reps is None else reps)
-    workers = int(workers or sim.get("workers", 1))
-    if workers < 1:
-        raise InputError(f"workers: value {workers} is not allowed (need >= 1)")
     scenarios = config_mod.expand_grid(cfg)
     grid_keys = list((cfg.get("grid") or {}).keys())
     rows = []
@@ -609,6 +618,7 @@ class Statistic:
     (value, Monte Carlo SE), simulating with the streams of ``scenario``;
     ``analytic(cfg, method)`` returns the exact value or NaN. Both must be
     non-decreasing in the searched key (in its absolute value for signed keys).
+    ``reason(cfg, method)`` says why ``analytic`` has no formula ("" if it has one).
     ``seed_method`` names a method whose formula is cheap and close to the
     others': its answer starts the other methods' formula searches over an
     integer key. ``uses_prior``: both functions take a keyword ``prior`` (a
@@ -620,6 +630,7 @@ class Statistic:
     analytic: Callable[[dict, str], float] | None = None
     seed_method: str | None = None
     uses_prior: bool = False
+    reason: Callable[[dict, str], str] = analytic_reason
 
 
 #: Columns of a :func:`solve` table before the grid columns.
@@ -739,13 +750,13 @@ def _analytic_answer(exact, cfg, key, spec, stat, method, target, upper, tol) ->
     ``exact(v, method)`` is the formula at value ``v`` of the key (memoised by
     the caller, so the row's values at the answer are not computed twice).
     """
-    if stat.analytic is None or analytic_reason(cfg, method):
+    if stat.analytic is None or stat.reason(cfg, method):
         return float("nan")
     # Integer searches start at the configured value, or at the seed method's
     # answer (Student's n is within a man or two of Welch's, whose quadrature
     # is costly); continuous ones at 1.
     start = cfg_value(cfg, key) if spec.integer else 1.0
-    if spec.integer and stat.seed_method not in (None, method) and not analytic_reason(cfg, stat.seed_method):
+    if spec.integer and stat.seed_method not in (None, method) and not stat.reason(cfg, stat.seed_method):
         seed = _analytic_answer(exact, cfg, key, spec, stat, stat.seed_method, target, upper, tol)
         start = seed if np.isfinite(seed) else start
     found = _search(lambda v: exact(v, method), target, spec, start, upper, tol)
@@ -794,6 +805,7 @@ def solve(
     upper: float | None = None,
     tol: float = 1e-3,
     prior=None,
+    comparison: str | None = None,
 ) -> pd.DataFrame:
     """Smallest value of a monotone config key at which a statistic reaches a target.
 
@@ -841,6 +853,12 @@ def solve(
         :func:`vtrial.assurance.design_prior` of each scenario. A target at or
         above :func:`vtrial.assurance.max_assurance` is refused before any
         search.
+    comparison : str, optional
+        A multi-arm, scheduled or two-endpoint design (:func:`vtrial.design.is_default`
+        False; statistic ``power``): the row of its power table the search drives
+        to the target, see :func:`vtrial.design_power.search_rows` (default
+        ``each``: the smallest power over its pairwise comparisons). A two-arm
+        config accepts its one label, ``each``, ``any`` or ``all`` (all the same row).
 
     Returns
     -------
@@ -851,7 +869,8 @@ def solve(
         statistic_below, statistic_below_se`` (integer keys: n - 1; NaN for
         continuous keys), ``analytic_value`` (the formula's answer; NaN where
         there is none), ``analytic_statistic`` (the formula at ``value``),
-        ``reps``, ``engine`` (at the answer) and one column per grid key.
+        ``reps``, ``engine`` (at the answer) and one column per grid key;
+        for a design, then ``comparison`` (the searched row).
 
     Examples
     --------
@@ -863,16 +882,25 @@ def solve(
     """
     from vtrial import design
 
-    design.require_default(cfg, "the sample-size, MDE and assurance searches")  # the two-arm engine only
     if key not in SEARCH_KEYS:
         raise InputError(f"search key {key!r} is not allowed (allowed: {', '.join(SEARCH_KEYS)})")
     if statistic not in STATISTICS:
         raise InputError(f"statistic {statistic!r} is unknown (allowed: {', '.join(STATISTICS)})")
     spec, stat = SEARCH_KEYS[key], STATISTICS[statistic]
+    default = design.is_default(cfg)
+    if not default:  # multi-arm, scheduled or two-endpoint designs: their own power
+        from vtrial import design_power
+
+        stat = design_power.search_statistic(cfg, statistic, comparison)
+    elif comparison is not None:
+        from vtrial.design_power import search_rows
+
+        search_rows(design.design_of(cfg), comparison)
     if analytic_only and stat.analytic is None:
         raise InputError(f"statistic {statistic!r} has no formula (analytic_only is not allowed)")
     target = _check_target(target, statistic)
-    methods = _methods(cfg, methods)
+    methods = _methods(cfg, methods) if default else design_power.search_methods(cfg, methods)
+    set_key = config_mod.set_key if default else design_power.set_search_key
     reps = 0 if analytic_only else _check_reps(cfg["simulation"]["reps"] if reps is None else reps)
     upper = spec.upper if upper is None else upper
     if key == "effects.difference_pct" and cfg["effects"]["mode"] != "direct":
@@ -893,7 +921,9 @@ def solve(
         for sc, dp in zip(scenarios, priors, strict=True):
             base = sc.config
             sid = config_mod.scenario_id(base, exclude=(key,))
-            sign = _sign(base, key, spec)
+            sign = (
+                _sign(base, key, spec) if default or not spec.signed else design_power.search_sign(base, key)
+            )
             monte_carlo, analytic = stat.monte_carlo, stat.analytic
             if dp is not None:
                 monte_carlo = functools.partial(monte_carlo, prior=dp)
@@ -902,13 +932,13 @@ def solve(
             exact_cache: dict[tuple, float] = {}
 
             def at(v, base=base, sign=sign):
-                return config_mod.set_key(base, key, int(v) if spec.integer else sign * v)
+                return set_key(base, key, int(v) if spec.integer else sign * v)
 
             def exact(v, m, at=at, exact_cache=exact_cache, analytic=analytic) -> float:
                 if (v, m) not in exact_cache:
                     c = at(v)
                     try:
-                        trial_mod.arm_sizes(c["trial"])
+                        _check_sizes(c, default)
                     except InputError:
                         exact_cache[v, m] = 0.0
                     else:
@@ -923,7 +953,7 @@ def solve(
                 if v not in cache:
                     c = at(v)
                     try:
-                        trial_mod.arm_sizes(c["trial"])
+                        _check_sizes(c, default)
                     except InputError:
                         cache[v] = None
                     else:
@@ -944,7 +974,7 @@ def solve(
                 exact_at = nan
                 if found is None:
                     row.update(value=nan, statistic=nan, statistic_se=nan)
-                    eng = engine.method_engine(base, m, methods)
+                    eng = engine.method_engine(base, m, methods) if default else "design"
                 else:
                     if spec.integer:
                         found = int(found)
@@ -952,7 +982,7 @@ def solve(
                             below = (found - 1, *evaluate(found - 1, m))
                     value, se = evaluate(found, m)
                     row.update(value=found, statistic=value, statistic_se=se)
-                    eng = engine.method_engine(at(found), m, methods)
+                    eng = engine.method_engine(at(found), m, methods) if default else "design"
                     if stat.analytic is not None:
                         exact_at = exact(found, m)
                 row.update(
@@ -966,11 +996,23 @@ def solve(
                 )
                 for gk, gv in sc.grid_values:
                     row[gk] = gv
+                if not default:
+                    row["comparison"] = comparison or design_power.EACH
                 rows.append(row)
     finally:
         if pool is not None:
             pool.shutdown()
-    return pd.DataFrame(rows, columns=SOLVE_COLUMNS + grid_keys)
+    return pd.DataFrame(rows, columns=SOLVE_COLUMNS + grid_keys + ([] if default else ["comparison"]))
+
+
+def _check_sizes(cfg: dict, default: bool) -> None:
+    """:class:`InputError` when a candidate leaves an arm with fewer than two men."""
+    if default:
+        trial_mod.arm_sizes(cfg["trial"])
+    else:
+        from vtrial.design_power import check_sizes
+
+        check_sizes(cfg)
 
 
 # --------------------------------------------------------------------------- sample size and MDE
@@ -1001,6 +1043,7 @@ def sample_size(
     n_max: int = 100_000,
     statistic: str = "power",
     prior=None,
+    comparison: str | None = None,
 ) -> pd.DataFrame:
     """Smallest n per arm whose Monte Carlo power (or assurance) reaches ``target_power``.
 
@@ -1032,6 +1075,8 @@ def sample_size(
         drawn from the prior, the same draws at every candidate n).
     prior : vtrial.priors.DesignPrior, optional
         For ``assurance``; default the config's (:func:`vtrial.assurance.design_prior`).
+    comparison : str, optional
+        Designs: the power row to reach the target (:func:`solve`).
 
     Returns
     -------
@@ -1041,12 +1086,13 @@ def sample_size(
         ``power, power_se`` at n, ``power_below, power_below_se`` at n - 1,
         ``analytic_n_per_arm``, ``analytic_power`` (at the Monte Carlo n),
         ``reps, engine`` and one column per grid key. With ``assurance``,
-        ``power`` reads ``assurance`` in every column name.
+        ``power`` reads ``assurance`` in every column name. A design has
+        ``comparison`` (the searched row) after ``method``.
     """
     if "trial.n_per_arm" in (cfg.get("grid") or {}):
         raise InputError("grid key 'trial.n_per_arm': sample-size searches over n; do not put it in the grid")
     t = solve(cfg, "trial.n_per_arm", target_power, methods=methods, reps=reps, workers=workers,
-              progress=progress, upper=n_max, statistic=statistic, prior=prior)  # fmt: skip
+              progress=progress, upper=n_max, statistic=statistic, prior=prior, comparison=comparison)  # fmt: skip
     st = statistic
     out = pd.DataFrame(
         {
@@ -1064,7 +1110,7 @@ def sample_size(
             "engine": t["engine"],
         }
     )
-    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)
+    return _with_design_columns(out, t)
 
 
 def mde(
@@ -1077,6 +1123,7 @@ def mde(
     workers: int = 1,
     progress: bool = False,
     tol: float = 1e-3,
+    comparison: str | None = None,
 ) -> pd.DataFrame:
     """Smallest |difference| (percentage points) whose power reaches ``target_power``.
 
@@ -1102,13 +1149,18 @@ def mde(
         As :func:`run_power`.
     tol : float
         Precision of the answer (percentage points).
+    comparison : str, optional
+        Designs: the power row to reach the target (:func:`solve`). A design
+        that lists ``trial.arms`` varies the difference of every treated arm
+        together (:func:`vtrial.design_power.set_search_key`).
 
     Returns
     -------
     pandas.DataFrame
         One row per scenario and method: ``scenario_id, method, n_per_arm,
         target_power, mde_pct`` (absolute value), ``power, power_se`` at it,
-        ``analytic_mde_pct``, ``reps, engine`` and one column per grid key.
+        ``analytic_mde_pct``, ``reps, engine`` and one column per grid key
+        (a design: ``comparison`` after ``method``).
     """
     _check_target(target_power, "power")
     if isinstance(n_per_arm, bool) or not isinstance(n_per_arm, (int, np.integer)) or n_per_arm < 2:
@@ -1120,7 +1172,7 @@ def mde(
     cfg = config_mod.set_key(cfg, "trial.n_per_arm", int(n_per_arm))
     config_mod.validate_config(cfg)
     t = solve(cfg, "effects.difference_pct", target_power, methods=methods, reps=reps, workers=workers,
-              progress=progress, tol=tol)  # fmt: skip
+              progress=progress, tol=tol, comparison=comparison)  # fmt: skip
     out = pd.DataFrame(
         {
             "scenario_id": t["scenario_id"],
@@ -1135,4 +1187,13 @@ def mde(
             "engine": t["engine"],
         }
     )
-    return pd.concat([out, t[list(t.columns[len(SOLVE_COLUMNS) :])]], axis=1)
+    return _with_design_columns(out, t)
+
+
+def _with_design_columns(out: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    """``out`` with the grid columns of the :func:`solve` table ``t``; a design's ``comparison`` after ``method``."""
+    tail = [c for c in t.columns[len(SOLVE_COLUMNS) :] if c != "comparison"]
+    out = pd.concat([out, t[tail]], axis=1)
+    if "comparison" in t.columns:
+        out.insert(2, "comparison", t["comparison"])
+    return out

@@ -2,10 +2,13 @@
 
 ``vtrial power [--reps R | --target-se S] [--grid KEY=V1,V2,...]... [--workers W] --out power.csv``
     Monte Carlo power and diagnostics, one row per scenario and method.
-``vtrial sample-size --target-power P | --target-assurance A [--method M]... [--reps R] [--out ss.csv]``
+``vtrial sample-size --target-power P | --target-assurance A [--method M]... [--reps R] [--comparison C] [--out ss.csv]``
     Smallest n per arm reaching P (or assurance A; common random numbers across n).
-``vtrial mde --n-per-arm N --target-power P [--method M]... [--out mde.csv]``
+``vtrial mde --n-per-arm N --target-power P [--method M]... [--comparison C] [--out mde.csv]``
     Smallest |difference| (percentage points) reaching P.
+
+``--comparison`` (designs): the row of the design's power table that must
+reach P (:func:`vtrial.design_power.search_rows`).
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def _config(args, grid_items=None) -> dict:
     # Said after the work, so that a failure stays the only line on stderr.
     args.notes = [f"vtrial: note: {', '.join(skipped)} cannot use missing={cfg['analysis']['missing']}; skipped"
                   ] if skipped else []  # fmt: skip
+    methods = _design_methods(args, cfg, methods)
     cfg = set_key(cfg, "analysis.methods", methods)
     if args.reps is not None:
         cfg = set_key(cfg, "simulation.reps", args.reps)
@@ -87,6 +91,33 @@ def _config(args, grid_items=None) -> dict:
     elif args.reps is not None:
         cfg = set_key(cfg, "simulation.target_se", None)
     return validate_config(cfg)
+
+
+def _design_methods(args, cfg: dict, methods: list[str]) -> list[str]:
+    """For a design, drop the configured methods it cannot analyse (said in a note); the others as given.
+
+    Methods named with ``--method`` are kept, so that a design refuses them
+    with one line; methods taken from ``analysis.methods`` are skipped, as
+    the command skips methods that cannot use the missing-data strategy.
+    """
+    from vtrial import design
+
+    if args.method or design.is_default(cfg):
+        return methods
+    from vtrial.design_power import SUPPORTED_METHODS, split_methods
+
+    mult = cfg["analysis"].get("multiplicity") or "none"
+    kept, skipped = split_methods(methods, mult)
+    if not kept:
+        raise InputError(
+            f"config key 'analysis.methods': value {methods} has no method a multi-arm or scheduled "
+            f"design can use with multiplicity {mult} (allowed: {', '.join(SUPPORTED_METHODS)}; "
+            "not welch_t with dunnett)"
+        )
+    if skipped:
+        args.notes.append(f"vtrial: note: {', '.join(skipped)} cannot analyse this multi-arm or scheduled "
+                          f"design (multiplicity {mult}); skipped")  # fmt: skip
+    return kept
 
 
 def finish(args, table, out, cfg: dict, reps) -> None:
@@ -157,7 +188,7 @@ def cmd_sample_size(args) -> None:
     if args.target_assurance is not None:
         statistic, target = ("assurance", args.target_assurance)
     table = sample_size(cfg, target, reps=s["reps"], workers=s["workers"], progress=not args.quiet,
-                        statistic=statistic)  # fmt: skip
+                        statistic=statistic, comparison=args.comparison)  # fmt: skip
     finish(args, table, out, cfg, s["reps"])
 
 
@@ -168,7 +199,7 @@ def cmd_mde(args) -> None:
     cfg = _config(args)
     s = cfg["simulation"]
     table = mde(cfg, args.n_per_arm, args.target_power, reps=s["reps"], workers=s["workers"],
-                progress=not args.quiet)  # fmt: skip
+                progress=not args.quiet, comparison=args.comparison)  # fmt: skip
     finish(args, table, out, cfg, s["reps"])
 
 
@@ -186,6 +217,14 @@ def _engine_options(p, *, reps_help: str) -> None:
 
 
 _TARGET_POWER = common.float_range(0.0, 1.0)
+
+
+def _comparison_option(p) -> None:
+    p.add_argument(
+        "--comparison", metavar="C",
+        help="multi-arm or scheduled design: the power row to reach the target, a comparison "
+        "<arm>-<control>, 'any' or 'all' (family-wise), or 'each' (default: every pairwise comparison)",
+    )  # fmt: skip
 
 
 def register(sub) -> None:
@@ -222,6 +261,7 @@ def register(sub) -> None:
         help="target assurance in (0, 1): power averaged over the design prior (config 'prior'), "
         "significant in the direction the prior favours; below the prior probability of that sign",
     )  # fmt: skip
+    _comparison_option(p)
     common.add_out(p, required=False, default="-")
 
     p = common.add_command(sub, "mde", "minimal detectable difference at a given n per arm", cmd_mde)
@@ -237,4 +277,5 @@ def register(sub) -> None:
     p.add_argument(
         "--target-power", required=True, metavar="P", type=_TARGET_POWER, help="target power in (0, 1)"
     )
+    _comparison_option(p)
     common.add_out(p, required=False, default="-")
