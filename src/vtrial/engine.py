@@ -154,13 +154,6 @@ def _stats_slice(st: samplers.ArmStats, start: int, reps: int) -> samplers.ArmSt
     )
 
 
-def _replicates_slice(rep: Replicates, start: int, reps: int) -> Replicates:
-    sl = slice(start, start + reps)
-    lo, hi = (None, None) if rep.lo is None else (rep.lo[sl], rep.hi[sl])
-    return Replicates(rep.estimate[sl], rep.se[sl], rep.p_value[sl], rep.df[sl], rep.n_placebo[sl],
-                      rep.n_anastrozole[sl], rep.alpha, lo, hi)  # fmt: skip
-
-
 def _group_ci(rep: Replicates) -> None:
     """Confidence limits of a whole group at once where :meth:`Replicates.covers` would use them.
 
@@ -510,7 +503,7 @@ def run_blocks(
                 _group_ci(rep)
         for index, reps in members:
             offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
-            out = {m: _replicates_slice(res[m], offset, reps) for m in exact}
+            out = {m: res[m].slice(offset, reps) for m in exact}
             if others:
                 out.update(run_block(cfg, scenario, index, reps, others, p_only))
             yield out

@@ -95,8 +95,8 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     d = (est if all_valid else est[valid]) - true_value
     se = rep.se if all_valid else rep.se[valid]
     se_ok = np.isfinite(se)
+    rej = np.count_nonzero(rep.significant(alpha))
     with np.errstate(invalid="ignore"):
-        rej = np.count_nonzero(rep.p_value < alpha)
         cover = np.count_nonzero(rep.covers(true_value))
     n_an = rep.n_placebo + rep.n_anastrozole
     out = np.zeros(_NSUMS)
@@ -131,7 +131,7 @@ def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_
                 m: np.concatenate(
                     [
                         block_sums(res[m], true_value, alpha),
-                        assurance.block_sums(res[m].p_value < alpha, res[m].estimate, truths, g),
+                        assurance.block_sums(res[m].significant(alpha), res[m].estimate, truths, g),
                     ]
                 )
                 for m in methods

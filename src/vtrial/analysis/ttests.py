@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from vtrial.analysis.missing import STRATEGIES, FitError, check_arguments, estimate_with_strategy
 from vtrial.analysis.result import AnalysisResult, Replicates
@@ -182,10 +181,8 @@ def t_results(est, se, df, n, size, alpha, ok) -> Replicates:
         est = np.where(ok, est, np.nan)
         se = np.where(ok, se, np.nan)
         df = np.where(ok, df, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = est / se
-        p = 2.0 * special.stdtr(df, -np.abs(t))
-    return Replicates(est, se, p, df, n[0], n[1], alpha)
+    # p-values on first use: a power count needs only Replicates.significant
+    return Replicates(est, se, None, df, n[0], n[1], alpha)
 
 
 def t_methods(stats, method: str, alpha: float) -> Replicates:
