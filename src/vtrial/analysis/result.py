@@ -179,6 +179,7 @@ class Replicates:
         self.alpha = alpha
         self.lo = lo
         self.hi = hi
+        self._crit = None  # t_{df, 1 - alpha/2} per replicate, once computed for integer df
 
     @property
     def p_value(self) -> np.ndarray:
@@ -197,24 +198,39 @@ class Replicates:
         would have to lie within about 1e-15 of the critical value), at a
         fraction of the cost of a p-value per replicate.
         """
-        if self._p is None and _integer_df(self.df):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                return np.abs(self.estimate / self.se) > t_quantile(self.df, 1.0 - alpha / 2.0)
+        if self._p is None:
+            crit = self.critical() if alpha == self.alpha else None
+            if crit is None and _integer_df(self.df):
+                crit = t_quantile(self.df, 1.0 - alpha / 2.0)
+            if crit is not None:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.abs(self.estimate / self.se) > crit
         with np.errstate(invalid="ignore"):
             return self.p_value < alpha
+
+    def critical(self) -> np.ndarray | None:
+        """``t_{df, 1 - alpha/2}`` per replicate when every finite df is an integer, else None (kept)."""
+        if self._crit is None and _integer_df(self.df):
+            with np.errstate(invalid="ignore"):
+                self._crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
+        return self._crit
 
     def slice(self, start: int, reps: int) -> Replicates:
         """Replicates ``start`` to ``start + reps`` (views; p-values and limits if computed)."""
         sl = slice(start, start + reps)
         lo, hi = (None, None) if self.lo is None else (self.lo[sl], self.hi[sl])
         p = None if self._p is None else self._p[sl]
-        return Replicates(self.estimate[sl], self.se[sl], p, self.df[sl], self.n_placebo[sl],
-                          self.n_anastrozole[sl], self.alpha, lo, hi)  # fmt: skip
+        out = Replicates(self.estimate[sl], self.se[sl], p, self.df[sl], self.n_placebo[sl],
+                         self.n_anastrozole[sl], self.alpha, lo, hi)  # fmt: skip
+        out._crit = None if self._crit is None else self._crit[sl]
+        return out
 
     def _ci(self) -> None:
         if self.lo is None:
-            with np.errstate(invalid="ignore"):
-                crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
+            crit = self.critical()
+            if crit is None:
+                with np.errstate(invalid="ignore"):
+                    crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
             self.lo = self.estimate - crit * self.se
             self.hi = self.estimate + crit * self.se
 
