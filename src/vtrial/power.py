@@ -221,6 +221,11 @@ def simulate_sums(
         if reps % engine.BLOCK:
             raise ValueError("extending a run needs whole blocks")
     blocks = [(first_block + i, s) for i, s in enumerate(sizes)]
+    if workers > 1 and len(blocks) <= _LOCAL_EXACT_BLOCKS and prior is None:
+        # The exact engine runs 100,000 replicates in about 15 ms, less than
+        # handing tasks to worker processes costs: run them here (same sums).
+        if all(engine.method_engine(cfg, m, methods) == "exact" for m in methods):
+            workers = 1
     chunk = chunk_size or cfg["simulation"]["chunk_size"]
     per_task = max(1, math.ceil(chunk / engine.BLOCK))
     tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
@@ -256,6 +261,10 @@ def simulate_sums(
         for m in methods:
             total[m] = total[m] + block[m]
     return total
+
+
+#: Blocks of exact-engine-only work that :func:`simulate_sums` runs in process whatever ``workers``.
+_LOCAL_EXACT_BLOCKS = 100
 
 
 def engine_nsums() -> int:
