@@ -167,6 +167,31 @@ def test_run_blocks_equals_run_block_per_block(overrides, methods):
             assert np.array_equal(a.ci_low, b.ci_low, equal_nan=True)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "blocks"),
+    [
+        (["dropout.anastrozole=0", "dropout.placebo=0"], [(k, 1000) for k in range(3, 17)]),  # whole blocks
+        (["trial.n_per_arm=3", "dropout.placebo=0.5"], [(k, 1000) for k in range(10)]),  # failed fits
+        ([], [(8, 1000), (9, 1000), (10, 1000), (11, 300)]),  # a short last block
+    ],
+)
+def test_group_sums_equal_block_sums(overrides, blocks):
+    cfg = load_config(overrides=overrides)
+    methods = ["ancova", "student_t", "welch_t"]
+    tv, alpha = power.truth(cfg), 0.05
+    got = power._run_blocks(cfg, "0123456789", blocks, methods, tv, alpha)
+    ref = [
+        {
+            m: power.block_sums(engine.run_block(cfg, "0123456789", i, r, methods)[m], tv, alpha)
+            for m in methods
+        }
+        for i, r in blocks
+    ]
+    for g, r in zip(got, ref, strict=True):
+        for m in methods:
+            assert np.array_equal(g[m], r[m]), m
+
+
 # --------------------------------------------------------------------------- critical values
 
 

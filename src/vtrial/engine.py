@@ -481,6 +481,27 @@ def run_blocks(
         for index, reps in blocks:
             yield run_block(cfg, scenario, index, reps, methods, p_only)
         return
+    for members, start, res in exact_groups(cfg, scenario, blocks, exact, p_only):
+        for index, reps in members:
+            offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
+            out = {m: res[m].slice(offset, reps) for m in exact}
+            if others:
+                out.update(run_block(cfg, scenario, index, reps, others, p_only))
+            yield out
+
+
+def exact_groups(
+    cfg: dict, scenario: str, blocks, exact, p_only: bool = False
+) -> Iterator[tuple[list[tuple[int, int]], int, dict[str, Replicates]]]:
+    """The exact methods' results of consecutive blocks, one group of :data:`EXACT_GROUP_BLOCKS` at a time.
+
+    Yields ``(members, start, results)``: the (block index, replicates) of the
+    group's blocks among ``blocks``, the offset of the first of them in the
+    group, and method -> :class:`Replicates` of those blocks end to end
+    (block ``index`` at ``(index % EXACT_GROUP_BLOCKS) * BLOCK - start``), with
+    their critical values (and, unless ``p_only``, confidence limits) computed.
+    ``exact`` lists methods whose engine is ``exact``.
+    """
     fingerprint = repr(cfg)
     alpha = analysis_options(cfg)["alpha"]
     welch = "welch_t" in exact
@@ -495,12 +516,7 @@ def run_blocks(
         res = {m: t_methods(st, m, alpha) for m in exact}
         for rep in res.values():
             _group_ci(rep, limits=not p_only)
-        for index, reps in members:
-            offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
-            out = {m: res[m].slice(offset, reps) for m in exact}
-            if others:
-                out.update(run_block(cfg, scenario, index, reps, others, p_only))
-            yield out
+        yield members, start, res
 
 
 def full_needs_covariates(cfg: dict) -> bool:

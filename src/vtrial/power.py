@@ -112,7 +112,44 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     return out
 
 
+def group_sums(rep: Replicates, parts, true_value: float, alpha: float) -> list[np.ndarray]:
+    """:func:`block_sums` of consecutive blocks held end to end in ``rep`` (``parts``: (offset, size)).
+
+    When the blocks are whole, contiguous and every replicate was fitted (the
+    exact engine's usual case), the sums of all blocks come from one
+    reduction along the rows of a (blocks, BLOCK) view: a row is summed as the
+    block alone would be, so the values are the same.
+    """
+    b = engine.BLOCK
+    nb = len(parts)
+    whole = all(off == k * b and size == b for k, (off, size) in enumerate(parts)) and nb * b == len(
+        rep.estimate
+    )
+    if not (whole and np.isfinite(rep.estimate).all() and np.isfinite(rep.se).all()):
+        return [block_sums(rep.slice(off, size), true_value, alpha) for off, size in parts]
+    d = rep.estimate.reshape(nb, b) - true_value
+    out = np.zeros((nb, _NSUMS))
+    out[:, _REPS] = b
+    out[:, _REJ] = np.count_nonzero(rep.significant(alpha).reshape(nb, b), axis=1)
+    out[:, _VALID] = b
+    out[:, _SD] = d.sum(axis=1)
+    out[:, _SD2] = (d * d).sum(axis=1)
+    out[:, _SSE] = rep.se.reshape(nb, b).sum(axis=1)
+    out[:, _NSE] = b
+    with np.errstate(invalid="ignore"):
+        out[:, _COVER] = np.count_nonzero(rep.covers(true_value).reshape(nb, b), axis=1)
+    out[:, _NAN] = (rep.n_placebo + rep.n_anastrozole).reshape(nb, b).sum(axis=1)
+    return list(out)
+
+
 def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_only=False, prior=None):
+    if prior is None and all(engine.method_engine(cfg, m, methods) == "exact" for m in methods):
+        out = []
+        for members, start, res in engine.exact_groups(cfg, scenario, blocks, methods, p_only):
+            parts = [((i % engine.EXACT_GROUP_BLOCKS) * engine.BLOCK - start, r) for i, r in members]
+            sums = {m: group_sums(res[m], parts, true_value, alpha) for m in methods}
+            out.extend({m: sums[m][k] for m in methods} for k in range(len(members)))
+        return out
     if prior is None:
         return [
             {m: block_sums(res[m], true_value, alpha) for m in methods}
