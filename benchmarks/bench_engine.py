@@ -278,26 +278,15 @@ def main() -> None:
                 file=sys.stderr,
             )
     if "mcpower" in want:
-        import subprocess
-
         for threads in (1, 2):
             # MCPower fixes its thread pool at first use: one process per thread count.
-            out = subprocess.run(
-                [sys.executable, __file__, "--mcpower-child", str(threads), "--repeats", str(args.repeats)],
-                check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            res[f"mcpower_{threads}t"] = json.loads(out) | {"loadavg": os.getloadavg()}
+            res[f"mcpower_{threads}t"] = _child("--mcpower-child", threads, args.repeats) | {
+                "loadavg": os.getloadavg()
+            }
             print(f"mcpower {threads}t {res[f'mcpower_{threads}t']['median_s']:.3f}s", file=sys.stderr)
     if "paired" in want:
-        import subprocess
-
         for threads in (1, 2):
-            out = subprocess.run(
-                [sys.executable, __file__, "--paired-child", str(threads), "--repeats", str(args.repeats)],
-                check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            res[f"paired_{threads}"] = json.loads(out)
-            r = res[f"paired_{threads}"]
+            r = res[f"paired_{threads}"] = _child("--paired-child", threads, args.repeats)
             print(
                 f"paired {threads}: vtrial {r['vtrial_median_s']:.4f} s, MCPower {r['mcpower_median_s']:.4f} s, "
                 f"speed-up {r['median_speedup']:.2f}x, load {r['loadavg']}",
@@ -326,6 +315,17 @@ def main() -> None:
     with open(args.out, "w") as fh:
         json.dump(res, fh, indent=1, default=float)
     print(json.dumps(res, indent=1, default=float))
+
+
+def _child(flag: str, threads: int, repeats: int) -> dict:
+    """Run this script as a child process (one MCPower thread count per process) and read its JSON."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, flag, str(threads), "--repeats", str(repeats)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
 
 
 def _cpu() -> str:
