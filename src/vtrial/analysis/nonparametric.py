@@ -458,18 +458,19 @@ def _shifted_counts(
     pooled[:, :nxm] -= d if np.ndim(d) == 0 else np.asarray(d)[:, None]
     order = np.argsort(pooled, axis=1, kind="stable")
     # merged positions of x_0, x_1, ... per row (x keeps its order in a stable sort)
-    xpos = np.nonzero(order < nxm)[1].reshape(rows, nxm)
+    # (flat indices: a 2-D nonzero builds row and column arrays and costs 8 times as much)
+    xpos = np.flatnonzero(order < nxm).reshape(rows, nxm) - (np.arange(rows) * width)[:, None]
     pad = nxm - nx  # x padding sits at merged positions nx + ny, ..., nx + ny + pad - 1
     gt = xpos.sum(axis=1) - nx * (nx - 1) / 2.0 - pad * (nx + ny) - pad * (pad - 1) / 2.0
     n_eq = np.zeros(rows)
     ties = base_ties.astype(float)
     # x_i - d exceeds k_i = xpos_i - i values of y; it equals one only if it equals y_(k_i),
-    # the smallest y not below it (equal values put x first)
-    k = xpos - np.arange(nxm)
-    ny_width = width - nxm
-    y_next = np.take_along_axis(pooled[:, nxm:], np.minimum(k, ny_width - 1), axis=1)
-    cross = (y_next == pooled[:, :nxm]) & (k < ny[:, None]) & (np.arange(nxm) < nx[:, None])
-    hit = np.flatnonzero(cross.any(axis=1))
+    # the smallest y not below it (equal values put x first). x padding is NaN and so is
+    # y_(k_i) where k_i reaches the y padding; where it passes every y, y_(last) is below it.
+    k = np.minimum(xpos - np.arange(nxm), width - nxm - 1)
+    k += (np.arange(rows) * width + nxm)[:, None]
+    y_next = np.take(pooled, k)
+    hit = np.flatnonzero((y_next == pooled[:, :nxm]).any(axis=1))
     if len(hit):
         vh = np.take_along_axis(pooled[hit], order[hit], axis=1)
         xh = order[hit] < nxm
