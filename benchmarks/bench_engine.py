@@ -86,6 +86,40 @@ def mcpower_search(threads: int) -> dict[int, float]:
     return {n: p[0] for n, p in zip(r["sample_sizes"], r["power_uncorrected"], strict=True)}
 
 
+def paired_search(threads: int, repeats: int) -> dict:
+    """The exact search and MCPower's, in one process, timed in alternation round by round.
+
+    ``threads`` is MCPower's thread count and vtrial's worker count. The
+    speed-up is the median over rounds of MCPower's time / vtrial's time.
+    """
+    from mcpower import _engine
+
+    _engine.set_n_threads(threads)
+    pool = power._pool(threads) if threads > 1 else None
+    load = os.getloadavg()
+    vt, mc = [], []
+    for round_ in range(repeats + 1):  # the first round warms up
+        t0 = time.perf_counter()
+        vtrial_search(threads, pool=pool)
+        t1 = time.perf_counter()
+        mcpower_search(threads)
+        t2 = time.perf_counter()
+        if round_:
+            vt.append(t1 - t0)
+            mc.append(t2 - t1)
+    if pool is not None:
+        pool.shutdown()
+    return {
+        "threads": threads,
+        "loadavg": [load, os.getloadavg()],
+        "vtrial_median_s": statistics.median(vt),
+        "mcpower_median_s": statistics.median(mc),
+        "median_speedup": statistics.median(m / v for m, v in zip(mc, vt, strict=True)),
+        "vtrial_times": vt,
+        "mcpower_times": mc,
+    }
+
+
 def statsmodels_loop(reps_per_total: int) -> tuple[float, dict[int, float]]:
     """Per-replicate statsmodels OLS ANCOVA on per-man data; seconds per trial and power."""
     import statsmodels.api as sm
@@ -183,7 +217,11 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results.json")
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--mcpower-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--paired-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.paired_child:
+        print(json.dumps(paired_search(args.paired_child, args.repeats)))
+        return
     if args.mcpower_child:
         from mcpower import _engine
 
@@ -207,7 +245,7 @@ def main() -> None:
             "loadavg_start": os.getloadavg(),
         }
     }
-    want = set(args.only or ["search", "mcpower", "statsmodels", "perman", "mmrm", "million"])
+    want = set(args.only or ["search", "mcpower", "paired", "statsmodels", "perman", "mmrm", "million"])
     analytic = {
         t: power.analytic_power(
             set_key(load_config(overrides=NO_DROPOUT), "trial.n_per_arm", t // 2), "ancova"
@@ -240,16 +278,20 @@ def main() -> None:
                 file=sys.stderr,
             )
     if "mcpower" in want:
-        import subprocess
-
         for threads in (1, 2):
             # MCPower fixes its thread pool at first use: one process per thread count.
-            out = subprocess.run(
-                [sys.executable, __file__, "--mcpower-child", str(threads), "--repeats", str(args.repeats)],
-                check=True, capture_output=True, text=True,
-            ).stdout  # fmt: skip
-            res[f"mcpower_{threads}t"] = json.loads(out) | {"loadavg": os.getloadavg()}
+            res[f"mcpower_{threads}t"] = _child("--mcpower-child", threads, args.repeats) | {
+                "loadavg": os.getloadavg()
+            }
             print(f"mcpower {threads}t {res[f'mcpower_{threads}t']['median_s']:.3f}s", file=sys.stderr)
+    if "paired" in want:
+        for threads in (1, 2):
+            r = res[f"paired_{threads}"] = _child("--paired-child", threads, args.repeats)
+            print(
+                f"paired {threads}: vtrial {r['vtrial_median_s']:.4f} s, MCPower {r['mcpower_median_s']:.4f} s, "
+                f"speed-up {r['median_speedup']:.2f}x, load {r['loadavg']}",
+                file=sys.stderr,
+            )
     if "statsmodels" in want:
         per_trial, pw = statsmodels_loop(300)
         res["statsmodels_loop"] = {
@@ -273,6 +315,17 @@ def main() -> None:
     with open(args.out, "w") as fh:
         json.dump(res, fh, indent=1, default=float)
     print(json.dumps(res, indent=1, default=float))
+
+
+def _child(flag: str, threads: int, repeats: int) -> dict:
+    """Run this script as a child process (one MCPower thread count per process) and read its JSON."""
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, flag, str(threads), "--repeats", str(repeats)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return json.loads(out)
 
 
 def _cpu() -> str:

@@ -73,19 +73,20 @@ def exact_power(cfg, reps: int = 1_000_000) -> None:
 
 
 def raw_draws(cfg, reps: int = 1_000_000) -> None:
-    """The exact shortcut's random numbers alone: per arm a binomial, three normals, two chi-squares."""
+    """The exact shortcut's random numbers alone: a binomial per arm (dropout), three normals, two chi-squares."""
     rng = np.random.default_rng(1)
     n = cfg["trial"]["n_per_arm"]
+    m = np.zeros(reps)
     for arm in ("placebo", "anastrozole"):
         p = cfg["dropout"][arm]
-        k = rng.binomial(n, 1 - p, reps) - 1.0 if p > 0 else np.full(reps, n - 1.0)
-        rng.standard_normal((3, reps))
-        if p > 0:
-            rng.chisquare(np.maximum(k, 1.0))
-            rng.chisquare(np.maximum(k - 1, 1.0))
-        else:
-            rng.chisquare(k[0], reps)
-            rng.chisquare(k[0] - 1, reps)
+        m += rng.binomial(n, 1 - p, reps) - 1.0 if p > 0 else n - 1.0
+    rng.standard_normal((3, reps))
+    if np.all(m == m[0]):
+        rng.chisquare(m[0], reps)
+        rng.chisquare(m[0] - 1, reps)
+    else:
+        rng.chisquare(m)
+        rng.chisquare(m - 1)
 
 
 def run(cfg, methods, blocks: int = 10) -> None:

@@ -41,11 +41,15 @@ def test_assurance_writes_one_row_per_scenario_and_method(tmp_path):
     w = t[t["method"] == "welch_t"]
     assert (abs(w["assurance"] - w["analytic_assurance"]) < 3 * w["assurance_se"]).all()
     assert t.loc[t["method"] == "mann_whitney", "analytic_assurance"].isna().all()
-    # assurance rises with n and stays below the power at the prior's mean (a wide prior)
+    # assurance rises with n and stays below the power at the prior's mean (a wide prior): by
+    # about 0.08 at 44 men per arm (Welch, analytic), but only by 0.016 at 20, which is two
+    # Monte Carlo SEs at 4,000 replicates, so there only within 3 SEs
     for _, g in t.groupby("method"):
         g = g.sort_values("n_per_arm")
         assert g["assurance"].is_monotonic_increasing
-        assert (g["assurance"] < g["power"]).all()
+        big = g["n_per_arm"] == 44
+        assert (g.loc[big, "assurance"] < g.loc[big, "power"]).all()
+        assert (g["assurance"] < g["power"] + 3 * g["assurance_se"]).all()
     assert json.loads((tmp_path / "a.csv.provenance.json").read_text())
     # byte-identical on a rerun
     again = tmp_path / "b.csv"

@@ -6,6 +6,8 @@
   its Gauss-Jacobi rules against closed-form Beta moments;
 * the light method registry against the method modules;
 * ``engine.run_blocks`` against one ``engine.run_block`` per block;
+* significance by a critical value per distinct df against ``p < alpha`` with
+  ``scipy.special.stdtr``, and the tabulated t quantiles against ``stdtrit``;
 * what a command imports at start-up (numpy, pandas, scipy.stats, statsmodels).
 """
 
@@ -163,6 +165,65 @@ def test_run_blocks_equals_run_block_per_block(overrides, methods):
                 assert np.array_equal(getattr(a, field), getattr(b, field), equal_nan=True), (m, field)
             assert np.array_equal(a.covers(-2.46), b.covers(-2.46))
             assert np.array_equal(a.ci_low, b.ci_low, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "blocks"),
+    [
+        (["dropout.anastrozole=0", "dropout.placebo=0"], [(k, 1000) for k in range(3, 17)]),  # whole blocks
+        (["trial.n_per_arm=3", "dropout.placebo=0.5"], [(k, 1000) for k in range(10)]),  # failed fits
+        ([], [(8, 1000), (9, 1000), (10, 1000), (11, 300)]),  # a short last block
+    ],
+)
+def test_group_sums_equal_block_sums(overrides, blocks):
+    cfg = load_config(overrides=overrides)
+    methods = ["ancova", "student_t", "welch_t"]
+    tv, alpha = power.truth(cfg), 0.05
+    got = power._run_blocks(cfg, "0123456789", blocks, methods, tv, alpha)
+    ref = [
+        {
+            m: power.block_sums(engine.run_block(cfg, "0123456789", i, r, methods)[m], tv, alpha)
+            for m in methods
+        }
+        for i, r in blocks
+    ]
+    for g, r in zip(got, ref, strict=True):
+        for m in methods:
+            assert np.array_equal(g[m], r[m]), m
+
+
+# --------------------------------------------------------------------------- critical values
+
+
+@pytest.mark.parametrize("alpha", [0.05, 0.01, 0.2])
+def test_significance_by_critical_value_equals_p_below_alpha(alpha):
+    from vtrial.analysis.result import Replicates
+
+    rng = np.random.default_rng(11)
+    reps = 200_000
+    df = rng.integers(1, 300, reps).astype(float)
+    df[rng.random(reps) < 0.01] = np.nan  # failed fits
+    crit = special.stdtrit(df, 1 - alpha / 2)
+    # Half the t statistics 1e-13 to 1e-6 (relative) on either side of the critical
+    # value, half spread out. Within a few ulps (1e-16) the two routines' last
+    # bits decide; a simulated t lands there with probability of order 1e-15.
+    near = crit * (1 + rng.choice([-1.0, 1.0], reps) * 10.0 ** rng.uniform(-13, -6, reps))
+    t = np.where(rng.random(reps) < 0.5, near, rng.normal(0, 4, reps))
+    se = rng.uniform(0.5, 2.0, reps)
+    est = np.where(np.isnan(df), np.nan, t * se * rng.choice([-1.0, 1.0], reps))
+    fast = Replicates(est, se, None, df, df, df, alpha).significant(alpha)
+    ref = 2.0 * special.stdtr(df, -np.abs(est / se)) < alpha
+    assert np.array_equal(fast, ref)
+    assert 0.2 < fast.mean() < 0.8
+
+
+def test_tabulated_t_quantiles_equal_stdtrit():
+    from vtrial.analysis.result import t_quantile
+
+    df = np.r_[np.arange(2.0, 60.0), np.full(1000, 45.0), np.nan, 3.0]
+    assert np.array_equal(t_quantile(df, 0.975), special.stdtrit(df, 0.975), equal_nan=True)
+    welch = np.linspace(2.5, 80.0, 500)  # not integers: one quantile each
+    assert np.array_equal(t_quantile(welch, 0.975), special.stdtrit(welch, 0.975))
 
 
 # --------------------------------------------------------------------------- start-up imports

@@ -68,23 +68,44 @@ def test_per_man_sampler_matches_simulate_arrays(overrides):
         assert stats.ks_2samp(t1, t2).pvalue > 0.001, m
 
 
-def test_exact_shortcut_matches_per_man_engine():
-    """KS on 20,000 t-values and power within 3 MC SEs, for each t method."""
-    cfg = load_config(overrides=["trial.randomization=simple", "trial.n_per_arm=30"])
+def _exact(cfg, reps, seed) -> samplers.PooledStats:
+    """Exact-shortcut statistics of one block, with the per-arm shares Welch needs."""
+    ss = np.random.SeedSequence(seed)
+    return samplers.exact_stats(
+        cfg, samplers.exact_draws(cfg, reps, ss), welch=True, rng=np.random.default_rng(ss)
+    )
+
+
+EXACT_CASES = {
+    "simple_mcar": ["trial.randomization=simple", "trial.n_per_arm=30"],
+    # a cut block of 4: unequal arms, the same df in every replicate (scalar chi-squares)
+    "blocks_no_dropout": ["trial.n_per_arm=25", "dropout.placebo=0", "dropout.anastrozole=0"],
+    # 2 to 8 completers in all: Wisharts on 0 and 1 df, failed fits
+    "tiny_heavy_dropout": [
+        "trial.randomization=simple", "trial.n_per_arm=4", "dropout.placebo=0.5", "dropout.anastrozole=0.5",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXACT_CASES))
+def test_exact_shortcut_matches_per_man_engine(name):
+    """KS on 20,000 t-values and power within 3 MC SEs, for each t method (pooled draws vs every man)."""
+    cfg = load_config(overrides=EXACT_CASES[name])
     assert engine.exact_valid(cfg, "ancova")[0]
     reps = 20000
     pm = [
         samplers.per_man_block(cfg, 1000, np.random.SeedSequence([3, k]), need_y6=False)
         for k in range(reps // 1000)
     ]
-    ex = [samplers.exact_arm_stats(cfg, 1000, np.random.SeedSequence([4, k])) for k in range(reps // 1000)]
+    ex = [_exact(cfg, 1000, [4, k]) for k in range(reps // 1000)]
+    opt = engine.analysis_options(cfg)
     for m in ("student_t", "welch_t", "ancova"):
         t_pm = t_values(pm, m, cfg)
         reps_ex = [t_methods(s, m, 0.05) for s in ex]
         t_ex = np.concatenate([r.estimate / r.se for r in reps_ex])
-        assert stats.ks_2samp(t_pm, t_ex).pvalue > 0.001, m
+        assert stats.ks_2samp(t_pm[np.isfinite(t_pm)], t_ex[np.isfinite(t_ex)]).pvalue > 0.001, m
+        assert abs(np.isfinite(t_pm).mean() - np.isfinite(t_ex).mean()) < 0.02, m  # failed fits alike
         p_ex = np.concatenate([r.p_value for r in reps_ex])
-        opt = engine.analysis_options(cfg)
         p_pm = np.concatenate(
             [t_methods(samplers.arm_stats(b, opt["missing"], opt["scale"]), m, 0.05).p_value for b in pm]
         )
@@ -96,10 +117,24 @@ def test_exact_shortcut_matches_per_man_engine():
 def test_exact_counts_are_binomial_completers():
     """Analysed men per arm in the exact shortcut: Binomial(44, 1 - p) (mean within 4 SE)."""
     cfg = load_config()
-    st = samplers.exact_arm_stats(cfg, 1000, np.random.SeedSequence(8))
+    d = samplers.exact_draws(cfg, 1000, np.random.SeedSequence(8))
     for a, p in ((0, 0.18), (1, 0.25)):
         mean = 44 * (1 - p)
-        assert abs(st.n[a].mean() - mean) < 4 * np.sqrt(44 * p * (1 - p) / 1000)
+        assert abs(d.n[a].mean() - mean) < 4 * np.sqrt(44 * p * (1 - p) / 1000)
+
+
+def test_exact_shares_split_the_pooled_sum_of_squares():
+    """Welch's per-arm sums of squares add up to the pooled one; each is sigma^2 chi2(n_a - 1) in mean."""
+    cfg = load_config(overrides=["trial.randomization=simple"])
+    st = _exact(cfg, 20000, 9)
+    assert np.allclose(st.syy[0] + st.syy[1], st.syy_w, rtol=1e-12)
+    from vtrial.model import moments
+
+    s2 = moments(cfg).cov[1, 1]
+    for a in (0, 1):
+        x = st.syy[a] / s2 / np.maximum(st.n[a] - 1, 1)
+        ok = st.n[a] >= 2
+        assert abs(x[ok].mean() - 1) < 4 * x[ok].std() / np.sqrt(ok.sum())
 
 
 def test_larger_trial_extends_smaller_one():
@@ -170,7 +205,7 @@ def test_per_man_y_under_mcar_matches_exact_shortcut_and_analytic_power():
     assert engine.exact_valid(cfg, "ancova")[0]
     blocks = 20
     new = [samplers.per_man_y_stats(cfg, 1000, np.random.SeedSequence([22, k])) for k in range(blocks)]
-    ex = [samplers.exact_arm_stats(cfg, 1000, np.random.SeedSequence([23, k])) for k in range(blocks)]
+    ex = [_exact(cfg, 1000, [23, k]) for k in range(blocks)]
     for m in ("welch_t", "student_t", "ancova"):
         a = replicates(new, m)
         agree(a, replicates(ex, m), m)

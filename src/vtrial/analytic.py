@@ -117,14 +117,26 @@ def _legendre(k: int):
     return (x + 1) / 2, w / 2
 
 
+def _extrema(degree: int, lo: float, hi: float) -> np.ndarray:
+    """Where a Chebyshev interpolant of ``degree`` on [lo, hi] is checked: the extrema of ``T_(degree+1)``.
+
+    The error of an interpolant is largest between its nodes; the midpoints
+    between nodes (and the ends) are the ``degree + 2`` extrema
+    ``cos(pi j / (degree + 1))``. The nodes themselves need no check: there
+    the interpolant reproduces the function to rounding (about 1e-16).
+    """
+    x = np.cos(np.pi * np.arange(degree + 2) / (degree + 1))
+    return lo + (hi - lo) * (x + 1.0) / 2.0
+
+
 def _t_crit(df: np.ndarray, q: float) -> np.ndarray:
     """``stdtrit(df, q)`` for many df at once: Chebyshev interpolation in ``1 / df``.
 
     The t quantile is an analytic, slowly varying function of ``1 / df``; a
     low-degree interpolant on the range of ``1 / df`` replaces one root search
     per value (millions in the Welch quadrature). The degree (6 to 30) is the
-    smallest whose interpolant agrees with ``stdtrit`` to 1e-12 at the
-    extrema and midpoints between its nodes; if none does (very small df),
+    smallest whose interpolant agrees with ``stdtrit`` to 1e-12 midway
+    between its nodes (:func:`_extrema`); if none does (very small df),
     ``stdtrit`` is used for every value.
     """
     df = np.asarray(df, dtype=float)
@@ -138,8 +150,7 @@ def _t_crit(df: np.ndarray, q: float) -> np.ndarray:
         cheb = np.polynomial.Chebyshev.interpolate(
             lambda t: special.stdtrit(1.0 / t, q), degree, domain=[lo, hi]
         )
-        check = np.cos(np.pi * np.arange(2 * degree + 3) / (2 * degree + 2))  # extrema and midpoints
-        check = lo + (hi - lo) * (check + 1.0) / 2.0
+        check = _extrema(degree, lo, hi)
         if np.max(np.abs(cheb(check) - special.stdtrit(1.0 / check, q))) <= 1e-12:
             return cheb(x)
     return special.stdtrit(df, q)
@@ -260,7 +271,7 @@ def _power_nct_curve(df: float, ncp: np.ndarray, crit: float) -> np.ndarray:
     slowly varying function of ``ncp``, so an interpolant on the range of the
     values replaces most evaluations. As :func:`_t_crit`: the degree (8 to 48)
     is the smallest whose interpolant agrees with :func:`_power_nct` to 1e-13
-    at the extrema and midpoints between its nodes; else every value is
+    midway between its nodes (:func:`_extrema`); else every value is
     computed.
     """
     lo, hi = float(ncp.min()), float(ncp.max())
@@ -270,8 +281,7 @@ def _power_nct_curve(df: float, ncp: np.ndarray, crit: float) -> np.ndarray:
         if 3 * degree >= ncp.size:
             break
         cheb = np.polynomial.Chebyshev.interpolate(lambda x: _power_nct(df, x, crit), degree, domain=[lo, hi])
-        check = np.cos(np.pi * np.arange(2 * degree + 3) / (2 * degree + 2))  # extrema and midpoints
-        check = lo + (hi - lo) * (check + 1.0) / 2.0
+        check = _extrema(degree, lo, hi)
         if np.max(np.abs(cheb(check) - _power_nct(df, check, crit))) <= 1e-13:
             return cheb(ncp)
     return _power_nct(df, ncp, crit)

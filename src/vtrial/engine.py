@@ -97,20 +97,22 @@ def block_sizes(reps: int) -> list[int]:
 _EXACT = threading.local()
 
 
-def exact_block_stats(cfg: dict, scenario: str, index: int, reps: int) -> samplers.ArmStats:
+def exact_block_stats(
+    cfg: dict, scenario: str, index: int, reps: int, *, welch: bool = False, sd=None, shift=None
+) -> samplers.PooledStats:
     """Exact-shortcut statistics of block ``index`` (``reps`` replicates) of a scenario.
 
-    The statistics are drawn for a whole group of :data:`EXACT_GROUP_BLOCKS`
-    blocks at once (:func:`vtrial.samplers.exact_arm_stats` on the seed
-    sequence of chunk ``index // EXACT_GROUP_BLOCKS``, streams
-    ``EXACT_GROUP_SIZES`` and ``EXACT_GROUP``) and block ``index`` is its slice
-    ``index % EXACT_GROUP_BLOCKS``. The draw costs about 1 ms per 1,000
-    replicates while making generators and the Python around them costs
-    about as much again per call, so drawing ten blocks at once halves the
-    cost of the exact engine. The group is always drawn in full, so block
-    ``index`` has the same values whatever the number of replicates, chunk
-    size or worker count; the last group drawn is kept (per thread) for the
-    next blocks.
+    The variates (:func:`vtrial.samplers.exact_draws`) are drawn for a whole
+    group of :data:`EXACT_GROUP_BLOCKS` blocks at once, on the seed sequence
+    of chunk ``index // EXACT_GROUP_BLOCKS`` (streams ``EXACT_GROUP_SIZES``,
+    ``EXACT_GROUP`` and, for Welch, ``EXACT_SHARE``), and block ``index`` is
+    its slice ``index % EXACT_GROUP_BLOCKS``. Making generators and the
+    Python around a draw costs about as much as drawing 1,000 replicates, so
+    drawing ten blocks at once halves the cost of the exact engine. The group
+    is always drawn in full, so block ``index`` has the same values whatever
+    the number of replicates, chunk size or worker count; the last group drawn
+    is kept (per thread) for the next blocks. ``welch``, ``sd`` and ``shift``
+    as :func:`vtrial.samplers.exact_stats`.
 
     Examples
     --------
@@ -118,15 +120,20 @@ def exact_block_stats(cfg: dict, scenario: str, index: int, reps: int) -> sample
     >>> cfg = load_config()
     >>> a = exact_block_stats(cfg, "0123456789", 12, 1000)
     >>> b = exact_block_stats(cfg, "0123456789", 12, 300)
-    >>> bool((a.syy[:, :300] == b.syy).all()), a.syy.shape
-    (True, (2, 1000))
+    >>> bool((a.syy_w[:300] == b.syy_w).all()), a.syy_w.shape
+    (True, (1000,))
     """
     group, pos = divmod(int(index), EXACT_GROUP_BLOCKS)
-    return _stats_slice(_exact_group(cfg, repr(cfg), scenario, group), pos * BLOCK, int(reps))
+    draws, ss = _exact_group(cfg, repr(cfg), scenario, group)
+    if welch:
+        draws.with_share(child_rng(ss, Stream.EXACT_SHARE))
+    return samplers.exact_stats(cfg, draws.slice(pos * BLOCK, int(reps)), sd=sd, shift=shift, welch=welch)
 
 
-def _exact_group(cfg: dict, fingerprint: str, scenario: str, group: int) -> samplers.ArmStats:
-    """The statistics of a whole group of exact blocks; the last group drawn is kept per thread.
+def _exact_group(
+    cfg: dict, fingerprint: str, scenario: str, group: int
+) -> tuple[samplers.ExactDraws, np.random.SeedSequence]:
+    """The variates of a whole group of exact blocks and its seed sequence; the last group is kept per thread.
 
     ``fingerprint`` is ``repr(cfg)``, a cheap exact fingerprint of the parsed
     config, passed in so that a caller running many blocks computes it once.
@@ -134,42 +141,22 @@ def _exact_group(cfg: dict, fingerprint: str, scenario: str, group: int) -> samp
     key = (fingerprint, scenario, group)
     if getattr(_EXACT, "key", None) != key:
         ss = seed_sequence(cfg["seed"], scenario, group)
-        _EXACT.stats = samplers.exact_arm_stats(
+        _EXACT.draws = samplers.exact_draws(
             cfg, EXACT_GROUP_BLOCKS * BLOCK, ss, sizes=Stream.EXACT_GROUP_SIZES, stats=Stream.EXACT_GROUP
         )
+        _EXACT.ss = ss
         _EXACT.key = key
-    return _EXACT.stats
+    return _EXACT.draws, _EXACT.ss
 
 
-def _stats_slice(st: samplers.ArmStats, start: int, reps: int) -> samplers.ArmStats:
-    sl = slice(start, start + reps)
-    return samplers.ArmStats(
-        st.n[:, sl],
-        st.ybar[:, sl],
-        st.bbar[:, sl],
-        st.syy[:, sl],
-        st.sbb[:, sl],
-        st.sby[:, sl],
-        st.size[:, sl],
-    )
+def _group_ci(rep: Replicates, limits: bool) -> None:
+    """Critical values (and confidence limits) of a whole group at once, for integer df.
 
-
-def _replicates_slice(rep: Replicates, start: int, reps: int) -> Replicates:
-    sl = slice(start, start + reps)
-    lo, hi = (None, None) if rep.lo is None else (rep.lo[sl], rep.hi[sl])
-    return Replicates(rep.estimate[sl], rep.se[sl], rep.p_value[sl], rep.df[sl], rep.n_placebo[sl],
-                      rep.n_anastrozole[sl], rep.alpha, lo, hi)  # fmt: skip
-
-
-def _group_ci(rep: Replicates) -> None:
-    """Confidence limits of a whole group at once where :meth:`Replicates.covers` would use them.
-
-    ``covers`` decides coverage by the limits when every finite df is an
-    integer (Student, ANCOVA), else by a test; the limits are elementwise, so
+    :meth:`Replicates.significant` and :meth:`Replicates.covers` use them when
+    every finite df is an integer (Student, ANCOVA); they are elementwise, so
     computing them on the group gives each block's own values.
     """
-    finite = rep.df[np.isfinite(rep.df)]
-    if finite.size and np.all(finite == np.round(finite)):
+    if rep.critical() is not None and limits:
         rep.ci_low  # noqa: B018 - computes and keeps lo and hi
 
 
@@ -430,11 +417,8 @@ def run_block(
     for kind in ("exact", "per_man_y"):
         if any(e == kind for e in engines.values()):
             if kind == "exact":
-                st = exact_block_stats(cfg, scenario, index, reps)
-                if sd is not None:
-                    st = samplers.scale_stats(cfg, st, sd)
-                if shift is not None:
-                    st = samplers.shift_stats(st, shift)
+                welch = any(e == kind and m == "welch_t" for m, e in engines.items())
+                st = exact_block_stats(cfg, scenario, index, reps, welch=welch, sd=sd, shift=shift)
             else:
                 st = samplers.per_man_y_stats(cfg, reps, ss, shift=shift, sd=sd)
             for m, e in engines.items():
@@ -497,23 +481,42 @@ def run_blocks(
         for index, reps in blocks:
             yield run_block(cfg, scenario, index, reps, methods, p_only)
         return
+    for members, start, res in exact_groups(cfg, scenario, blocks, exact, p_only):
+        for index, reps in members:
+            offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
+            out = {m: res[m].slice(offset, reps) for m in exact}
+            if others:
+                out.update(run_block(cfg, scenario, index, reps, others, p_only))
+            yield out
+
+
+def exact_groups(
+    cfg: dict, scenario: str, blocks, exact, p_only: bool = False
+) -> Iterator[tuple[list[tuple[int, int]], int, dict[str, Replicates]]]:
+    """The exact methods' results of consecutive blocks, one group of :data:`EXACT_GROUP_BLOCKS` at a time.
+
+    Yields ``(members, start, results)``: the (block index, replicates) of the
+    group's blocks among ``blocks``, the offset of the first of them in the
+    group, and method -> :class:`Replicates` of those blocks end to end
+    (block ``index`` at ``(index % EXACT_GROUP_BLOCKS) * BLOCK - start``), with
+    their critical values (and, unless ``p_only``, confidence limits) computed.
+    ``exact`` lists methods whose engine is ``exact``.
+    """
     fingerprint = repr(cfg)
     alpha = analysis_options(cfg)["alpha"]
+    welch = "welch_t" in exact
     for group, members in itertools.groupby(blocks, key=lambda b: b[0] // EXACT_GROUP_BLOCKS):
         members = list(members)
         start = (members[0][0] % EXACT_GROUP_BLOCKS) * BLOCK
         stop = max((i % EXACT_GROUP_BLOCKS) * BLOCK + r for i, r in members)
-        st = _stats_slice(_exact_group(cfg, fingerprint, scenario, group), start, stop - start)
+        draws, ss = _exact_group(cfg, fingerprint, scenario, group)
+        if welch:
+            draws.with_share(child_rng(ss, Stream.EXACT_SHARE))
+        st = samplers.exact_stats(cfg, draws.slice(start, stop - start), welch=welch)
         res = {m: t_methods(st, m, alpha) for m in exact}
-        if not p_only:
-            for rep in res.values():
-                _group_ci(rep)
-        for index, reps in members:
-            offset = (index % EXACT_GROUP_BLOCKS) * BLOCK - start
-            out = {m: _replicates_slice(res[m], offset, reps) for m in exact}
-            if others:
-                out.update(run_block(cfg, scenario, index, reps, others, p_only))
-            yield out
+        for rep in res.values():
+            _group_ci(rep, limits=not p_only)
+        yield members, start, res
 
 
 def full_needs_covariates(cfg: dict) -> bool:

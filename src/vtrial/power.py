@@ -95,8 +95,8 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     d = (est if all_valid else est[valid]) - true_value
     se = rep.se if all_valid else rep.se[valid]
     se_ok = np.isfinite(se)
+    rej = np.count_nonzero(rep.significant(alpha))
     with np.errstate(invalid="ignore"):
-        rej = np.count_nonzero(rep.p_value < alpha)
         cover = np.count_nonzero(rep.covers(true_value))
     n_an = rep.n_placebo + rep.n_anastrozole
     out = np.zeros(_NSUMS)
@@ -112,7 +112,44 @@ def block_sums(rep: Replicates, true_value: float, alpha: float) -> np.ndarray:
     return out
 
 
+def group_sums(rep: Replicates, parts, true_value: float, alpha: float) -> list[np.ndarray]:
+    """:func:`block_sums` of consecutive blocks held end to end in ``rep`` (``parts``: (offset, size)).
+
+    When the blocks are whole, contiguous and every replicate was fitted (the
+    exact engine's usual case), the sums of all blocks come from one
+    reduction along the rows of a (blocks, BLOCK) view: a row is summed as the
+    block alone would be, so the values are the same.
+    """
+    b = engine.BLOCK
+    nb = len(parts)
+    whole = all(off == k * b and size == b for k, (off, size) in enumerate(parts)) and nb * b == len(
+        rep.estimate
+    )
+    if not (whole and np.isfinite(rep.estimate).all() and np.isfinite(rep.se).all()):
+        return [block_sums(rep.slice(off, size), true_value, alpha) for off, size in parts]
+    d = rep.estimate.reshape(nb, b) - true_value
+    out = np.zeros((nb, _NSUMS))
+    out[:, _REPS] = b
+    out[:, _REJ] = np.count_nonzero(rep.significant(alpha).reshape(nb, b), axis=1)
+    out[:, _VALID] = b
+    out[:, _SD] = d.sum(axis=1)
+    out[:, _SD2] = (d * d).sum(axis=1)
+    out[:, _SSE] = rep.se.reshape(nb, b).sum(axis=1)
+    out[:, _NSE] = b
+    with np.errstate(invalid="ignore"):
+        out[:, _COVER] = np.count_nonzero(rep.covers(true_value).reshape(nb, b), axis=1)
+    out[:, _NAN] = (rep.n_placebo + rep.n_anastrozole).reshape(nb, b).sum(axis=1)
+    return list(out)
+
+
 def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_only=False, prior=None):
+    if prior is None and all(engine.method_engine(cfg, m, methods) == "exact" for m in methods):
+        out = []
+        for members, start, res in engine.exact_groups(cfg, scenario, blocks, methods, p_only):
+            parts = [((i % engine.EXACT_GROUP_BLOCKS) * engine.BLOCK - start, r) for i, r in members]
+            sums = {m: group_sums(res[m], parts, true_value, alpha) for m in methods}
+            out.extend({m: sums[m][k] for m in methods} for k in range(len(members)))
+        return out
     if prior is None:
         return [
             {m: block_sums(res[m], true_value, alpha) for m in methods}
@@ -131,7 +168,7 @@ def _run_blocks(cfg: dict, scenario: str, blocks, methods, true_value, alpha, p_
                 m: np.concatenate(
                     [
                         block_sums(res[m], true_value, alpha),
-                        assurance.block_sums(res[m].p_value < alpha, res[m].estimate, truths, g),
+                        assurance.block_sums(res[m].significant(alpha), res[m].estimate, truths, g),
                     ]
                 )
                 for m in methods
@@ -221,6 +258,11 @@ def simulate_sums(
         if reps % engine.BLOCK:
             raise ValueError("extending a run needs whole blocks")
     blocks = [(first_block + i, s) for i, s in enumerate(sizes)]
+    if workers > 1 and len(blocks) <= _LOCAL_EXACT_BLOCKS and prior is None:
+        # The exact engine runs 100,000 replicates in about 15 ms, less than
+        # handing tasks to worker processes costs: run them here (same sums).
+        if all(engine.method_engine(cfg, m, methods) == "exact" for m in methods):
+            workers = 1
     chunk = chunk_size or cfg["simulation"]["chunk_size"]
     per_task = max(1, math.ceil(chunk / engine.BLOCK))
     tasks = [blocks[i : i + per_task] for i in range(0, len(blocks), per_task)]
@@ -256,6 +298,10 @@ def simulate_sums(
         for m in methods:
             total[m] = total[m] + block[m]
     return total
+
+
+#: Blocks of exact-engine-only work that :func:`simulate_sums` runs in process whatever ``workers``.
+_LOCAL_EXACT_BLOCKS = 100
 
 
 def engine_nsums() -> int:

@@ -4,13 +4,14 @@ A *block* is :data:`vtrial.engine.BLOCK` replicate trials drawn from one
 :class:`numpy.random.SeedSequence`; each quantity has its own named child
 stream (:class:`vtrial.streams.Stream`). Four samplers, from the fastest:
 
-``exact`` (:func:`exact_arm_stats`)
-    Draws, per arm and replicate, the sufficient statistics of (measured
-    baseline BMD, observed 12-month % change) among the men analysed: the arm
-    means from their normal distribution and the within-arm sums of squares and
-    cross-products from their Wishart distribution (Bartlett decomposition,
-    singular when fewer completers than variables). Its cost does not depend
-    on the sample size. Valid when the outcome is exactly normal given arm
+``exact`` (:func:`exact_draws`, :func:`exact_stats`)
+    Draws, per replicate, what Student, Welch and ANCOVA read of the men
+    analysed: the differences of the arm means of (measured baseline BMD,
+    observed 12-month % change) from their normal distribution, the pooled
+    within-arm sums of squares and cross-products from their Wishart
+    distribution (Bartlett decomposition, singular with two completers) and,
+    for Welch, each arm's share of the outcome sum of squares (a Beta). Its
+    cost does not depend on the sample size. Valid when the outcome is exactly normal given arm
     (direct mode), dropout does not depend on the data (the completers are then
     an i.i.d. sample of the same normal, their number binomial given the arm
     size), arm sizes do not depend on the men (``simple`` or
@@ -585,57 +586,30 @@ class ArmStats:
     sby: np.ndarray
     size: np.ndarray
 
+    @property
+    def dy(self) -> np.ndarray:
+        """Difference of the mean outcomes, anastrozole minus placebo."""
+        return self.ybar[1] - self.ybar[0]
 
-def shift_stats(st: ArmStats, shift: np.ndarray) -> ArmStats:
-    """Exact-shortcut statistics with the anastrozole arm's mean moved by ``shift`` per replicate.
+    @property
+    def db(self) -> np.ndarray:
+        """Difference of the mean baselines, anastrozole minus placebo."""
+        return self.bbar[1] - self.bbar[0]
 
-    Under the exact shortcut dropout does not depend on the data, so a
-    different true difference moves only the anastrozole arm's mean outcome
-    (percentage points); the sums of squares are unchanged. Returns new
-    arrays (``st`` may be a view of a cached group).
+    @property
+    def syy_w(self) -> np.ndarray:
+        """Pooled within-arm sum of squares of the outcome."""
+        return self.syy[0] + self.syy[1]
 
-    Examples
-    --------
-    >>> st = ArmStats(*(np.zeros((2, 2)) for _ in range(7)))
-    >>> shift_stats(st, np.array([-1.0, 0.5])).ybar.tolist(), st.ybar.tolist()
-    ([[0.0, 0.0], [-1.0, 0.5]], [[0.0, 0.0], [0.0, 0.0]])
-    """
-    ybar = st.ybar.copy()
-    ybar[1] += shift
-    return ArmStats(st.n, ybar, st.bbar, st.syy, st.sbb, st.sby, st.size)
+    @property
+    def sbb_w(self) -> np.ndarray:
+        """Pooled within-arm sum of squares of the baseline."""
+        return self.sbb[0] + self.sbb[1]
 
-
-def scale_stats(cfg: dict, st: ArmStats, sd: np.ndarray) -> ArmStats:
-    """Exact-shortcut statistics drawn under ``cfg`` turned into draws under a per-replicate SD.
-
-    The statistics are linear (means) and quadratic (sums of squares and
-    cross-products) in standard normal draws through the Cholesky factor
-    ``L`` of the (B0, Y12) covariance. With ``L_r`` the factor at the
-    replicate's SD (:func:`vtrial.model.cov_for_sd`), ``M = L_r L^-1`` is
-    lower triangular with ``M00 = 1`` (the baseline law does not depend on the
-    SD), and ``M (bbar, ybar - mu)`` and ``M S M'`` are exactly the mean and
-    SSCP the draw would have given under ``L_r``. ``sd`` has shape (reps,).
-
-    Examples
-    --------
-    >>> from vtrial.config import load_config
-    >>> cfg = load_config()
-    >>> st = ArmStats(*(np.ones((2, 1)) for _ in range(7)))
-    >>> round(float(scale_stats(cfg, st, np.array([3.0])).syy[0, 0]), 12)  # the configured SD: unchanged
-    1.0
-    """
-    mo = moments(cfg)
-    lc = mo.chol2
-    cov = cov_for_sd(cfg, sd)
-    lr10 = cov[0, 1] / lc[0, 0]
-    lr11 = np.sqrt(np.maximum(cov[1, 1] - lr10**2, 0.0))
-    m11 = lr11 / lc[1, 1]
-    m10 = (lr10 - m11 * lc[1, 0]) / lc[0, 0]
-    ydev = st.ybar - mo.mean_pct[:, None]
-    ybar = mo.mean_pct[:, None] + m10 * st.bbar + m11 * ydev
-    syy = m10**2 * st.sbb + 2 * m10 * m11 * st.sby + m11**2 * st.syy
-    sby = m10 * st.sbb + m11 * st.sby
-    return ArmStats(st.n, ybar, st.bbar, syy, st.sbb, sby, st.size)
+    @property
+    def sby_w(self) -> np.ndarray:
+        """Pooled within-arm cross-products."""
+        return self.sby[0] + self.sby[1]
 
 
 def outcome(block: Block, arm: int, missing: str, scale: str) -> tuple[np.ndarray, float, np.ndarray]:
@@ -743,28 +717,114 @@ def arm_stats(block: Block, missing: str, scale: str) -> ArmStats:
     return ArmStats(**fields, size=block.size.astype(float))
 
 
-def exact_arm_stats(
-    cfg: dict,
-    reps: int,
-    ss: np.random.SeedSequence,
-    *,
-    sizes: Stream = Stream.RANDOMIZE,
-    stats: Stream = Stream.EXACT,
-) -> ArmStats:
-    """Draw the per-arm sufficient statistics directly (the exact shortcut).
+@dataclass
+class PooledStats:
+    """What Student, Welch and ANCOVA read of a trial, as the exact shortcut draws it.
 
-    Given the arm size ``N_a`` (drawn as :func:`draw_arm_sizes`), the number of
-    completers is ``Binomial(N_a, 1 - p_a)`` under MCAR dropout, and for
-    ``n`` completers, i.i.d. ``N(mu_a, Sigma)`` in (B0, Y12), the mean vector is
-    ``N(mu_a, Sigma / n)`` and the centred SSCP matrix is ``Wishart(n - 1,
-    Sigma)``, independently. The Wishart is drawn by the Bartlett
-    decomposition ``L T T' L'`` with ``T11^2 ~ chi2(n - 1)``, ``T22^2 ~ chi2(n - 2)``
-    and ``T21 ~ N(0, 1)``. With two completers (``n - 1 = 1`` df) the Wishart is
-    singular: ``T22 = 0`` but ``T21`` is still a standard normal, so the SSCP
-    is ``x x'`` for one ``x ~ N(0, Sigma)`` (dropping ``T21`` there would tie the
-    outcome to the baseline exactly and give ANCOVA a zero SE). Arms with fewer
-    than two completers get zero SSCP (the analyses then report NaN, as the
-    reference does).
+    Arrays of shape ``(reps,)`` unless stated; the same attribute names as the
+    properties of :class:`ArmStats`, so :func:`vtrial.analysis.ttests.t_methods`
+    takes either.
+
+    Attributes
+    ----------
+    n, size : ndarray of float, (2, reps)
+        Men analysed and men randomized per arm.
+    dy, db : ndarray
+        Differences (anastrozole minus placebo) of the mean outcome (%) and of
+        the mean baseline BMD (g/cm2).
+    syy_w, sbb_w, sby_w : ndarray
+        Pooled within-arm sums of squares and cross-products.
+    syy : ndarray (2, reps) or None
+        Within-arm sums of squares of the outcome per arm (Welch); None when
+        not drawn.
+    """
+
+    n: np.ndarray
+    size: np.ndarray
+    dy: np.ndarray
+    db: np.ndarray
+    syy_w: np.ndarray
+    sbb_w: np.ndarray
+    sby_w: np.ndarray
+    syy: np.ndarray | None = None
+
+
+@dataclass
+class ExactDraws:
+    """The standardized random variates behind the exact shortcut's statistics (:func:`exact_draws`).
+
+    ``n`` and ``size`` ``(2, reps)`` as :class:`PooledStats`; ``z`` ``(2, reps)``
+    standard normals of the mean differences; ``c1 ~ chi2(m)``, ``t21 ~ N(0,
+    1)`` and ``c2 ~ chi2(m - 1)`` the Bartlett factors of the pooled
+    within-arm SSCP on ``m = (n0 - 1)^+ + (n1 - 1)^+`` df, ``(reps,)``; ``share`` ``(2, reps)`` (or None
+    until :meth:`with_share` draws it) each arm's share of the pooled outcome
+    sum of squares.
+    """
+
+    n: np.ndarray
+    size: np.ndarray
+    z: np.ndarray
+    c1: np.ndarray
+    t21: np.ndarray
+    c2: np.ndarray
+    share: np.ndarray | None = None
+
+    def with_share(self, rng: np.random.Generator) -> ExactDraws:
+        """These draws with the per-arm shares drawn from ``rng`` (already present: unchanged).
+
+        ``syy_a / syy_w = G_a / (G_0 + G_1)`` with ``G_a ~ Gamma((n_a - 1) / 2)``
+        independent: a Beta split, independent of the pooled SSCP (see
+        :func:`exact_draws`).
+        """
+        if self.share is None:
+            g = rng.standard_gamma(np.maximum(self.n - 1.0, 0.0) / 2.0)
+            total = g[0] + g[1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.share = np.where(total > 0, g / total, 0.0)
+        return self
+
+    def slice(self, start: int, reps: int) -> ExactDraws:
+        """Replicates ``start`` to ``start + reps`` (views)."""
+        sl = slice(start, start + reps)
+        share = None if self.share is None else self.share[:, sl]
+        return ExactDraws(self.n[:, sl], self.size[:, sl], self.z[:, sl], self.c1[sl], self.t21[sl],
+                          self.c2[sl], share)  # fmt: skip
+
+
+def exact_draws(
+    cfg: dict, reps: int, ss: np.random.SeedSequence, *, sizes: Stream = Stream.RANDOMIZE,
+    stats: Stream = Stream.EXACT,
+) -> ExactDraws:  # fmt: skip
+    """Draw the variates of the exact shortcut (turned into statistics by :func:`exact_stats`).
+
+    Given the arm size ``N_a`` (drawn as :func:`draw_arm_sizes`), the number
+    of completers is ``Binomial(N_a, 1 - p_a)`` under MCAR dropout. For ``n_a``
+    completers i.i.d. ``N(mu_a, Sigma)`` in (Y12, B0), the arm means are
+    ``N(mu_a, Sigma / n_a)`` and the centred SSCP matrices ``Wishart(n_a - 1,
+    Sigma)``, all independent. Student, Welch and ANCOVA read them only
+    through
+
+    * the mean differences, ``N(mu_1 - mu_0, Sigma (1/n_0 + 1/n_1))``: two
+      normals;
+    * the pooled SSCP, ``Wishart(m, Sigma)`` with ``m = (n_0 - 1) + (n_1 - 1)``
+      (the sum of independent Wisharts with a common Sigma), drawn by the
+      Bartlett decomposition with the outcome first: ``c1 ~ chi2(m)``,
+      ``t21 ~ N(0, 1)``, ``c2 ~ chi2(m - 1)``;
+    * for Welch only, each arm's outcome sum of squares. With the outcome
+      first, ``syy_a = sigma_yy chi2(n_a - 1)`` independently, so their share
+      of ``syy_w`` is ``Beta((n_1 - 1)/2, (n_0 - 1)/2)`` independent of
+      ``syy_w``; and given every outcome the pooled cross-products and
+      baseline sum of squares depend on the outcomes only through ``syy_w``
+      (regression of B0 on Y12 within arms). So the share is independent of
+      the whole pooled SSCP and is drawn only when Welch is computed
+      (:meth:`ExactDraws.with_share`, its own stream).
+
+    That is five variates per replicate where the two arms' means and Wisharts
+    drawn one by one take ten, with the same joint law of every Student,
+    Welch and ANCOVA result. With ``m = 1`` (two completers in all) the
+    Wishart is singular: ``c2 = 0`` but ``t21`` is still a standard normal.
+    An arm with fewer than two completers makes every t method report NaN (as
+    the reference does).
 
     Parameters
     ----------
@@ -777,53 +837,105 @@ def exact_arm_stats(
     sizes, stats : Stream
         Child streams of ``ss`` for the arm sizes and for the statistics
         (the power engine draws a group of blocks at once with
-        ``EXACT_GROUP_SIZES`` and ``EXACT_GROUP``, see :func:`vtrial.engine.exact_block_stats`).
+        ``EXACT_GROUP_SIZES`` and ``EXACT_GROUP``, see
+        :func:`vtrial.engine.exact_block_stats`).
 
-    Returns
-    -------
-    ArmStats
-        Baseline means as deviations from the population mean BMD.
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> d = exact_draws(load_config(overrides=["dropout.placebo=0", "dropout.anastrozole=0"]), 5,
+    ...                 np.random.SeedSequence(1))
+    >>> d.n[:, 0].tolist(), d.c1.shape, float(d.c1.min()) > 0
+    ([44.0, 44.0], (5,), True)
     """
-    mo = moments(cfg)
     size = draw_arm_sizes(cfg["trial"], reps, rng=child_rng(ss, sizes))
     rng = child_rng(ss, stats)
     d = cfg["dropout"]
-    chol = mo.chol2
-    c00, c10, c11 = chol[0, 0], chol[1, 0], chol[1, 1]
-    out = {k: np.empty((2, reps)) for k in ("n", "ybar", "bbar", "syy", "sbb", "sby")}
-    for a in (0, 1):
-        p = d["anastrozole"] if a else d["placebo"]
-        n = size[a] if p <= 0 else rng.binomial(size[a], 1.0 - p)
-        nf = out["n"][a]
-        nf[:] = n
-        z = rng.standard_normal((2, reps))
-        z /= np.sqrt(np.maximum(nf, 1.0))
-        k = np.maximum(nf - 1, 0.0)
-        if np.all(k == k[0]) and k[0] >= 2:  # fixed arm size: scalar df is faster
-            x1 = rng.chisquare(k[0], reps)
-            x2 = rng.chisquare(k[0] - 1, reps)
-            t21 = rng.standard_normal(reps)
-        else:
-            x1 = rng.chisquare(np.maximum(k, 1.0)) * (k >= 1)
-            x2 = rng.chisquare(np.maximum(k - 1, 1.0)) * (k >= 2)
-            t21 = rng.standard_normal(reps) * (k >= 1)
-        # SSCP = (L T)(L T)' with T = [[t11, 0], [t21, t22]], t11^2 = x1, t22^2 = x2
-        u = np.sqrt(x1)
-        u *= t21
-        out["sbb"][a] = (c00 * c00) * x1
-        np.multiply(c00 * c10, x1, out=out["sby"][a])
-        out["sby"][a] += (c00 * c11) * u
-        t21 *= t21
-        t21 += x2
-        np.multiply(c10 * c10, x1, out=out["syy"][a])
-        out["syy"][a] += (2.0 * c10 * c11) * u
-        out["syy"][a] += (c11 * c11) * t21
-        np.multiply(c00, z[0], out=out["bbar"][a])
-        ybar = out["ybar"][a]
-        np.multiply(c10, z[0], out=ybar)
-        ybar += c11 * z[1]
-        ybar += mo.mean_pct[a]
-    return ArmStats(**out, size=size.astype(float))
+    n = size.astype(float)
+    for a, p in ((0, d["placebo"]), (1, d["anastrozole"])):
+        if p > 0:
+            n[a] = rng.binomial(size[a], 1.0 - p)
+    z = rng.standard_normal((2, reps))
+    m = np.maximum(n[0] - 1.0, 0.0) + np.maximum(n[1] - 1.0, 0.0)
+    if m[0] >= 1 and np.all(m == m[0]):  # the usual case (no dropout): scalar df is faster
+        c1 = 2.0 * rng.standard_gamma(m[0] / 2.0, reps)
+        c2 = 2.0 * rng.standard_gamma((m[0] - 1.0) / 2.0, reps)
+        t21 = rng.standard_normal(reps)
+    else:
+        c1 = 2.0 * rng.standard_gamma(m / 2.0)
+        c2 = 2.0 * rng.standard_gamma(np.maximum(m - 1.0, 0.0) / 2.0)
+        t21 = rng.standard_normal(reps) * (m >= 1)
+    return ExactDraws(n, size.astype(float), z, c1, t21, c2)
+
+
+def exact_stats(
+    cfg: dict,
+    draws: ExactDraws,
+    *,
+    sd: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+    welch: bool = False,
+    rng: np.random.Generator | None = None,
+) -> PooledStats:
+    """The exact shortcut's statistics from its variates (:func:`exact_draws`).
+
+    With ``L`` the Cholesky factor of the (Y12, B0) covariance (outcome
+    first), the mean differences are ``mu_1 - mu_0 + sqrt(1/n_0 + 1/n_1) L z``
+    and the pooled SSCP is ``(L T)(L T)'`` with ``T = [[sqrt(c1), 0], [t21,
+    sqrt(c2)]]``.
+
+    Parameters
+    ----------
+    cfg : dict
+        The config the draws were made under.
+    draws : ExactDraws
+    sd : ndarray, optional
+        Per-replicate SD of the observed 12-month % change (a design prior's
+        draw): ``L`` at each replicate's covariance (:func:`vtrial.model.cov_for_sd`)
+        instead of the config's. The variates are standardized, so this is
+        exactly the draw under that SD.
+    shift : ndarray, optional
+        Per-replicate amount (percentage points) added to the difference of
+        the mean outcomes (another true difference; under the exact shortcut
+        dropout does not depend on the data, so nothing else changes).
+    welch : bool
+        Also give each arm's outcome sum of squares (the shares are drawn
+        from ``rng`` if ``draws`` has none yet).
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> cfg = load_config()
+    >>> d = exact_draws(cfg, 4, np.random.SeedSequence(2))
+    >>> a = exact_stats(cfg, d)
+    >>> b = exact_stats(cfg, d, sd=np.full(4, cfg["effects"]["sd_pct_change"]), shift=np.zeros(4))
+    >>> bool(np.allclose(a.syy_w, b.syy_w) and np.allclose(a.dy, b.dy)), a.syy
+    (True, None)
+    """
+    mo = moments(cfg)
+    cov = mo.cov if sd is None else cov_for_sd(cfg, sd)
+    # (B0, Y12) covariance entries -> outcome-first Cholesky factor
+    lyy = np.sqrt(cov[1, 1])
+    lby = cov[0, 1] / lyy
+    lbb = np.sqrt(np.maximum(cov[0, 0] - lby * lby, 0.0))
+    n0, n1 = draws.n
+    # an empty arm gives an infinite scale (and NaN below): t_methods reports NaN there
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.sqrt(1.0 / n0 + 1.0 / n1)
+        z0 = scale * draws.z[0]
+        dy = (mo.mean_pct[1] - mo.mean_pct[0]) + lyy * z0
+        if shift is not None:
+            dy += shift
+        db = lby * z0 + lbb * (scale * draws.z[1])
+    root = np.sqrt(draws.c1)
+    lower = lby * root + lbb * draws.t21  # (L T)[1, 0]
+    syy_w = (lyy * lyy) * draws.c1
+    sby_w = (lyy * root) * lower
+    sbb_w = lower * lower + (lbb * lbb) * draws.c2
+    syy = None
+    if welch:
+        syy = draws.with_share(rng).share * syy_w
+    return PooledStats(draws.n, draws.size, dy, db, syy_w, sbb_w, sby_w, syy)
 
 
 def per_man_y_stats(

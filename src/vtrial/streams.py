@@ -13,15 +13,15 @@ uses it. Per-arm streams add ``arm * stride`` (arm 0 placebo, 1 anastrozole).
 
 The exact shortcut draws groups of :data:`vtrial.engine.EXACT_GROUP_BLOCKS` blocks at once
 (:func:`vtrial.engine.exact_block_stats`): group ``g`` uses the children
-``EXACT_GROUP_SIZES`` and ``EXACT_GROUP`` of the seed sequence of chunk
-``g`` (labels no per-block stream uses, so the streams are independent).
+``EXACT_GROUP_SIZES``, ``EXACT_GROUP`` and ``EXACT_SHARE`` of the seed sequence
+of chunk ``g`` (labels no per-block stream uses, so the streams are independent).
 
 =====================  =====  ======  ==================================================
 stream                 label  stride  what it draws
 =====================  =====  ======  ==================================================
 ``RANDOMIZE``          0      --      arm sizes (:func:`vtrial.samplers.draw_arm_sizes`)
-``EXACT``              1      --      exact shortcut statistics of one block (default of
-                                      :func:`vtrial.samplers.exact_arm_stats`)
+``EXACT``              1      --      exact shortcut variates of one block (default of
+                                      :func:`vtrial.samplers.exact_draws`)
 ``REFERENCE``          2      --      the reference analyses' own randomness
                                       (permutations, bootstrap, imputations)
 ``FULL``               3      --      :func:`vtrial.trial.simulate_arrays` (``full``)
@@ -29,6 +29,9 @@ stream                 label  stride  what it draws
 ``EXACT_GROUP``        5      --      sufficient statistics of a group of blocks
 ``PRIOR``              6      --      per-replicate true difference (and SD) from the
                                       design prior (assurance, :func:`vtrial.engine.run_block`)
+``EXACT_SHARE``        7      --      each arm's share of the outcome sum of squares of
+                                      a group of exact blocks (Welch only,
+                                      :meth:`vtrial.samplers.ExactDraws.with_share`)
 ``BASELINE``           10     4       measured baseline BMD given Y12, per man
 ``DROPOUT``            11     4       dropout uniform, per man
 ``VISIT``              12     4       first missed visit (month-6 scan), per man
@@ -57,6 +60,7 @@ class Stream(IntEnum):
     EXACT_GROUP_SIZES = 4
     EXACT_GROUP = 5
     PRIOR = 6
+    EXACT_SHARE = 7
     BASELINE = 10
     DROPOUT = 11
     VISIT = 12

@@ -457,27 +457,32 @@ def _shifted_counts(
     rows, width = pooled.shape
     pooled[:, :nxm] -= d if np.ndim(d) == 0 else np.asarray(d)[:, None]
     order = np.argsort(pooled, axis=1, kind="stable")
-    isx = order < nxm
+    # merged positions of x_0, x_1, ... per row (x keeps its order in a stable sort)
+    # (flat indices: a 2-D nonzero builds row and column arrays and costs 8 times as much)
+    xpos = np.flatnonzero(order < nxm).reshape(rows, nxm) - (np.arange(rows) * width)[:, None]
     pad = nxm - nx  # x padding sits at merged positions nx + ny, ..., nx + ny + pad - 1
-    gt = isx @ np.arange(width, dtype=float) - nx * (nx - 1) / 2.0 - pad * (nx + ny) - pad * (pad - 1) / 2.0
+    gt = xpos.sum(axis=1) - nx * (nx - 1) / 2.0 - pad * (nx + ny) - pad * (pad - 1) / 2.0
     n_eq = np.zeros(rows)
     ties = base_ties.astype(float)
-    v = np.take_along_axis(pooled, order, axis=1)
-    same = v[:, 1:] == v[:, :-1]  # NaN padding is never equal
-    maybe = np.flatnonzero(same.any(axis=1))
-    if len(maybe):
-        cross = same[maybe] & isx[maybe, :-1] & ~isx[maybe, 1:]
-        hit = maybe[cross.any(axis=1)]
-        if len(hit):
-            vh, xh = v[hit], isx[hit]
-            yh = ~xh & ~np.isnan(vh)
-            start = np.ones(vh.shape, dtype=bool)
-            start[:, 1:] = ~same[hit]
-            group = (np.cumsum(start, axis=1) - 1 + (np.arange(len(hit)) * width)[:, None]).ravel()
-            a = np.bincount(group, (xh & ~np.isnan(vh)).ravel(), len(hit) * width)
-            b = np.bincount(group, yh.ravel(), len(hit) * width)
-            n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
-            ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
+    # x_i - d exceeds k_i = xpos_i - i values of y; it equals one only if it equals y_(k_i),
+    # the smallest y not below it (equal values put x first). x padding is NaN and so is
+    # y_(k_i) where k_i reaches the y padding; where it passes every y, y_(last) is below it.
+    k = np.minimum(xpos - np.arange(nxm), width - nxm - 1)
+    k += (np.arange(rows) * width + nxm)[:, None]
+    y_next = np.take(pooled, k)
+    hit = np.flatnonzero((y_next == pooled[:, :nxm]).any(axis=1))
+    if len(hit):
+        vh = np.take_along_axis(pooled[hit], order[hit], axis=1)
+        xh = order[hit] < nxm
+        same = vh[:, 1:] == vh[:, :-1]  # NaN padding is never equal
+        yh = ~xh & ~np.isnan(vh)
+        start = np.ones(vh.shape, dtype=bool)
+        start[:, 1:] = ~same
+        group = (np.cumsum(start, axis=1) - 1 + (np.arange(len(hit)) * width)[:, None]).ravel()
+        a = np.bincount(group, (xh & ~np.isnan(vh)).ravel(), len(hit) * width)
+        b = np.bincount(group, yh.ravel(), len(hit) * width)
+        n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
+        ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
     return gt, n_eq, ties
 
 

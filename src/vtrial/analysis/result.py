@@ -143,8 +143,6 @@ def results_to_frame(results: list[AnalysisResult]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- many replicates
 
 
-@dataclass
-@dataclass
 class Replicates:
     """One method's results for every replicate of a block (arrays of shape ``(reps,)``).
 
@@ -155,22 +153,84 @@ class Replicates:
     demand (:attr:`ci_low`, :attr:`ci_high`); coverage is then decided by the
     equivalent test of the true value (:meth:`covers`), which avoids a t
     quantile per replicate when only the power table is needed.
+
+    ``p_value`` may be given as None for a t-based method (``estimate / se``
+    on ``df`` degrees of freedom): it is then computed on first use, and
+    :meth:`significant` decides significance by comparing ``|t|`` with the
+    critical value of each distinct df instead (power needs only that).
+
+    Examples
+    --------
+    >>> r = Replicates(np.array([2.0, 0.5, np.nan]), np.ones(3), None, np.full(3, 10.0),
+    ...                np.full(3, 6), np.full(3, 6), 0.05)
+    >>> r.significant(0.05).tolist(), bool(r.p_value[0] < 0.05 < r.p_value[1])
+    ([False, False, False], False)
+    >>> r.significant(0.1).tolist(), [round(float(p), 4) for p in r.p_value[:2]]
+    ([True, False, False], [0.0734, 0.6279])
     """
 
-    estimate: np.ndarray
-    se: np.ndarray
-    p_value: np.ndarray
-    df: np.ndarray
-    n_placebo: np.ndarray
-    n_anastrozole: np.ndarray
-    alpha: float
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
+    def __init__(self, estimate, se, p_value, df, n_placebo, n_anastrozole, alpha, lo=None, hi=None):
+        self.estimate = estimate
+        self.se = se
+        self._p = p_value
+        self.df = df
+        self.n_placebo = n_placebo
+        self.n_anastrozole = n_anastrozole
+        self.alpha = alpha
+        self.lo = lo
+        self.hi = hi
+        self._crit = None  # t_{df, 1 - alpha/2} per replicate, once computed for integer df
+
+    @property
+    def p_value(self) -> np.ndarray:
+        """Two-sided p-value per replicate (NaN where the fit failed)."""
+        if self._p is None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self._p = 2.0 * special.stdtr(self.df, -np.abs(self.estimate / self.se))
+        return self._p
+
+    def significant(self, alpha: float) -> np.ndarray:
+        """Boolean per replicate: ``p_value < alpha`` (False where the fit failed).
+
+        Without stored p-values and with integer df (Student, ANCOVA), as
+        ``|t| > t_{df, 1 - alpha/2}`` with one quantile per distinct df: the
+        same decision up to the last bit of the two functions (a replicate
+        would have to lie within about 1e-15 of the critical value), at a
+        fraction of the cost of a p-value per replicate.
+        """
+        if self._p is None:
+            crit = self.critical() if alpha == self.alpha else None
+            if crit is None and _integer_df(self.df):
+                crit = t_quantile(self.df, 1.0 - alpha / 2.0)
+            if crit is not None:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    return np.abs(self.estimate / self.se) > crit
+        with np.errstate(invalid="ignore"):
+            return self.p_value < alpha
+
+    def critical(self) -> np.ndarray | None:
+        """``t_{df, 1 - alpha/2}`` per replicate when every finite df is an integer, else None (kept)."""
+        if self._crit is None and _integer_df(self.df):
+            with np.errstate(invalid="ignore"):
+                self._crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
+        return self._crit
+
+    def slice(self, start: int, reps: int) -> Replicates:
+        """Replicates ``start`` to ``start + reps`` (views; p-values and limits if computed)."""
+        sl = slice(start, start + reps)
+        lo, hi = (None, None) if self.lo is None else (self.lo[sl], self.hi[sl])
+        p = None if self._p is None else self._p[sl]
+        out = Replicates(self.estimate[sl], self.se[sl], p, self.df[sl], self.n_placebo[sl],
+                         self.n_anastrozole[sl], self.alpha, lo, hi)  # fmt: skip
+        out._crit = None if self._crit is None else self._crit[sl]
+        return out
 
     def _ci(self) -> None:
         if self.lo is None:
-            with np.errstate(invalid="ignore"):
-                crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
+            crit = self.critical()
+            if crit is None:
+                with np.errstate(invalid="ignore"):
+                    crit = t_quantile(self.df, 1.0 - self.alpha / 2.0)
             self.lo = self.estimate - crit * self.se
             self.hi = self.estimate + crit * self.se
 
@@ -190,8 +250,7 @@ class Replicates:
         """Boolean per replicate: the CI contains ``value`` (False where the fit failed)."""
         if self.lo is not None:
             return (self.lo <= value) & (value <= self.hi)
-        finite = self.df[np.isfinite(self.df)]
-        if finite.size and np.all(finite == np.round(finite)):
+        if _integer_df(self.df):
             # few distinct integer df: one t quantile each
             self._ci()
             return (self.lo <= value) & (value <= self.hi)
@@ -200,12 +259,34 @@ class Replicates:
             return 2.0 * special.stdtr(self.df, -t) >= self.alpha
 
 
-def t_quantile(df: np.ndarray, q: float) -> np.ndarray:
-    """``stdtrit(df, q)``, computed once per distinct df when df are few (integers)."""
-    if df.size > 64:
+def _integer_df(df: np.ndarray) -> bool:
+    """Whether every finite df is an integer (and at least one is finite)."""
+    lo, hi = np.nanmin(df, initial=np.inf), np.nanmax(df, initial=-np.inf)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         finite = df[np.isfinite(df)]
-        if finite.size and np.all(finite == np.round(finite)):
-            vals, inv = np.unique(df, return_inverse=True)
-            if len(vals) * 8 < df.size:
-                return special.stdtrit(vals, q)[inv.reshape(df.shape)]
+        return bool(finite.size) and bool(np.all(finite == np.round(finite)))
+    if lo == hi:
+        return lo == round(lo)
+    return bool(np.all((df == np.round(df)) | np.isnan(df)))
+
+
+def t_quantile(df: np.ndarray, q: float) -> np.ndarray:
+    """``stdtrit(df, q)``, computed once per integer in the range of df when df are few integers.
+
+    Examples
+    --------
+    >>> df = np.r_[np.full(100, 40.0), 42.0, np.nan]
+    >>> bool(np.array_equal(t_quantile(df, 0.975), special.stdtrit(df, 0.975), equal_nan=True))
+    True
+    """
+    if df.size > 64:
+        lo, hi = np.nanmin(df, initial=np.inf), np.nanmax(df, initial=-np.inf)
+        if np.isfinite(lo) and np.isfinite(hi) and (hi - lo + 1) * 8 < df.size and _integer_df(df):
+            table = special.stdtrit(np.arange(lo, hi + 1.0), q)
+            nan = np.isnan(df)
+            if not nan.any():
+                return table[(df - lo).astype(np.intp)]
+            out = table[np.where(nan, 0.0, df - lo).astype(np.intp)]
+            out[nan] = np.nan
+            return out
     return special.stdtrit(df, q)

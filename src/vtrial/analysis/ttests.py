@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from vtrial.analysis.missing import STRATEGIES, FitError, check_arguments, estimate_with_strategy
 from vtrial.analysis.result import AnalysisResult, Replicates
@@ -182,10 +181,8 @@ def t_results(est, se, df, n, size, alpha, ok) -> Replicates:
         est = np.where(ok, est, np.nan)
         se = np.where(ok, se, np.nan)
         df = np.where(ok, df, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = est / se
-        p = 2.0 * special.stdtr(df, -np.abs(t))
-    return Replicates(est, se, p, df, n[0], n[1], alpha)
+    # p-values on first use: a power count needs only Replicates.significant
+    return Replicates(est, se, None, df, n[0], n[1], alpha)
 
 
 def t_methods(stats, method: str, alpha: float) -> Replicates:
@@ -193,9 +190,10 @@ def t_methods(stats, method: str, alpha: float) -> Replicates:
 
     Parameters
     ----------
-    stats : vtrial.samplers.ArmStats
-        Per-arm sufficient statistics (``n``, ``ybar``, ``bbar``, ``syy``, ``sbb``,
-        ``sby`` and ``size``, each of shape ``(2, reps)``).
+    stats : vtrial.samplers.ArmStats or vtrial.samplers.PooledStats
+        Sufficient statistics: ``n`` and ``size`` per arm, the mean
+        differences ``dy`` and ``db``, the pooled within-arm sums ``syy_w``,
+        ``sbb_w``, ``sby_w`` and (Welch) the per-arm ``syy``.
     method : {"student_t", "welch_t", "ancova"}
     alpha : float
         Two-sided significance level.
@@ -210,12 +208,12 @@ def t_methods(stats, method: str, alpha: float) -> Replicates:
         and variance factor ``1/n0 + 1/n1 + (bbar1 - bbar0)^2 / Sbb``.
     """
     n0, n1 = stats.n
-    diff = stats.ybar[1] - stats.ybar[0]
+    diff = stats.dy
     ok = (n0 >= 2) & (n1 >= 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         if method == "student_t":
             df = n0 + n1 - 2.0
-            pooled = (stats.syy[0] + stats.syy[1]) / df
+            pooled = stats.syy_w / df
             se = np.sqrt(pooled * (1.0 / n1 + 1.0 / n0))
             return t_results(diff, se, df, stats.n, stats.size, alpha, ok & (se > 0))
         if method == "welch_t":
@@ -225,11 +223,11 @@ def t_methods(stats, method: str, alpha: float) -> Replicates:
             df = se2**2 / (va**2 / (n1 - 1.0) + vp**2 / (n0 - 1.0))
             return t_results(diff, np.sqrt(se2), df, stats.n, stats.size, alpha, ok & (se2 > 0))
         if method == "ancova":
-            sbb = stats.sbb[0] + stats.sbb[1]
-            sby = stats.sby[0] + stats.sby[1]
-            syy = stats.syy[0] + stats.syy[1]
+            sbb = stats.sbb_w
+            sby = stats.sby_w
+            syy = stats.syy_w
             beta = sby / sbb
-            db = stats.bbar[1] - stats.bbar[0]
+            db = stats.db
             est = diff - beta * db
             df = n0 + n1 - 3.0
             sigma2 = (syy - sby * beta) / df
