@@ -52,6 +52,7 @@ from vtrial import engine, multiplicity
 from vtrial import power as power_mod
 from vtrial.analysis.result import Replicates
 from vtrial.design_decisions import decide
+from vtrial.design_exact import DesignStats, exact_results, simulate_stats, use_exact
 from vtrial.design_stats import (
     STATISTICS,
     ancova_design,
@@ -153,6 +154,8 @@ def comparison_results(arrays, endpoint: str, method: str, scale: str, alpha: fl
     alpha : float
         Two-sided level of the (unadjusted) confidence intervals.
     """
+    if isinstance(arrays, DesignStats):  # the exact shortcut's block (design_exact)
+        return exact_results(arrays, endpoint, method, alpha)
     d = arrays.design
     change = arrays.change(endpoint, scale)
     b0 = arrays.bmd[endpoint][:, :, 0]
@@ -230,10 +233,15 @@ def block_sums(
 # --------------------------------------------------------------------------- running blocks
 
 
-def _simulate(cfg: dict, scenario: str, index: int, reps: int):
-    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index)."""
+def _simulate(cfg: dict, scenario: str, index: int, reps: int, methods=()):
+    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index).
+
+    The per-arm statistics of :mod:`vtrial.design_exact` when every method can use them.
+    """
     from vtrial.design_sim import simulate_design
 
+    if use_exact(cfg, methods):
+        return simulate_stats(cfg, reps, rng=seed_sequence(cfg["seed"], scenario, index))
     t = cfg["trial"]
     # The analyses use BMD only: skip drawing age, BMI and hormones where the model allows it.
     needs_cohort = cfg["effects"]["mode"] != "direct" or (
@@ -248,7 +256,9 @@ def run_blocks(
 ) -> list[dict[str, np.ndarray]]:
     """Sums of consecutive blocks ``(index, reps)``; block ``index`` always draws the same stream."""
     return [
-        block_sums(_simulate(cfg, scenario, index, size), cfg, methods, multiplicities, truths, dunnett)
+        block_sums(
+            _simulate(cfg, scenario, index, size, methods), cfg, methods, multiplicities, truths, dunnett
+        )
         for index, size in blocks
     ]
 
