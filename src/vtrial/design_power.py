@@ -9,6 +9,10 @@ see :func:`vtrial.design.is_default`). Each block of
 of :mod:`vtrial.design_stats`, decided after multiplicity adjustment
 (:mod:`vtrial.design_decisions`) and reduced to sums added in block order: the
 table is byte-identical for any ``chunk_size`` and number of ``workers``.
+When every method allows it (complete-case t-tests and ANCOVA, normal
+outcome, dropout unrelated to the data; ``simulation.exact_shortcut:
+never`` turns it off) a block draws only the per-arm sufficient statistics
+of those trials instead (:mod:`vtrial.design_exact`).
 
 Decisions (``analysis.multiplicity``, ``analysis.endpoint_rule``):
 
@@ -367,7 +371,8 @@ def run_design_power(
     pandas.DataFrame
         :data:`DESIGN_COLUMNS` (the power-table columns with ``endpoint``,
         ``comparison`` and ``multiplicity`` after ``method``), one column
-        per grid key, then ``engine`` (``design``), ``missing`` and
+        per grid key, then ``engine`` (``design_exact`` on the exact shortcut of
+        :mod:`vtrial.design_exact`, else ``design``), ``missing`` and
         ``valid_reps``; rows as in the module docstring. ``analytic_power``
         is NaN (no formula for designs).
     """
@@ -429,7 +434,7 @@ def run_design_power(
                     "alpha": float(scfg["analysis"]["alpha"]),
                     "true_difference_pct": _true_pct(scfg, truths, ep, comp) if pair else nan,
                     "analytic_power": nan,
-                    "engine": "design",
+                    "engine": "design_exact" if use_exact(scfg, chosen) else "design",
                     "missing": scfg["analysis"]["missing"],
                     **s,
                 }
