@@ -42,15 +42,14 @@ from itertools import product
 
 import numpy as np
 
+from vtrial import engine
 from vtrial.analysis.result import Replicates
 from vtrial.design import Design, allocation_shares, design_of, effective_cohort, hip_config, latent_corr
+from vtrial.design_sim import _child, _seed_sequence, endpoint_effects
 from vtrial.design_stats import ancova_sums, student_sums, welch_sums
 
-__all__ = ["EXACT_METHODS", "DesignStats", "arm_law", "arm_size_law", "draw_arm_sizes", "draw_wishart",
+__all__ = ["DesignStats", "arm_law", "arm_size_law", "draw_arm_sizes", "draw_wishart",
            "exact_results", "exact_valid", "simulate_stats", "use_exact"]  # fmt: skip
-
-#: Methods whose statistic is a function of the per-arm sufficient statistics.
-EXACT_METHODS = ("student_t", "welch_t", "ancova")
 
 
 class ExactStream(IntEnum):
@@ -93,6 +92,9 @@ class DesignStats:
 def exact_valid(cfg: dict, method: str) -> tuple[bool, str]:
     """Whether the exact shortcut reproduces the per-man law of ``method`` under ``cfg``, and why not.
 
+    The conditions of :func:`vtrial.engine.exact_valid` (``docs/design_power.md``
+    says why each is needed), with every arm's dropout.
+
     Examples
     --------
     >>> from vtrial.config import load_config
@@ -102,25 +104,11 @@ def exact_valid(cfg: dict, method: str) -> tuple[bool, str]:
     >>> exact_valid(cfg, "mmrm")
     (False, 'mmrm is not a function of means and sums of squares')
     """
-    a, d, design = cfg["analysis"], cfg["dropout"], design_of(cfg)
-    reasons = []
-    if cfg["simulation"].get("exact_shortcut", "auto") != "auto":
-        reasons.append("simulation.exact_shortcut is 'never'")
-    if method not in EXACT_METHODS:
-        reasons.append(f"{method} is not a function of means and sums of squares")
-    if cfg["effects"]["mode"] != "direct":
-        reasons.append("estradiol-mediated effects are not normal")
-    if d["mechanism"] != "MCAR" and d["strength"] > 0 and any(arm.dropout > 0 for arm in design.arms):
-        reasons.append(f"{d['mechanism']} dropout depends on the data")
-    if cfg["trial"]["randomization"] == "stratified_blocks":
-        reasons.append("stratified randomization balances arms on a baseline variable")
-    if a["missing"] != "complete_case":
-        reasons.append(f"missing strategy {a['missing']} is not normal")
-    if a["scale"] != "pct":
-        reasons.append("absolute change (g/cm2) is not normal")
-    if a.get("covariates") or a.get("robust_se"):
-        reasons.append("analysis with extra covariates or robust SEs")
-    return (not reasons, "; ".join(reasons))
+    # The two-arm rule, with the design's arms' dropout in place of the two-arm keys.
+    dropout = max(arm.dropout for arm in design_of(cfg).arms)
+    return engine.exact_valid(
+        {**cfg, "dropout": {**cfg["dropout"], "placebo": dropout, "anastrozole": 0.0}}, method
+    )
 
 
 def use_exact(cfg: dict, methods) -> bool:
@@ -156,8 +144,6 @@ def arm_law(cfg: dict, design: Design | None = None) -> tuple[np.ndarray, np.nda
     >>> mean.round(3).tolist(), cov[0].round(4).tolist()
     ([[1.15, 0.76], [1.15, -1.7]], [[0.0197, -0.0485], [-0.0485, 9.0]])
     """
-    from vtrial.design_sim import endpoint_effects
-
     design = design_of(cfg) if design is None else design
     c, eff = effective_cohort(cfg), cfg["effects"]
     k_arms = len(design.arms)
@@ -332,9 +318,9 @@ def simulate_stats(cfg: dict, reps: int, *, rng) -> DesignStats:
         Validated config for which :func:`exact_valid` holds.
     reps : int
         Replicate trials.
-    rng : numpy.random.SeedSequence or seed
-        The block's seed sequence; arm sizes and statistics draw from its
-        children :class:`ExactStream`.
+    rng : numpy.random.SeedSequence, Generator or seed
+        The block's seed sequence (as :func:`vtrial.design_sim.simulate_design`);
+        arm sizes and statistics draw from its children :class:`ExactStream`.
 
     Returns
     -------
@@ -349,14 +335,10 @@ def simulate_stats(cfg: dict, reps: int, *, rng) -> DesignStats:
     >>> st.mean.shape, st.sscp.shape, bool(np.all(st.n <= st.size))
     ((3, 4, 5), (3, 4, 4, 5), True)
     """
-    ss = rng if isinstance(rng, np.random.SeedSequence) else np.random.SeedSequence(rng)
+    ss = _seed_sequence(rng)
     design = design_of(cfg)
-    child = [
-        np.random.default_rng(np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, int(label))))
-        for label in ExactStream
-    ]
-    size = draw_arm_sizes(design, cfg["trial"], reps, rng=child[0])
-    g = child[1]
+    size = draw_arm_sizes(design, cfg["trial"], reps, rng=_child(ss, ExactStream.SIZES))
+    g = _child(ss, ExactStream.STATS)
     mu, cov = arm_law(cfg, design)
     k_arms, dim = mu.shape
     n = np.empty((k_arms, reps))
@@ -392,4 +374,4 @@ def exact_results(stats: DesignStats, endpoint: str, method: str, alpha: float) 
         return welch_sums(ns, m[:, y], s[:, y, y], pairs, alpha)
     if method == "ancova":
         return ancova_sums(ns, m[:, b], m[:, y], s[:, b, b], s[:, b, y], s[:, y, y], pairs, alpha)
-    raise ValueError(f"method {method!r} has no exact shortcut (allowed: {', '.join(EXACT_METHODS)})")
+    raise ValueError(f"method {method!r} has no exact shortcut (allowed: {', '.join(engine.EXACT_METHODS)})")
