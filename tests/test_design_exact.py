@@ -174,6 +174,35 @@ def test_singular_wishart_moments(df):
 # --------------------------------------------------------------------------- same law as per-man
 
 
+def _stats_of(t: DesignArrays) -> DesignStats:
+    """The per-arm sufficient statistics of simulated men, computed directly (numpy mean and cov)."""
+    e = t.design.endpoint_scan
+    x = np.stack([t.bmd["spine"][..., 0], t.change("spine", "pct")[..., e],
+                  t.bmd["hip"][..., 0], t.change("hip", "pct")[..., e]], axis=-1)  # fmt: skip
+    reps, k = x.shape[0], len(t.design.arms)
+    n, mean, sscp = np.zeros((k, reps)), np.zeros((k, 4, reps)), np.zeros((k, 4, 4, reps))
+    for r in range(reps):
+        for a in range(k):
+            v = x[r][(t.arm[r] == a) & t.completed[r]]
+            n[a, r] = len(v)
+            mean[a, :, r] = v.mean(axis=0)
+            sscp[a, :, :, r] = np.cov(v.T) * (len(v) - 1)
+    return DesignStats(t.design, n, n, mean, sscp)
+
+
+@pytest.mark.parametrize("method", ["ancova", "student_t", "welch_t"])
+def test_exact_results_are_the_per_man_statistics_of_the_same_sums(method):
+    """Given the sums of the same men, the exact path's statistics equal the per-man path's (both endpoints)."""
+    cfg = _cfg(hip=True, n=12)
+    t = simulate_design(cfg, 4, rng=8, covariates=False)
+    st = _stats_of(t)
+    for ep in ("spine", "hip"):
+        for r_man, r_exact in zip(design_power.comparison_results(t, ep, method, "pct", 0.05),
+                                  design_power.comparison_results(st, ep, method, "pct", 0.05), strict=True):  # fmt: skip
+            for field in ("estimate", "se", "p_value", "df", "n_placebo", "n_anastrozole"):
+                assert np.allclose(getattr(r_man, field), getattr(r_exact, field), rtol=1e-9, atol=0), field
+
+
 def _replicates(cfg, methods, blocks=20):
     """Per endpoint, method and comparison: estimates, SEs and unadjusted p-values of ``blocks`` x 1,000 trials."""
     out = {}
