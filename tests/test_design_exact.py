@@ -312,3 +312,13 @@ def test_exact_table_byte_identical_for_any_chunk_size():
     ]
     assert tables[0] == tables[1] == tables[2]
     assert "nan" not in tables[0].split("\n")[1]
+
+
+def test_singular_covariance_factor():
+    """A singular per-arm covariance (a variable fixed by another) still gets a square factor F F' = cov."""
+    from vtrial.design_exact import _factor
+
+    a = np.array([[1.0, 0.0], [2.0, 0.0], [0.5, 1.0]])
+    cov = a @ a.T  # rank 2 of 3
+    f = _factor(cov)
+    assert f.shape == (3, 3) and np.allclose(f @ f.T, cov)

@@ -309,6 +309,20 @@ def draw_wishart(chol: np.ndarray, df: np.ndarray, *, rng) -> np.ndarray:
 # --------------------------------------------------------------------------- simulation
 
 
+def _factor(cov: np.ndarray) -> np.ndarray:
+    """A square ``F`` with ``F F' = cov``: Cholesky, or from the eigen-decomposition when ``cov`` is singular.
+
+    Any square factor gives the same law of ``mu + F z`` and ``F (T T') F'``;
+    a singular ``cov`` (e.g. no DXA error and a variable fixed by another)
+    makes the per-man data degenerate too.
+    """
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(cov)
+        return v * np.sqrt(np.clip(w, 0.0, None))
+
+
 def simulate_stats(cfg: dict, reps: int, *, rng) -> DesignStats:
     """Draw the per-arm sufficient statistics of ``reps`` trials of the configured design.
 
@@ -346,7 +360,7 @@ def simulate_stats(cfg: dict, reps: int, *, rng) -> DesignStats:
     sscp = np.empty((k_arms, dim, dim, reps))
     for a, arm in enumerate(design.arms):
         n[a] = size[a] if arm.dropout <= 0 else g.binomial(size[a], 1.0 - arm.dropout)
-        chol = np.linalg.cholesky(cov[a])
+        chol = _factor(cov[a])
         z = g.standard_normal((dim, reps)) / np.sqrt(np.maximum(n[a], 1.0))
         mean[a] = mu[a][:, None] + chol @ z
         sscp[a] = draw_wishart(chol, np.maximum(n[a] - 1.0, 0.0), rng=g)
