@@ -29,7 +29,12 @@ holds the reference arm's men analysed, ``n_anastrozole`` the treated arm's).
     unstructured covariance, in closed form under monotone dropout
     (:func:`mmrm_design`), Satterthwaite df.
 
-The formulas and their derivation are in ``docs/design_power.md``.
+``student_t``, ``welch_t`` and ``ancova`` depend on the data only through
+per-arm sums; :func:`student_sums`, :func:`welch_sums` and
+:func:`ancova_sums` compute them from those sums (the ``*_design`` functions
+sum the men first), which the exact shortcut (:mod:`vtrial.design_exact`)
+draws directly. The formulas and their derivation are in
+``docs/design_power.md``.
 """
 
 from __future__ import annotations
