@@ -12,7 +12,8 @@ table is byte-identical for any ``chunk_size`` and number of ``workers``.
 When every method allows it (complete-case t-tests and ANCOVA, normal
 outcome, dropout unrelated to the data; ``simulation.exact_shortcut:
 never`` turns it off) a block draws only the per-arm sufficient statistics
-of those trials instead (:mod:`vtrial.design_exact`).
+of those trials instead (:mod:`vtrial.design_exact`; the table's ``engine``
+is then ``design_exact``).
 
 Decisions (``analysis.multiplicity``, ``analysis.endpoint_rule``):
 
@@ -371,8 +372,7 @@ def run_design_power(
     pandas.DataFrame
         :data:`DESIGN_COLUMNS` (the power-table columns with ``endpoint``,
         ``comparison`` and ``multiplicity`` after ``method``), one column
-        per grid key, then ``engine`` (``design_exact`` on the exact shortcut of
-        :mod:`vtrial.design_exact`, else ``design``), ``missing`` and
+        per grid key, then ``engine`` (``design``), ``missing`` and
         ``valid_reps``; rows as in the module docstring. ``analytic_power``
         is NaN (no formula for designs).
     """
@@ -434,12 +434,14 @@ def run_design_power(
                     "alpha": float(scfg["analysis"]["alpha"]),
                     "true_difference_pct": _true_pct(scfg, truths, ep, comp) if pair else nan,
                     "analytic_power": nan,
-                    "engine": "design_exact" if use_exact(scfg, chosen) else "design",
+                    "engine": "design",
                     "missing": scfg["analysis"]["missing"],
                     **s,
                 }
                 for gk, gv in sc.grid_values:
                     row[gk] = gv
+                if use_exact(scfg, chosen):  # the blocks drew per-arm statistics (design_exact)
+                    row["engine"] = "design_exact"
                 rows.append(row)
     finally:
         if pool is not None:
