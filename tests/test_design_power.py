@@ -30,7 +30,7 @@ def fake(monkeypatch):
     """Route run_design_power through the fake simulator; returns a setter of its options."""
     opts = {}
 
-    def sim(cfg, scenario, index, reps):
+    def sim(cfg, scenario, index, reps, methods=()):
         rng = np.random.default_rng(seed_sequence(cfg["seed"], scenario, index))
         return simulate(cfg, reps, rng=rng, **opts)
 

@@ -9,6 +9,11 @@ see :func:`vtrial.design.is_default`). Each block of
 of :mod:`vtrial.design_stats`, decided after multiplicity adjustment
 (:mod:`vtrial.design_decisions`) and reduced to sums added in block order: the
 table is byte-identical for any ``chunk_size`` and number of ``workers``.
+When every method allows it (complete-case t-tests and ANCOVA, normal
+outcome, dropout unrelated to the data; ``simulation.exact_shortcut:
+never`` turns it off) a block draws only the per-arm sufficient statistics
+of those trials instead (:mod:`vtrial.design_exact`; the table's ``engine``
+is then ``design_exact``).
 
 Decisions (``analysis.multiplicity``, ``analysis.endpoint_rule``):
 
@@ -52,6 +57,7 @@ from vtrial import engine, multiplicity
 from vtrial import power as power_mod
 from vtrial.analysis.result import Replicates
 from vtrial.design_decisions import decide
+from vtrial.design_exact import DesignStats, exact_results, simulate_stats, use_exact
 from vtrial.design_stats import (
     STATISTICS,
     ancova_design,
@@ -163,6 +169,8 @@ def comparison_results(arrays, endpoint: str, method: str, scale: str, alpha: fl
     alpha : float
         Two-sided level of the (unadjusted) confidence intervals.
     """
+    if isinstance(arrays, DesignStats):  # the exact shortcut's block (design_exact)
+        return exact_results(arrays, endpoint, method, alpha)
     d = arrays.design
     change = arrays.change(endpoint, scale)
     b0 = arrays.bmd[endpoint][:, :, 0]
@@ -240,10 +248,15 @@ def block_sums(
 # --------------------------------------------------------------------------- running blocks
 
 
-def _simulate(cfg: dict, scenario: str, index: int, reps: int):
-    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index)."""
+def _simulate(cfg: dict, scenario: str, index: int, reps: int, methods=()):
+    """Block ``index`` of a scenario: its own seed sequence (root seed, scenario id, block index).
+
+    The per-arm statistics of :mod:`vtrial.design_exact` when every method can use them.
+    """
     from vtrial.design_sim import simulate_design
 
+    if use_exact(cfg, methods):
+        return simulate_stats(cfg, reps, rng=seed_sequence(cfg["seed"], scenario, index))
     t = cfg["trial"]
     # The analyses use BMD only: skip drawing age, BMI and hormones where the model allows it.
     needs_cohort = cfg["effects"]["mode"] != "direct" or (
@@ -258,7 +271,9 @@ def run_blocks(
 ) -> list[dict[str, np.ndarray]]:
     """Sums of consecutive blocks ``(index, reps)``; block ``index`` always draws the same stream."""
     return [
-        block_sums(_simulate(cfg, scenario, index, size), cfg, methods, multiplicities, truths, dunnett)
+        block_sums(
+            _simulate(cfg, scenario, index, size, methods), cfg, methods, multiplicities, truths, dunnett
+        )
         for index, size in blocks
     ]
 
@@ -429,6 +444,8 @@ def run_design_power(
                 }
                 for gk, gv in sc.grid_values:
                     row[gk] = gv
+                if use_exact(scfg, chosen):  # the blocks drew per-arm statistics (design_exact)
+                    row["engine"] = "design_exact"
                 rows.append(row)
     finally:
         if pool is not None:

@@ -29,7 +29,12 @@ holds the reference arm's men analysed, ``n_anastrozole`` the treated arm's).
     unstructured covariance, in closed form under monotone dropout
     (:func:`mmrm_design`), Satterthwaite df.
 
-The formulas and their derivation are in ``docs/design_power.md``.
+``student_t``, ``welch_t`` and ``ancova`` depend on the data only through
+per-arm sums; :func:`student_sums`, :func:`welch_sums` and
+:func:`ancova_sums` compute them from those sums (the ``*_design`` functions
+sum the men first), which the exact shortcut (:mod:`vtrial.design_exact`)
+draws directly. The formulas and their derivation are in
+``docs/design_power.md``.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ import numpy as np
 from vtrial.analysis.result import Replicates
 from vtrial.analysis.ttests import t_results
 
-__all__ = ["STATISTICS", "ancova_design", "monotone", "mmrm_design", "student_design", "welch_design"]
+__all__ = ["STATISTICS", "ancova_design", "ancova_sums", "monotone", "mmrm_design", "student_design",
+           "student_sums", "welch_design", "welch_sums"]  # fmt: skip
 
 
 def _arm_sums(y: np.ndarray, x: Sequence[np.ndarray], arm: np.ndarray, a: int, keep: np.ndarray):
@@ -78,6 +84,24 @@ def _pooled(y, x, arm, n_arms, keep):
     return np.array(ns, dtype=float), np.array(means), total
 
 
+def _per_arm(y, x, arm, n_arms, keep):
+    """Per-arm sizes ``(A, reps)`` (float), means ``(A, p + 1, reps)`` and SSCP ``(A, p + 1, p + 1, reps)``."""
+    sums = [_arm_sums(y, x, arm, a, keep) for a in range(n_arms)]
+    return (
+        np.array([n for n, _, _ in sums], dtype=float),
+        np.array([m for _, m, _ in sums]),
+        np.array([s for _, _, s in sums]),
+    )
+
+
+def _pool(per_arm):
+    """Sum over arms (first axis), added in arm order."""
+    total = per_arm[0]
+    for s in per_arm[1:]:
+        total = total + s
+    return total
+
+
 def _pair_sizes(ns, i, j):
     return np.stack([ns[j], ns[i]])
 
@@ -110,15 +134,23 @@ def student_design(y, arm, n_arms: int, pairs, alpha: float) -> list[Replicates]
     >>> [float(x.estimate[0]) for x in r], float(r[0].df[0])
     ([2.5, 6.0], 3.0)
     """
-    keep = np.isfinite(y)
-    ns, means, s = _pooled(y, [], arm, n_arms, keep)
+    ns, means, sscp = _per_arm(y, [], arm, n_arms, np.isfinite(y))
+    return student_sums(ns, means[:, 0], sscp[:, 0, 0], pairs, alpha)
+
+
+def student_sums(ns, ybar, syy, pairs, alpha: float) -> list[Replicates]:
+    """:func:`student_design` from per-arm sums: men ``ns``, mean ``ybar`` and centred sum of squares ``syy``.
+
+    Each argument has shape ``(A, reps)`` (arm, replicate); ``ns`` is float.
+    """
+    n_arms = len(ns)
     n_tot = ns.sum(axis=0)
     df = n_tot - n_arms
     out = []
     with np.errstate(invalid="ignore", divide="ignore"):
-        s2 = s[0, 0] / df
+        s2 = _pool(syy) / df
         for i, j in pairs:
-            est = means[i, 0] - means[j, 0]
+            est = ybar[i] - ybar[j]
             se = np.sqrt(s2 * (1.0 / ns[i] + 1.0 / ns[j]))
             ok = (ns[i] >= 1) & (ns[j] >= 1) & (df >= 1) & (se > 0)
             out.append(t_results(est, se, df, _pair_sizes(ns, i, j), _pair_sizes(ns, i, j), alpha, ok))
@@ -137,23 +169,22 @@ def welch_design(y, arm, n_arms: int, pairs, alpha: float) -> list[Replicates]:
     >>> round(float(r[0].se[0]), 6)  # sqrt(0.5 / 2 + 4.5 / 2)
     1.581139
     """
-    keep = np.isfinite(y)
-    ns, means, s = [], [], []
-    for a in range(n_arms):
-        n, mu, sscp = _arm_sums(y, [], arm, a, keep)
-        ns.append(n.astype(float))
-        means.append(mu[0])
-        s.append(sscp[0, 0])
+    ns, means, sscp = _per_arm(y, [], arm, n_arms, np.isfinite(y))
+    return welch_sums(ns, means[:, 0], sscp[:, 0, 0], pairs, alpha)
+
+
+def welch_sums(ns, ybar, syy, pairs, alpha: float) -> list[Replicates]:
+    """:func:`welch_design` from per-arm sums (arguments as :func:`student_sums`)."""
     out = []
     with np.errstate(invalid="ignore", divide="ignore"):
         for i, j in pairs:
-            vi = s[i] / (ns[i] - 1.0) / ns[i]
-            vj = s[j] / (ns[j] - 1.0) / ns[j]
+            vi = syy[i] / (ns[i] - 1.0) / ns[i]
+            vj = syy[j] / (ns[j] - 1.0) / ns[j]
             se2 = vi + vj
             df = se2**2 / (vi**2 / (ns[i] - 1.0) + vj**2 / (ns[j] - 1.0))
             ok = (ns[i] >= 2) & (ns[j] >= 2) & (se2 > 0)
             size = np.stack([ns[j], ns[i]])
-            out.append(t_results(means[i] - means[j], np.sqrt(se2), df, size, size, alpha, ok))
+            out.append(t_results(ybar[i] - ybar[j], np.sqrt(se2), df, size, size, alpha, ok))
     return out
 
 
@@ -183,18 +214,29 @@ def ancova_design(y, b0, arm, n_arms: int, pairs, alpha: float) -> list[Replicat
     >>> r[0].df.tolist()
     [26.0, 26.0]
     """
-    keep = np.isfinite(y) & np.isfinite(b0)
-    ns, means, s = _pooled(y, [b0], arm, n_arms, keep)
-    df = ns.sum(axis=0) - n_arms - 1.0
+    ns, means, sscp = _per_arm(y, [b0], arm, n_arms, np.isfinite(y) & np.isfinite(b0))
+    return ancova_sums(
+        ns, means[:, 0], means[:, 1], sscp[:, 0, 0], sscp[:, 0, 1], sscp[:, 1, 1], pairs, alpha
+    )
+
+
+def ancova_sums(ns, bbar, ybar, sbb, sby, syy, pairs, alpha: float) -> list[Replicates]:
+    """:func:`ancova_design` from per-arm sums: men, mean baseline and change, within-arm SSCP.
+
+    Each argument has shape ``(A, reps)``; ``sbb``, ``sby``, ``syy`` are the
+    arm's centred sums of squares and products of baseline and change.
+    """
+    df = ns.sum(axis=0) - len(ns) - 1.0
+    s_bb, s_by, s_yy = _pool(sbb), _pool(sby), _pool(syy)
     out = []
     with np.errstate(invalid="ignore", divide="ignore"):
-        beta = s[0, 1] / s[0, 0]
-        s2 = (s[1, 1] - beta * s[0, 1]) / df
+        beta = s_by / s_bb
+        s2 = (s_yy - beta * s_by) / df
         for i, j in pairs:
-            db = means[i, 0] - means[j, 0]
-            est = (means[i, 1] - means[j, 1]) - beta * db
-            se = np.sqrt(s2 * (1.0 / ns[i] + 1.0 / ns[j] + db * db / s[0, 0]))
-            ok = (ns[i] >= 1) & (ns[j] >= 1) & (df >= 1) & (s[0, 0] > 0) & (se > 0)
+            db = bbar[i] - bbar[j]
+            est = (ybar[i] - ybar[j]) - beta * db
+            se = np.sqrt(s2 * (1.0 / ns[i] + 1.0 / ns[j] + db * db / s_bb))
+            ok = (ns[i] >= 1) & (ns[j] >= 1) & (df >= 1) & (s_bb > 0) & (se > 0)
             out.append(t_results(est, se, df, _pair_sizes(ns, i, j), _pair_sizes(ns, i, j), alpha, ok))
     return out
 
