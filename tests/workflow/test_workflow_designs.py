@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from test_workflow import dry_jobs, snakemake, workdir
+from test_workflow import dry_jobs, jobs_of, snakemake, workdir
 
 ROOT = Path(__file__).resolve().parents[2]
 FIX = ROOT / "tests" / "fixtures" / "words"
@@ -46,6 +46,27 @@ def test_dry_run_of_a_design_has_only_its_stages(tmp_path, name, methods):
     assert jobs.pop("power_batch") == 4  # pipeline.power_jobs of the default config
     assert jobs.pop("sample_size_job") == methods  # one per method of analysis.methods (one scenario)
     assert jobs == DESIGN_JOBS
+
+
+@pytest.mark.parametrize(
+    ("name", "methods"),
+    [
+        ("three_arm_dose", ["ancova", "student_t", "mmrm"]),  # welch_t cannot take Dunnett
+        ("addon_24m_spine_hip", ["ancova", "welch_t", "student_t", "mmrm"]),
+    ],
+)
+def test_dry_run_of_an_example_design_sizes_it_with_every_method(tmp_path, name, methods):
+    wd = workdir(tmp_path)
+    shutil.copy(ROOT / "config" / "examples" / f"{name}.yaml", wd / "design.yaml")
+    proc = snakemake(wd, "-n", "--configfile", "design.yaml")
+    text = proc.stdout + proc.stderr
+    jobs = jobs_of(text)
+    assert jobs.pop("power_batch") == 4
+    assert jobs.pop("sample_size_job") == len(methods)  # mann_whitney is not available for designs
+    assert jobs == DESIGN_JOBS
+    for method in methods:
+        assert f"/{method}.csv" in text
+    assert "results/sample_size/sample_size.png" in text
 
 
 @pytest.fixture(scope="module")
