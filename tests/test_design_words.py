@@ -20,7 +20,7 @@ from vtrial import pipeline as vp
 from vtrial import plots
 from vtrial.config import load_config, set_key
 from vtrial.design import design_of
-from vtrial.report import design_key_numbers, design_summary_markdown
+from vtrial.report import design_key_numbers, design_summary_markdown, sample_size_rule
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "words"
@@ -121,21 +121,121 @@ def test_default_targets_and_summary_inputs_are_those_of_before():
 
 
 @pytest.mark.parametrize("name", ["three_arm", "hip_24_month"])
-def test_a_design_runs_only_power_and_summary(name):
+def test_a_design_runs_power_sample_size_and_summary(name):
     cfg = cfg_of(name)
     assert set(vp.omitted_stages(cfg)) == {
-        "calibration", "example_trial", "replication", "sample_size", "sensitivity", "tipping_point", "assurance",
+        "calibration", "example_trial", "replication", "sensitivity", "tipping_point", "assurance",
     }  # fmt: skip
     assert vp.workflow_targets(cfg) == [
-        "results/provenance.json", "results/power/power.csv", "results/power/power.html", "results/summary.md",
+        "results/provenance.json", "results/power/power.csv", "results/power/power.html",
+        "results/sample_size/sample_size.csv", "results/sample_size/sample_size.html", "results/summary.md",
         "results/summary.html", "results/report/key_numbers.json", "results/power/power_curves.png",
-        "results/power/power_curves.svg",
+        "results/power/power_curves.svg", "results/sample_size/sample_size.png",
+        "results/sample_size/sample_size.svg",
     ]  # fmt: skip
     assert vp.summary_inputs(cfg) == {
         "provenance": "results/provenance.json",
         "power": "results/power/power.csv",
+        "sample_size": "results/sample_size/sample_size.csv",
     }
     assert vp.assurance_config(cfg) is None
+    # one sample-size job per method (one scenario)
+    assert [name.split("/")[1] for name in vp.sample_size_jobs(cfg)] == cfg["analysis"]["methods"]
+
+
+def test_sample_size_rule_in_words():
+    cfg = cfg_of("three_arm")
+    labels = "(`anastrozole_daily-placebo`, `anastrozole_twice_weekly-placebo`)"
+    assert vp.sample_size_comparison(cfg) is None  # each
+    assert (
+        sample_size_rule(cfg) == f"`each`: every comparison {labels} reaches the target power, after Dunnett"
+    )
+    assert sample_size_rule(cfg, "all") == (
+        "`all`: every comparison succeeds with the target probability, after Dunnett"
+    )
+    assert sample_size_rule(cfg, "anastrozole_daily-placebo") == (
+        "`anastrozole_daily-placebo`: its power reaches the target, after Dunnett"
+    )
+    holm = set_key(cfg, "analysis.multiplicity", "none")
+    assert sample_size_rule(holm, "any") == (
+        "`any`: at least one comparison succeeds with the target probability, with no multiplicity adjustment"
+    )
+    hip = cfg_of("hip_24_month")  # one comparison, co-primary endpoints
+    assert sample_size_rule(hip) == (
+        "`each`: `anastrozole-placebo` reaches the target power; a comparison succeeds when significant on "
+        "both endpoints"
+    )
+    assert sample_size_rule(set_key(hip, "analysis.endpoint_rule", "primary")).endswith(
+        "; the PA spine decides"
+    )
+    w = vp.design_words(cfg)
+    assert (
+        w["sample_size_rule"]
+        == f"every comparison {labels.replace('`', '')} reaches the target power, after Dunnett"
+    )
+    assert vp.design_words(load_config())["sample_size_rule"] == ""
+    assert vp.sample_size_title(load_config()) == ""  # the figure keeps its two-arm title
+    assert vp.sample_size_title(cfg) == (
+        f"Sample size for the target power: {w['title']}\n"
+        "comparison rule each: every comparison reaches the target power, after Dunnett"
+    )
+
+
+def test_sample_size_comparison_is_a_row_of_the_design():
+    from vtrial.errors import InputError
+
+    cfg = set_key(cfg_of("three_arm"), "pipeline.sample_size_comparison", "anastrozole_daily-placebo")
+    assert vp.sample_size_comparison(vp.check_config(cfg)) == "anastrozole_daily-placebo"
+    bad = set_key(cfg, "pipeline.sample_size_comparison", "daily-placebo")
+    with pytest.raises(
+        InputError, match=r"pipeline.sample_size_comparison.*'daily-placebo'.*allowed: each, any"
+    ):
+        vp.check_config(bad)
+    with pytest.raises(InputError, match="pipeline.sample_size_comparison"):
+        vp.check_config(set_key(load_config(), "pipeline.sample_size_comparison", "placebo-anastrozole"))
+    # the two-arm trial's one row by any rule
+    assert vp.check_config(set_key(load_config(), "pipeline.sample_size_comparison", "any"))
+
+
+def test_sample_size_of_a_design_without_true_differences_is_not_searched():
+    arms = [{**arm, "difference_pct": 0.0} for arm in THREE_ARMS]
+    cfg = vp.check_config(set_key(three_arm(), "trial.arms", arms))
+    jobs = vp.sample_size_jobs(cfg)
+    table = vp.sample_size_table([jobs[next(iter(jobs))]["scenario"]], targets=[0.8], methods=["ancova"], reps=10,
+                                 comparison="any")  # fmt: skip
+    assert table[["method", "comparison", "target_power"]].values.tolist() == [["ancova", "any", 0.8]]
+    assert table["n_per_arm"].isna().all() and table["note"].iloc[0].startswith("no true difference")
+
+
+def test_sample_size_section_of_a_design_summary():
+    cfg = cfg_of("three_arm")
+    ss = pd.DataFrame({
+        "scenario_id": "x", "method": ["ancova", "ancova", "student_t", "student_t"],
+        "comparison": "each", "target_power": [0.8, 0.9, 0.8, 0.9], "n_per_arm": [66.0, 88.0, 70.0, float("nan")],
+        "power": [0.805, 0.903, 0.81, float("nan")], "power_se": [0.004, 0.003, 0.004, float("nan")],
+    })  # fmt: skip
+    power = pd.read_csv(FIX / "three_arm_power.csv")
+    text = design_summary_markdown(cfg, power=power, omitted=vp.omitted_stages(cfg), sample_size=ss)
+    assert "comparison rule `each`: every comparison (`anastrozole_daily-placebo`, " in text
+    # 1:1:1 allocation: three times the control arm in all
+    assert (
+        "- ancova: 66 men in the control arm (placebo) for 80% power (198 men in all; simulated power at that "
+        "n: 80.5% ± 0.4); 88 men in the control arm (placebo) for 90% power (264 men in all; simulated power "
+        "at that n: 90.3% ± 0.3).\n" in text
+    )
+    assert (
+        "- student_t: 70 men in the control arm (placebo) for 80% power (210 men in all; simulated power at "
+        "that n: 81.0% ± 0.4); 90% power not reached within 1000 men per arm.\n" in text
+    )
+    assert "- sample size (results/" not in text
+    numbers = design_key_numbers(cfg, power=power, config_name="three_arm.yaml", sample_size=ss)
+    assert numbers["n_for_target"] == {"0.8": 66, "0.9": 88}
+    assert "**Men in the control arm for 90% power (comparison rule each):** 88 men." in numbers["rst"]
+    # unequal allocation: the total counts each arm's own size
+    arms = [THREE_ARMS[0], THREE_ARMS[1], {**THREE_ARMS[2], "allocation": 2}]
+    two_to_one = vp.check_config(set_key(set_key(cfg, "trial.arms", arms), "trial.block_sizes", [8]))
+    text = design_summary_markdown(two_to_one, power=power, omitted={}, sample_size=ss)
+    assert "66 men in the control arm (placebo) for 80% power (264 men in all;" in text
 
 
 # --------------------------------------------------------------------------- summary.md of a design
@@ -156,7 +256,7 @@ def test_summary_of_three_arms():
     assert "- familywise `any` (at least one comparison succeeds): power 90.2% ± 1.5\n" in text
     assert "- familywise `all` (every comparison succeeds): power 42.2% ± 2.5\n" in text
     assert "Familywise `any` with the other analyses: student_t 90.5%." in text
-    assert text.count("left out because") == 7
+    assert text.count("left out because") == 6
     assert "- calibration (results/calibration/): left out because it compares" in text
     numbers = design_key_numbers(cfg, power=power, config_name="three_arm.yaml")
     assert numbers["power_at_planned_n"] == 0.9025 and numbers["n_for_target"] == {}
@@ -217,6 +317,20 @@ def test_two_endpoint_figure_names_each_endpoints_lines(tmp_path):
     assert "familywise" not in text  # one comparison: the familywise line would be its own line
 
 
+def test_sample_size_figure_follows_the_design(tmp_path):
+    cfg = cfg_of("three_arm")
+    ss = pd.DataFrame({"method": ["ancova", "student_t"], "comparison": "each", "target_power": 0.8,
+                       "n_per_arm": [66.0, 70.0]})  # fmt: skip
+    _, svg = plots.plot_sample_size(ss, tmp_path / "ss", control="placebo", title=vp.sample_size_title(cfg))
+    text = svg.read_text(encoding="utf-8")
+    for words in ("Sample size for the target power: anastrozole_daily,", "versus placebo (Dunnett)",
+                  "comparison rule each: every comparison", "men per arm (placebo)", ">66<", ">70<"):  # fmt: skip
+        assert words in text, words
+    _, svg = plots.plot_sample_size(ss, tmp_path / "two_arm")  # the two-arm figure: its title and arm
+    text = svg.read_text(encoding="utf-8")
+    assert "Sample size for the target power<" in text and "men per arm (placebo)" in text
+
+
 # --------------------------------------------------------------------------- report captions
 
 
@@ -235,7 +349,7 @@ def render(path: Path, config: dict) -> str:
     return publish_parts(text, writer="html")["body"]
 
 
-CAPTIONS = ["power_curves", "power_table", "summary", "workflow"]
+CAPTIONS = ["power_curves", "power_table", "sample_size", "sample_size_table", "summary", "workflow"]
 
 
 @pytest.mark.parametrize("name", CAPTIONS)
@@ -253,6 +367,10 @@ def test_captions_of_a_design_name_it(name):
     assert "anastrozole_daily, anastrozole_twice_weekly versus placebo (Dunnett)" in html
     assert "12-month change in PA spine BMD" in html
     assert "anastrozole versus placebo" not in html
+    if name.startswith("sample_size") or name == "summary":
+        assert (
+            "every comparison (anastrozole_daily-placebo, anastrozole_twice_weekly-placebo) reaches" in html
+        )
 
 
 # --------------------------------------------------------------------------- command-line notes

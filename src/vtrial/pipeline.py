@@ -127,6 +127,15 @@ def check_config(cfg: Any) -> dict:
         from vtrial.design_power import check_methods
 
         check_methods(base, power_methods(cfg), design_of(base))
+    comparison = sample_size_comparison(cfg)
+    if comparison is not None:  # an unknown row would fail every sample-size job
+        from vtrial.design import design_of
+        from vtrial.design_power import search_rows
+
+        try:
+            search_rows(design_of(base), comparison)
+        except InputError as exc:
+            raise InputError(f"config key 'pipeline.sample_size_comparison': {exc}") from None
     return cfg
 
 
@@ -175,6 +184,22 @@ def skipped_methods(cfg: dict) -> dict[str, str]:
     if design_of(base_config(cfg)).multiplicity == "dunnett" and "welch_t" in cfg["analysis"]["methods"]:
         out["welch_t"] = "Dunnett needs a pooled variance"
     return out
+
+
+def sample_size_comparison(cfg: dict) -> str | None:
+    """The power row the sample-size stage drives to each target (``pipeline.sample_size_comparison``).
+
+    None (the key absent or null) means ``each`` for a design: every pairwise
+    comparison reaches the target (:func:`vtrial.design_power.search_rows`);
+    the two-arm trial has one comparison, so every rule gives its one row.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config
+    >>> sample_size_comparison(load_config()) is None
+    True
+    """
+    return (cfg.get("pipeline") or {}).get("sample_size_comparison")
 
 
 def sensitivity_reps(cfg: dict) -> int:
@@ -450,26 +475,57 @@ def gather_tables(
     return table
 
 
+def _no_true_difference(cfg: dict) -> bool:
+    """Whether every true difference of the design is 0 (no comparison can reach a target power).
+
+    A design with one comparison (or endpoint) of difference 0 among others is
+    searched: the rule ``any`` can still be reached, and ``each``/``all`` are
+    not reached by ``sensitivity.max_n_per_arm`` (n per arm NaN).
+    """
+    from vtrial.design import is_default
+
+    if is_default(cfg):
+        from vtrial.trial import implied_effects
+
+        return implied_effects(cfg).difference_pct == 0
+    from vtrial.design_sim import true_differences
+
+    return all(v == 0 for v in true_differences(cfg).values())
+
+
 def _search_sample_size(
-    cfg: dict, target: float, methods: Sequence[str], reps: int, n_max: int, workers: int = 1
+    cfg: dict,
+    target: float,
+    methods: Sequence[str],
+    reps: int,
+    n_max: int,
+    workers: int = 1,
+    comparison: str | None = None,
 ):
-    """:func:`vtrial.power.sample_size`, or NaN rows when the true difference is 0.
+    """:func:`vtrial.power.sample_size`, or NaN rows when there is no true difference.
 
     Under no effect power never reaches a target above alpha, and the search
-    would run to ``n_max``; the table then says so at once.
+    would run to ``n_max``; the table then says so at once. ``comparison``:
+    the row a design's search drives (:func:`sample_size_comparison`).
     """
     from vtrial import power
-    from vtrial.trial import implied_effects
+    from vtrial.design import is_default
 
-    if implied_effects(cfg).difference_pct == 0:
-        return pd.DataFrame({
+    if _no_true_difference(cfg):
+        out = pd.DataFrame({
             "scenario_id": "", "method": list(methods), "target_power": float(target),
             "n_per_arm": float("nan"), "power": float("nan"), "power_se": float("nan"),
             "reps": int(reps), "note": "no true difference: no n reaches the target",
         })  # fmt: skip
+        if not is_default(cfg):
+            from vtrial.design_power import EACH
+
+            out.insert(2, "comparison", comparison or EACH)
+        return out
     return power.sample_size(
-        cfg, float(target), methods=list(methods), reps=int(reps), n_max=int(n_max), workers=int(workers)
-    )
+        cfg, float(target), methods=list(methods), reps=int(reps), n_max=int(n_max), workers=int(workers),
+        comparison=comparison,
+    )  # fmt: skip
 
 
 def sample_size_table(
@@ -480,13 +536,17 @@ def sample_size_table(
     reps: int,
     n_max: int = 1000,
     workers: int = 1,
+    comparison: str | None = None,
 ) -> pd.DataFrame:
     """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`).
 
     Each method is searched on its own (its own simulation, whatever other
     methods are requested), so a workflow job per method gives the same
     numbers as one job for all. ``n_per_arm`` is NaN where the target is not
-    reached by ``n_max`` men per arm.
+    reached by ``n_max`` men per arm. A multi-arm, scheduled or two-endpoint
+    design searches the men of its control arm until the power row
+    ``comparison`` reaches the target (default ``each``: every comparison;
+    :func:`vtrial.power.solve`), and the table has a ``comparison`` column.
     """
     frames = []
     for item in payload:
@@ -496,7 +556,7 @@ def sample_size_table(
         for m in methods:
             c["analysis"]["methods"] = [m]
             for target in targets:
-                df = _search_sample_size(c, target, [m], reps, n_max, workers)
+                df = _search_sample_size(c, target, [m], reps, n_max, workers, comparison)
                 for key, value in item["grid"]:
                     df[key] = value
                 frames.append(df)
@@ -654,7 +714,6 @@ TWO_ARM_STAGES = {
     "calibration": "it compares simulated trials with the published figures of the 2009 two-arm trial",
     "example_trial": "its analyses, figures and tipping point compare two arms on the 12-month change",
     "replication": "it repeats the 2009 trial's own analysis (anastrozole versus placebo at month 12)",
-    "sample_size": "the sample-size search solves for the two-arm design only",
     "sensitivity": (
         "its heatmaps and tornado take one power per scenario from the two-arm engine, and a design's "
         "power table has one per comparison and endpoint"
@@ -761,7 +820,9 @@ def design_words(cfg: dict) -> dict[str, str]:
 
     ``default`` is ``"yes"`` for the two-arm design, whose outputs keep their
     original wording, and ``""`` otherwise (a string, so that the mapping stays
-    plain text for rule params and report captions).
+    plain text for rule params and report captions). ``sample_size_rule`` says
+    what the sample-size stage drives to the target power
+    (:func:`vtrial.report.sample_size_rule`; ``""`` for two arms).
 
     Examples
     --------
@@ -773,7 +834,17 @@ def design_words(cfg: dict) -> dict[str, str]:
     from vtrial.design import design_of, is_default
     from vtrial.design_text import design_words as words
 
-    return {**words(design_of(cfg)), "default": "yes" if is_default(cfg) else ""}
+    out = {**words(design_of(cfg)), "default": "yes" if is_default(cfg) else ""}
+    # what the sample-size search drives to the target, without the label (captions, figure title)
+    rule = "" if is_default(cfg) else _rule_words(cfg)
+    return {**out, "sample_size_rule": rule}
+
+
+def _rule_words(cfg: dict) -> str:
+    """:func:`vtrial.report.sample_size_rule` without the leading label and the backticks."""
+    from vtrial.report import sample_size_rule
+
+    return sample_size_rule(cfg, sample_size_comparison(cfg)).split(": ", 1)[1].replace("`", "")
 
 
 def power_table_note(cfg: dict) -> str:
@@ -786,6 +857,38 @@ def power_table_note(cfg: dict) -> str:
         f"Monte Carlo power per scenario, method and comparison ({w['comparison']}; {w['endpoint']}), "
         f"with the familywise rows any and all; {reps} replicates each."
     )
+
+
+def sample_size_note(cfg: dict) -> str:
+    """The sentence above the sample-size table's HTML page (for a design: its comparison rule)."""
+    reps = cfg["simulation"]["reps"]
+    if not omitted_stages(cfg):
+        return (
+            f"Smallest n per arm whose Monte Carlo power ({reps} replicates per "
+            "candidate n) reaches each target; empty where not reached by sensitivity.max_n_per_arm."
+        )
+    from vtrial.design_power import EACH
+
+    w = design_words(cfg)
+    return (
+        f"Smallest n per arm ({w['control']}, the control arm) whose Monte Carlo power ({reps} replicates per "
+        f"candidate n) reaches each target, for {w['comparison']} on the {w['endpoint']}; comparison rule "
+        f"{sample_size_comparison(cfg) or EACH}: {w['sample_size_rule']}; "
+        "empty where not reached by sensitivity.max_n_per_arm."
+    )
+
+
+def sample_size_title(cfg: dict) -> str:
+    """Title of the sample-size figure of a design: the design and its comparison rule (two arms: ``""``)."""
+    from vtrial.design_power import EACH
+
+    if not omitted_stages(cfg):
+        return ""  # vtrial.plots.plot_sample_size's own title
+
+    from vtrial.report import sample_size_rule
+
+    rule = sample_size_rule(cfg, sample_size_comparison(cfg) or EACH, list_labels=False).replace("`", "")
+    return f"Sample size for the target power: {design_words(cfg)['title']}\ncomparison rule {rule}"
 
 
 def summary_inputs(cfg: dict) -> dict[str, str]:

@@ -14,6 +14,7 @@ Arm names come from :data:`vtrial.trial.ARMS` and the published P from
 
 from __future__ import annotations
 
+import textwrap
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -289,8 +290,30 @@ def plot_power_curves(power: pd.DataFrame, stem: str | Path, *, grid_keys: Seque
     return save(fig, stem)
 
 
-def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = ()) -> list[Path]:
-    """n per arm needed for each target power, by method (and grid scenario)."""
+#: Title of the two-arm sample-size figure.
+SAMPLE_SIZE_TITLE = "Sample size for the target power"
+
+
+def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequence[str] = (),
+                     control: str = ARMS[0], title: str = "") -> list[Path]:  # fmt: skip
+    """n per arm needed for each target power, by method (and grid scenario).
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``results/sample_size/sample_size.csv``: ``method, target_power, n_per_arm``
+        and the grid columns (a design's also ``comparison``, the searched row).
+    stem : path
+        Output path without suffix.
+    grid_keys : sequence of str
+        Grid columns; one panel per combination that varies.
+    control : str
+        The arm whose men ``n_per_arm`` counts (x axis label).
+    title : str
+        A design's title, wrapped to the figure's width (the design and its
+        comparison rule, :func:`vtrial.pipeline.sample_size_title`); default
+        :data:`SAMPLE_SIZE_TITLE`.
+    """
     _theme()
     t = table.copy()
     keys = [k for k in grid_keys if k in t.columns and t[k].nunique() > 1]
@@ -303,10 +326,15 @@ def plot_sample_size(table: pd.DataFrame, stem: str | Path, *, grid_keys: Sequen
     for ax in g.axes.flat:
         for cont in ax.containers:
             ax.bar_label(cont, fmt="%.0f", fontsize=8, padding=2)
-    g.set_axis_labels(f"men per arm ({ARMS[0]})", "")
+    g.set_axis_labels(f"men per arm ({control})", "")
     g.set_titles("{col_name}")
     sns.move_legend(g, "lower center", bbox_to_anchor=(0.5, 0.0), ncol=t["target"].nunique(), title=None)
-    g.figure.suptitle("Sample size for the target power", x=0.01, ha="left")
+    if not title:
+        g.figure.suptitle(SAMPLE_SIZE_TITLE, x=0.01, ha="left")
+    else:  # a design's title: wrapped to the figure's width
+        width = int(11 * g.figure.get_figwidth())
+        lines = [textwrap.fill(line, width) for line in title.split("\n")]
+        g.figure.suptitle("\n".join(lines), x=0.01, ha="left", fontsize=10)
     g.figure.tight_layout(rect=(0, 0.08, 1, 1))
     return save(g.figure, stem)
 

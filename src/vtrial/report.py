@@ -728,22 +728,119 @@ def design_power_lines(cfg: dict, power: pd.DataFrame, method: str) -> list[str]
     return lines
 
 
+def sample_size_rule(cfg: dict, comparison: str | None = None, *, list_labels: bool = True) -> str:
+    """What a design's sample-size search drives to the target power, in words.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration of a design.
+    comparison : str, optional
+        The searched row (:func:`vtrial.power.solve`): ``each`` (default,
+        None), a label ``<arm>-<control>``, ``any`` or ``all``.
+    list_labels : bool
+        Name the comparisons of ``each`` (False: shorter, for figure titles).
+
+    Returns
+    -------
+    str
+        E.g. ``each: every comparison (b-a, c-a) reaches the target power, after Dunnett``;
+        with two endpoints, which decision counts.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config, set_key
+    >>> arms = [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    >>> cfg = set_key(set_key(load_config(), "trial.arms", arms), "trial.block_sizes", [6])
+    >>> sample_size_rule(set_key(cfg, "analysis.multiplicity", "holm"))
+    '`each`: every comparison (`b-a`, `c-a`) reaches the target power, after Holm'
+    >>> sample_size_rule(cfg, "any")
+    '`any`: at least one comparison succeeds with the target probability, with no multiplicity adjustment'
+    """
+    from vtrial.design import design_of
+    from vtrial.design_text import multiplicity_phrase
+
+    design = design_of(_base(cfg))
+    comparison = comparison or "each"
+    if len(design.labels) == 1:  # one comparison: every rule is its power
+        text = f"`{comparison}`: `{design.labels[0]}` reaches the target power"
+    elif comparison == "each":
+        labels = f" ({', '.join(f'`{c}`' for c in design.labels)})" if list_labels else ""
+        text = f"`each`: every comparison{labels} reaches the target power"
+    elif comparison in FAMILYWISE_WORDS:
+        text = f"`{comparison}`: {FAMILYWISE_WORDS[comparison]} with the target probability"
+    else:
+        text = f"`{comparison}`: its power reaches the target"
+    adjust = multiplicity_phrase(design)
+    if adjust:
+        text += f", {'with' if design.multiplicity == 'none' else 'after'} {adjust}"
+    if len(design.endpoints) > 1:
+        rule = design.endpoint_rule
+        text += (
+            "; the PA spine decides"
+            if rule == "primary"
+            else f"; a comparison succeeds when {ENDPOINT_WORDS[rule]}"
+        )
+    return text
+
+
 def design_sample_size_lines(cfg: dict, sample_size: pd.DataFrame, method: str) -> list[str]:
-    """The sample-size section of a design's ``summary.md``: n per arm for each target power."""
-    lines = ["## Sample size", ""]
+    """The sample-size section of a design's ``summary.md``: n per arm for each target power and method.
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated configuration (a design).
+    sample_size : DataFrame
+        ``results/sample_size/sample_size.csv`` of the design (columns
+        ``method, comparison, target_power, n_per_arm, power, power_se``).
+    method : str
+        The main analysis method, stated first.
+
+    Examples
+    --------
+    >>> from vtrial.config import load_config, set_key
+    >>> arms = [{"name": "a"}, {"name": "b", "difference_pct": -2}, {"name": "c", "allocation": 2}]
+    >>> cfg = set_key(set_key(load_config(), "trial.arms", arms), "trial.block_sizes", [8])
+    >>> ss = pd.DataFrame({"method": "ancova", "comparison": "each", "target_power": [0.8, 0.9],
+    ...                    "n_per_arm": [40.0, float("nan")], "power": [0.81, float("nan")],
+    ...                    "power_se": [0.01, float("nan")]})
+    >>> print("\\n".join(design_sample_size_lines(cfg, ss, "ancova")[4:]))
+    - ancova: 40 men in the control arm (a) for 80% power (160 men in all; simulated power at that n: 81.0% ± 1.0); 90% power not reached within 1000 men per arm.
+    """
+    from vtrial.config import set_key
+    from vtrial.design import design_of
+
+    b = _base(cfg)
     ss = _base_rows(sample_size, cfg)
-    ss = ss[ss["method"] == method]
-    for r in ss.to_dict("records"):
-        what = f" ({_row_name(r, 1)})" if "comparison" in r else ""
-        if _missing(r["n_per_arm"]):
-            lines.append(
-                f"- {100 * r['target_power']:.0f}% power{what} is not reached within the search limit."
-            )
-        else:
-            lines.append(
-                f"- For {100 * r['target_power']:.0f}% power{what} with {method}, {_fmt_n(r['n_per_arm'])} "
-                f"men per arm in the control arm (simulated power at that n: {_fmt_power(r)})."
-            )
+    rules = list(dict.fromkeys(ss["comparison"])) if "comparison" in ss.columns else ["each"]
+    design = design_of(b)
+    ctl = design.arms[design.control].name
+    max_n = (cfg.get("sensitivity") or {}).get("max_n_per_arm")
+    lines = [
+        "## Sample size",
+        "",
+        f"Men randomized to the control arm ({ctl}; the other arms by their allocation) for each target "
+        f"power, the smallest n whose Monte Carlo power reaches it with the comparison rule "
+        + "; ".join(sample_size_rule(cfg, r) for r in rules)
+        + " (`pipeline.sample_size_comparison`):",
+        "",
+    ]
+    methods = list(dict.fromkeys([method, *ss["method"]])) if len(ss) else []
+    for m in methods:
+        parts = []
+        for r in ss[ss["method"] == m].sort_values("target_power").to_dict("records"):
+            target = f"{100 * r['target_power']:.0f}% power"
+            if _missing(r["n_per_arm"]):
+                limit = f" within {max_n} men per arm" if max_n else " within the search limit"
+                parts.append(f"{target} not reached{limit}")
+                continue
+            n = int(r["n_per_arm"])
+            total = sum(design_of(set_key(b, "trial.n_per_arm", n)).sizes)
+            parts.append(f"{n} men in the control arm ({ctl}) for {target} ({total} men in all; "
+                         f"simulated power at that n: {_fmt_power(r)})")  # fmt: skip
+        if parts:
+            lines.append(f"- {m}: {'; '.join(parts)}.")
     return lines
 
 
@@ -812,8 +909,14 @@ def design_summary_markdown(
     return "\n".join(lines)
 
 
-def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> dict:
+def design_key_numbers(
+    cfg: dict, *, power: pd.DataFrame, config_name: str, sample_size: pd.DataFrame | None = None
+) -> dict:
     """The report landing page's numbers for a design: familywise power at the planned n (:func:`key_numbers`' keys).
+
+    ``n_for_target`` (target power -> men in the control arm, None if not
+    reached) comes from ``sample_size`` (``results/sample_size/sample_size.csv``)
+    for the main method, with its comparison rule; empty without it.
 
     Examples
     --------
@@ -836,6 +939,15 @@ def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> d
     parts = [
         f"**Config:** ``{config_name}``. **Design:** {design_title(design_of(b))}. **Main analysis:** {method}."
     ]
+    targets = {}
+    ss = pd.DataFrame() if sample_size is None else _base_rows(sample_size, cfg)
+    for r in (ss[ss["method"] == method] if len(ss) else ss).to_dict("records"):
+        value = None if _missing(r["n_per_arm"]) else int(r["n_per_arm"])
+        targets[f"{r['target_power']:g}"] = value
+        needed = f"{value} men" if value is not None else "not reached within the search limit"
+        rule = r.get("comparison", "each")
+        parts.append(f"**Men in the control arm for {100 * r['target_power']:.0f}% power "
+                     f"(comparison rule {rule}):** {needed}.")  # fmt: skip
     if p is None:
         parts.append(f"**Power at the planned {n} per arm:** not on the power curves "
                      "(add it to ``pipeline.power_n_per_arm``).")  # fmt: skip
@@ -844,5 +956,5 @@ def design_key_numbers(cfg: dict, *, power: pd.DataFrame, config_name: str) -> d
                      f"{100 * p:.1f}% (Monte Carlo SE {100 * se:.1f}).")  # fmt: skip
     return {
         "config": config_name, "method": method, "planned_n": n, "power_at_planned_n": p,
-        "power_se": se, "n_for_target": {}, "rst": "\n\n".join(parts),
+        "power_se": se, "n_for_target": targets, "rst": "\n\n".join(parts),
     }  # fmt: skip

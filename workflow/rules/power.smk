@@ -1,6 +1,7 @@
 # Monte Carlo power over the scenario grid (scattered over pipeline.power_jobs
 # jobs, gathered into one table) and the sample size for each target power
-# (one job per scenario and method, gathered into one table).
+# (one job per scenario and method, gathered into one table; a design's search
+# drives the power row pipeline.sample_size_comparison, default each comparison).
 
 
 rule power_batch:
@@ -73,6 +74,7 @@ rule sample_size_job:
         reps=VT["simulation"]["reps"],
         n_max=VT["sensitivity"]["max_n_per_arm"],
         workers=VT["simulation"]["workers"],
+        comparison=vp.sample_size_comparison(VT),
     priority: 10
     log:
         "results/logs/sample_size/{scenario}/{method}.log",
@@ -111,10 +113,9 @@ rule sample_size:
         svg="results/sample_size/sample_size.svg",
     params:
         grid_keys=GRID_KEYS,
-        note=(
-            f"Smallest n per arm whose Monte Carlo power ({VT['simulation']['reps']} replicates per "
-            "candidate n) reaches each target; empty where not reached by sensitivity.max_n_per_arm."
-        ),
+        note=vp.sample_size_note(VT),
+        control=WORDS["control"],
+        title=vp.sample_size_title(VT),
     log:
         "results/logs/sample_size.log",
     resources:

@@ -14,5 +14,11 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         with open(sm.output.html, "w", encoding="utf-8") as fh:
             fh.write(table_html(table, "Sample size", sm.params.note))
     with timer.phase("plot"):
-        plots.plot_sample_size(table, sm.output.png[: -len(".png")], grid_keys=sm.params.grid_keys)
+        plots.plot_sample_size(
+            table,
+            sm.output.png[: -len(".png")],
+            grid_keys=sm.params.grid_keys,
+            control=sm.params.control,
+            title=sm.params.title,
+        )
     timer.log(table.to_string(index=False))

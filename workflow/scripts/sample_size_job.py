@@ -14,6 +14,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
             reps=sm.params.reps,
             n_max=sm.params.n_max,
             workers=sm.params.workers,
+            comparison=sm.params.comparison,
         )
     with timer.phase("write"):
         table.to_csv(sm.output[0], index=False, lineterminator="\n")

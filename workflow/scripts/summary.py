@@ -31,7 +31,9 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
                 sample_size=sample_size,
                 provenance=prov,
             )
-            numbers = design_key_numbers(sm.params.cfg, power=power, config_name=config_name)
+            numbers = design_key_numbers(
+                sm.params.cfg, power=power, config_name=config_name, sample_size=sample_size
+            )
         else:
             sample_size = pd.read_csv(sm.input.sample_size)
             text = summary_markdown(
