@@ -127,7 +127,7 @@ def _rest_law(design, skip) -> tuple[np.ndarray, np.ndarray]:
 
 def _critical(design, mult: str, df: np.ndarray, alpha: float, dunnett) -> np.ndarray:
     if mult == "dunnett":
-        return dunnett.interpolate(df)
+        return dunnett.critical(df)
     m = len(design.labels) if mult == "bonferroni" else 1
     return special.stdtrit(df, 1 - alpha / (2 * m))
 

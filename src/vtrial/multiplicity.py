@@ -27,9 +27,10 @@ The formulas, their R counterparts and the numerical accuracy are in
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
-from scipy import interpolate, optimize, special, stats
+from scipy import interpolate, special, stats
 
 from vtrial.errors import InputError
 
@@ -58,6 +59,9 @@ _SPLINE_DEGREE = 5
 # central interval of S holding all but 2e-15 of its mass.
 _S_ORDER = 64
 _S_TAIL = 1e-15
+# Critical values: regula falsi (Illinois) to this bracket width; it needs about 8 steps.
+_ROOT_XTOL = 1e-12
+_ROOT_ITER = 100
 
 
 # ---------------------------------------------------------------------------
@@ -210,9 +214,15 @@ def _check_df(df) -> np.ndarray:
     return d
 
 
+@lru_cache(maxsize=2)
+def _legendre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [-1, 1] (kept: the root search mixes many times)."""
+    return np.polynomial.legendre.leggauss(order)
+
+
 def _z_rule() -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights for E[g(W)], W ~ N(0, 1) (composite Gauss-Legendre)."""
-    xi, wi = np.polynomial.legendre.leggauss(_Z_ORDER)
+    xi, wi = _legendre(_Z_ORDER)
     half = _Z_PANEL / 2
     mids = np.arange(-_Z_MAX + half, _Z_MAX, _Z_PANEL)
     z = (mids[:, None] + half * xi).ravel()
@@ -249,10 +259,8 @@ class _NormalTail:
     P(all Z_i <= -y) for y >= 0. Both are 0 beyond ``_X_MAX``.
     """
 
-    def __init__(self, lam: np.ndarray, two_sided: bool, direct: bool = False):
-        self.lam, self.two_sided, self.direct = lam, two_sided, direct
-        if direct:
-            return
+    def __init__(self, lam: np.ndarray, two_sided: bool):
+        self.lam, self.two_sided = lam, two_sided
         grid = np.linspace(0.0, _X_MAX, int(round(_X_MAX / _X_STEP)) + 1)
         f_pos, q_pos = _normal_cdf_tail(grid, lam, two_sided)
         self._log_upper = interpolate.make_interp_spline(grid, np.log(q_pos), k=_SPLINE_DEGREE)
@@ -260,61 +268,129 @@ class _NormalTail:
             f_neg, _ = _normal_cdf_tail(-grid, lam, two_sided)
             self._log_lower = interpolate.make_interp_spline(grid, np.log(f_neg), k=_SPLINE_DEGREE)
 
-    def _eval(self, y: np.ndarray, lower: bool) -> np.ndarray:
+    def _eval(self, y: np.ndarray, spline) -> np.ndarray:
         y = np.asarray(y, dtype=float)
         inside = y <= _X_MAX
         out = np.zeros_like(y)
-        if self.direct:
-            f, q = _normal_cdf_tail(np.where(lower, -1, 1) * y[inside], self.lam, self.two_sided)
-            out[inside] = f if lower else q
-        else:
-            spline = self._log_lower if lower else self._log_upper
-            out[inside] = np.exp(spline(y[inside]))
+        out[inside] = np.exp(spline(y[inside]))
         return out
 
     def upper(self, x: np.ndarray) -> np.ndarray:
-        return self._eval(x, lower=False)
+        return self._eval(x, self._log_upper)
 
     def lower(self, y: np.ndarray) -> np.ndarray:
-        return self._eval(y, lower=True)
+        return self._eval(y, self._log_lower)
 
 
-def _mix_over_s(c: np.ndarray, df: float, tail) -> np.ndarray:
+def _mix_over_s(c: np.ndarray, df: np.ndarray, tail) -> np.ndarray:
     """E[tail(c S)] for c >= 0, S = sqrt(chi2_df / df), by Gauss-Legendre in x = c S.
 
-    Integrating over x rather than S puts the nodes where ``tail`` changes,
-    which keeps the heavy tail of small df accurate for large c.
+    ``c`` and ``df`` are arrays of one shape (one df per value; ``np.inf``
+    for known variance). Integrating over x rather than S puts the nodes where
+    ``tail`` changes, which keeps the heavy tail of small df accurate for
+    large c.
     """
-    c = np.asarray(c, dtype=float)
-    if np.isinf(df):
-        return tail(c)
-    s_lo = stats.chi.ppf(_S_TAIL, df) / np.sqrt(df)
-    s_hi = stats.chi.isf(_S_TAIL, df) / np.sqrt(df)
-    out = np.zeros_like(c)
-    out[c == 0] = tail(np.zeros(1))[0]
-    live = (c > 0) & (c * s_lo < _X_MAX)
-    cl = c[live][:, None]
-    a = cl * s_lo
-    b = np.minimum(cl * s_hi, _X_MAX)
-    xi, wi = np.polynomial.legendre.leggauss(_S_ORDER)
+    c, df = np.broadcast_arrays(np.asarray(c, dtype=float), np.asarray(df, dtype=float))
+    out = np.zeros(c.shape)
+    normal = np.isinf(df)
+    out[normal] = tail(c[normal])
+    out[~normal & (c == 0)] = tail(np.zeros(1))[0]
+    # Chi quantiles of S: S^2 df / 2 is Gamma(df / 2).
+    half = np.where(normal, 1.0, df) / 2
+    s_lo = np.sqrt(special.gammaincinv(half, _S_TAIL) / half)
+    s_hi = np.sqrt(special.gammainccinv(half, _S_TAIL) / half)
+    live = ~normal & (c > 0) & (c * s_lo < _X_MAX)
+    cl, d = c[live][:, None], df[live][:, None]
+    a = cl * s_lo[live][:, None]
+    b = np.minimum(cl * s_hi[live][:, None], _X_MAX)
+    xi, wi = _legendre(_S_ORDER)
     x = a + (b - a) * (xi + 1) / 2
     s = x / cl
     log_density = (
-        np.log(2.0) + df / 2 * np.log(df / 2) - special.gammaln(df / 2) + (df - 1) * np.log(s) - df * s**2 / 2
+        np.log(2.0) + d / 2 * np.log(d / 2) - special.gammaln(d / 2) + (d - 1) * np.log(s) - d * s**2 / 2
     )
     out[live] = np.sum((b - a) / 2 * wi * np.exp(log_density) / cl * tail(x), axis=1)
     return out
 
 
-def _dunnett_tail(t: np.ndarray, df: float, normal: _NormalTail) -> np.ndarray:
-    """P(max T_i > t) (two-sided: P(max |T_i| > |t|)) for an array t and one df."""
-    if normal.two_sided:
-        return _mix_over_s(np.abs(t), df, normal.upper)
-    q = np.empty_like(t)
-    pos = t >= 0
-    q[pos] = _mix_over_s(t[pos], df, normal.upper)
-    q[~pos] = 1.0 - _mix_over_s(-t[~pos], df, normal.lower)
-    return q
+class DunnettDistribution:
+    """Null law of Dunnett's many-to-one statistics for one allocation and any df.
+
+    Under the global null (T_1..T_k) is multivariate t with correlations
+    ``lambda_i * lambda_j``. The known-variance tail of max_i |T_i|
+    (one-sided: max_i T_i) is tabulated once when the object is made (about
+    40 ms); tail probabilities and critical values for arrays of df then cost
+    one 64-node mix over the law of the variance estimate per value (see
+    ``docs/multiplicity.md``; absolute error below 1e-9).
+
+    Parameters
+    ----------
+    allocation : array_like, optional
+        ``(n0, n1, ..., nk)``, control first (sizes or ratios).
+    two_sided : bool
+        Two-sided (|T|) or one-sided upper (T) comparisons.
+    lambdas : array_like, optional
+        Instead of ``allocation``: ``lambda_i = sqrt(n_i / (n_i + n_0))``.
+
+    Examples
+    --------
+    >>> law = DunnettDistribution([1, 1, 1])
+    >>> law.critical_values(0.05, [20, 60, np.inf]).round(4).tolist()  # R mvtnorm::qmvt: the same
+    [2.3787, 2.2653, 2.2121]
+    >>> law.sf([2.3787, 0.0], [20, 20]).round(4).tolist()
+    [0.05, 1.0]
+    """
+
+    def __init__(self, allocation=None, two_sided: bool = True, *, lambdas=None):
+        self.lam = _resolve_lambdas(allocation, lambdas)
+        self.two_sided = two_sided
+        self._normal = _NormalTail(self.lam, two_sided)
+
+    def sf(self, t, df) -> np.ndarray:
+        """P(max_i T_i > t) (two-sided: P(max_i |T_i| > |t|)); t and df broadcast, df > 0 or ``np.inf``."""
+        t, df = np.broadcast_arrays(np.asarray(t, dtype=float), _check_df(df))
+        if self.two_sided:
+            return _mix_over_s(np.abs(t), df, self._normal.upper)
+        q = np.empty(t.shape)
+        pos = t >= 0
+        q[pos] = _mix_over_s(t[pos], df[pos], self._normal.upper)
+        q[~pos] = 1.0 - _mix_over_s(-t[~pos], df[~pos], self._normal.lower)
+        return q
+
+    def critical_values(self, alpha: float, df) -> np.ndarray:
+        """Critical values c(df) with :meth:`sf` ``(c, df) = alpha``, one per df (same shape).
+
+        All df are solved together by the Illinois variant of regula falsi
+        on ``log sf - log alpha`` (superlinear and always bracketed), from the
+        bracket of the single-comparison and Bonferroni quantiles, to 1e-12.
+        """
+        if not 0 < alpha < 0.5:
+            raise InputError(f"alpha: {alpha} is not in (0, 0.5)")
+        d = _check_df(df)
+        flat = d.ravel()
+        tails = 2 if self.two_sided else 1
+
+        def gap(c, v):
+            return np.log(self.sf(c, v)) - np.log(alpha)
+
+        x0 = stats.t.isf(alpha / tails, flat) - 0.1
+        x1 = stats.t.isf(alpha / (tails * self.lam.size), flat) + 0.1
+        f0, f1 = gap(x0, flat), gap(x1, flat)
+        out = x1.copy()
+        todo = np.arange(flat.size)
+        for _ in range(_ROOT_ITER):
+            x = x1 - f1 * (x1 - x0) / (f1 - f0)
+            fx = gap(x, flat[todo])
+            cross = fx * f1 < 0
+            # The old point stays: halving its value keeps the method superlinear.
+            x0, f0 = np.where(cross, x1, x0), np.where(cross, f1, f0 / 2)
+            x1, f1 = x, fx
+            out[todo] = x
+            going = (np.abs(x1 - x0) > _ROOT_XTOL) & (fx != 0)
+            todo, x0, f0, x1, f1 = todo[going], x0[going], f0[going], x1[going], f1[going]
+            if not todo.size:
+                break
+        return out.reshape(d.shape)
 
 
 def dunnett_critical_value(
@@ -325,8 +401,9 @@ def dunnett_critical_value(
     The value c with P(max_i |T_i| > c) = alpha (one-sided: P(max_i T_i > c)
     = alpha) under the global null, where (T_1..T_k) is multivariate t with
     ``df`` degrees of freedom and correlations ``lambda_i * lambda_j``.
-    Computed by deterministic quadrature (no Monte Carlo) and Brent's method;
-    absolute error below 1e-9 (see ``docs/multiplicity.md``).
+    Computed by deterministic quadrature (no Monte Carlo) and regula falsi;
+    absolute error below 1e-9 (see ``docs/multiplicity.md``). For many df at
+    once use :meth:`DunnettDistribution.critical_values`.
 
     Parameters
     ----------
@@ -356,17 +433,8 @@ def dunnett_critical_value(
     """
     if not 0 < alpha < 0.5:
         raise InputError(f"alpha: {alpha} is not in (0, 0.5)")
-    lam = _resolve_lambdas(allocation, lambdas)
-    df = float(_check_df(df))
-    normal = _NormalTail(lam, two_sided, direct=True)
-    k = lam.size
-    tails = 2 if two_sided else 1
-    # The single-comparison and Bonferroni quantiles bracket the root.
-    lo = stats.t.isf(alpha / tails, df) - 0.1
-    hi = stats.t.isf(alpha / (tails * k), df) + 0.1
-    return optimize.brentq(
-        lambda c: _dunnett_tail(np.array([c]), df, normal)[0] - alpha, lo, hi, xtol=1e-13, rtol=1e-15
-    )
+    law = DunnettDistribution(allocation, two_sided, lambdas=lambdas)
+    return float(law.critical_values(alpha, float(_check_df(df)))[()])
 
 
 def dunnett_adjusted_p(t, allocation=None, df=np.inf, two_sided: bool = True, *, lambdas=None) -> np.ndarray:
@@ -376,8 +444,8 @@ def dunnett_adjusted_p(t, allocation=None, df=np.inf, two_sided: bool = True, *,
     |t_i|) (one-sided: P(max_j T_j >= t_i)) under the global null, so
     ``adjusted <= alpha`` exactly when ``|t_i|`` exceeds
     :func:`dunnett_critical_value`. The known-variance tail is tabulated once
-    per call and mixed over the law of the variance estimate once per distinct
-    ``df``; absolute error below 1e-9.
+    per call (:class:`DunnettDistribution`) and mixed over the law of the
+    variance estimate of each statistic's df; absolute error below 1e-9.
 
     Parameters
     ----------
@@ -416,13 +484,10 @@ def dunnett_adjusted_p(t, allocation=None, df=np.inf, two_sided: bool = True, *,
         raise InputError(
             f"df: shape {d.shape} is neither scalar nor one value per replicate {rows.shape[:1]}"
         )
-    normal = _NormalTail(lam, two_sided)
     out = np.full(rows.shape, np.nan)
     valid = ~np.isnan(rows) & ~np.isnan(dfs)[:, None]
-    # One quadrature set per distinct df: with dropout the df take few values.
-    for value in np.unique(dfs[~np.isnan(dfs)]):
-        mask = valid & (dfs == value)[:, None]
-        out[mask] = _dunnett_tail(rows[mask], value, normal)
+    law = DunnettDistribution(two_sided=two_sided, lambdas=lam)
+    out[valid] = law.sf(rows[valid], np.broadcast_to(dfs[:, None], rows.shape)[valid])
     return np.clip(out, 0.0, 1.0).reshape(tt.shape)
 
 
