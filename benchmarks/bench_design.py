@@ -26,6 +26,14 @@ time of the process are recorded (single-threaded BLAS): on a shared machine
 the wall-clock time also counts the waits for a core, so the ratio is taken
 on CPU time. Goals: three_arm at most 1.6 x two_arm_design; the exact design
 path close to the default two-arm engine.
+
+``--split`` adds, per case, the median CPU seconds spent in the formula
+column (:func:`vtrial.design_analytic.row_power`, the ``analytic_power`` of
+each row) and in the Dunnett critical values (tabulating the known-variance
+tail, :class:`vtrial.multiplicity.DunnettDistribution`, and solving for
+c(df), :meth:`~vtrial.multiplicity.DunnettDistribution.critical_values`),
+by timing wrappers around them; the wrappers themselves cost microseconds
+per call.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from vtrial import power  # noqa: E402
+from vtrial import design_analytic, multiplicity, power  # noqa: E402
 from vtrial.config import load_config, set_key, validate_config  # noqa: E402
 
 SIZES = list(range(20, 66, 5))
@@ -84,19 +92,44 @@ def _powers(table) -> dict[str, float]:
     return {str(c): round(float(p), 4) for c, p in zip(labels, t["power"], strict=True)}
 
 
+def _timed(owner, name: str, spent: dict, key: str) -> None:
+    """Replace ``owner.name`` by a wrapper adding its CPU seconds to ``spent[key]``."""
+    inner = getattr(owner, name)
+
+    def wrapper(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            spent[key] += time.process_time() - start
+
+    setattr(owner, name, wrapper)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--reps", type=int, default=10_000)
     ap.add_argument("--multiplicity", default="dunnett")
     ap.add_argument("--out", help="write the figures as JSON here")
+    ap.add_argument("--split", action="store_true", help="also time the formula column and Dunnett values")
     args = ap.parse_args()
     cfgs = configs(args.multiplicity)
     names = list(cfgs)
+    parts = ("formula_rows", "dunnett_tabulate", "dunnett_solve")
+    spent = dict.fromkeys(parts, 0.0)
+    if args.split:
+        _timed(design_analytic, "row_power", spent, "formula_rows")
+        _timed(multiplicity, "_NormalTail", spent, "dunnett_tabulate")
+        _timed(multiplicity.DunnettDistribution, "critical_values", spent, "dunnett_solve")
+    split = {name: {part: [] for part in parts} for name in names}
 
     def run(name):
+        spent.update(dict.fromkeys(parts, 0.0))
         t, c = time.perf_counter(), time.process_time()
         table = power.run_power(cfgs[name], reps=args.reps)
+        for part in parts:
+            split[name][part].append(spent[part])
         return time.perf_counter() - t, time.process_time() - c, table
 
     load_before = os.getloadavg()
@@ -139,6 +172,16 @@ def main() -> None:
         "cpu_seconds": {k: [round(x, 3) for x in v] for k, v in cpu.items()},
         "wall_seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
         "median_ratio": {k: round(v, 3) for k, v in ratios.items()},
+        **(
+            {
+                "median_cpu_seconds_in": {
+                    name: {part: round(statistics.median(v[1:]), 3) for part, v in by.items()}
+                    for name, by in split.items()
+                }
+            }
+            if args.split
+            else {}
+        ),
         "power_at_45": {name: _powers(t) for name, t in tables.items()},
     }
     text = json.dumps(out, indent=2)
