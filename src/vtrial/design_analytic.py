@@ -63,6 +63,8 @@ METHODS = ("student_t", "ancova")
 SINGLE_STEP = ("none", "bonferroni", "dunnett")
 #: Smallest probability of a completer count kept (the rest is dropped).
 TOL = 1e-9
+#: Degrees tried by the Chebyshev interpolants of the noncentral t power.
+DEGREES = (16, 24, 40, 64)
 
 
 def reason(cfg: dict, method: str) -> str:
@@ -191,7 +193,10 @@ def comparison_power(cfg: dict, method: str, label: str, mult: str | None = None
     crit = _critical(design, mult, df, alpha, crit_cache)
     if ancova:
         r, wr = _jacobi(32, (totals - arms - 2) / 2)
-        s = np.sqrt(1 - r)
+        # Nodes carrying less than 1e-15 in every total are dropped (power
+        # changes by less than their summed weight, a few 1e-15).
+        keep = (wr > 1e-15).any(axis=0)
+        s, wr = np.sqrt(1 - r[:, keep]), wr[:, keep]
     else:
         s, wr = np.ones((len(totals), 1)), np.ones((len(totals), 1))
     x = delta / ((sd_e if ancova else sd) * np.sqrt(1 / ci + 1 / cj))
@@ -227,7 +232,7 @@ def _fit_rows(fun, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
     coef = np.zeros((len(lo), 65))
     ok = np.zeros(len(lo), dtype=bool)
     used = 1
-    for degree in (24, 40, 64):
+    for degree in DEGREES:
         if not len(rows):
             break
         t, m = _cheb_matrix(degree + 1)
