@@ -187,8 +187,12 @@ def comparison_power(cfg: dict, method: str, label: str, mult: str | None = None
     ci, cj, total, w = ci[ok], cj[ok], total[ok], w[ok]
     arms = len(design.arms)
     crit_cache = _dunnett(design, alpha, dunnett) if mult == "dunnett" else None
-    totals, inv = np.unique(total, return_inverse=True)
     ancova = method == "ancova"
+    # Too few completers in all for the residual df (ANCOVA needs A + 2):
+    # the analysis fails, not significant.
+    ok = total - arms - ancova >= 1
+    ci, cj, total, w = ci[ok], cj[ok], total[ok], w[ok]
+    totals, inv = np.unique(total, return_inverse=True)
     df = totals - arms - ancova
     crit = _critical(design, mult, df, alpha, crit_cache)
     if ancova:
@@ -239,7 +243,9 @@ def _fit_rows(fun, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarr
         mid, half = (hi[rows] + lo[rows])[:, None] / 2, (hi[rows] - lo[rows])[:, None] / 2
         c = fun(rows, mid + half * t) @ m.T
         u = np.cos(np.pi * np.arange(degree + 2) / (degree + 1))
-        good = np.max(np.abs(_clenshaw(c[:, None, :], u[None, :]) - fun(rows, mid + half * u)), axis=1) <= 1e-13
+        good = (
+            np.max(np.abs(_clenshaw(c[:, None, :], u[None, :]) - fun(rows, mid + half * u)), axis=1) <= 1e-13
+        )
         coef[rows[good], : degree + 1] = c[good]
         ok[rows[good]] = True
         used = max(used, degree + 1) if good.any() else used
