@@ -139,8 +139,8 @@ def test_a_design_runs_power_sample_size_and_summary(name):
         "sample_size": "results/sample_size/sample_size.csv",
     }
     assert vp.assurance_config(cfg) is None
-    # one sample-size job per method (one scenario)
-    assert [name.split("/")[1] for name in vp.sample_size_jobs(cfg)] == cfg["analysis"]["methods"]
+    # one sample-size job (one scenario) for every method
+    assert [job["methods"] for job in vp.sample_size_jobs(cfg).values()] == [cfg["analysis"]["methods"]]
 
 
 def test_sample_size_rule_in_words():

@@ -29,6 +29,8 @@ import math
 from functools import lru_cache
 
 import numpy as np
+from numpy.polynomial import chebyshev as cheb_mod
+from numpy.polynomial import polyutils as pu
 from scipy import special
 
 from vtrial import engine, model, samplers
@@ -277,14 +279,36 @@ def _power_nct_curve(df: float, ncp: np.ndarray, crit: float) -> np.ndarray:
     lo, hi = float(ncp.min()), float(ncp.max())
     if ncp.size < 256 or not hi > lo:
         return _power_nct(df, ncp, crit)
+    domain = np.array([lo, hi])
     for degree in (8, 12, 16, 24, 32, 48):
         if 3 * degree >= ncp.size:
             break
-        cheb = np.polynomial.Chebyshev.interpolate(lambda x: _power_nct(df, x, crit), degree, domain=[lo, hi])
+        nodes, vander = _chebyshev_nodes(degree)
+        # Chebyshev.interpolate(f, degree, domain=[lo, hi]) and its __call__,
+        # step by step (same operations, same values) without the class's
+        # per-call overhead, and with the nodes' Vandermonde matrix computed once
+        coef = np.dot(vander.T, _power_nct(df, pu.mapdomain(nodes, _WINDOW, [lo, hi]), crit))
+        coef[0] /= degree + 1
+        coef[1:] /= 0.5 * (degree + 1)
+
+        def cheb(x, coef=coef):
+            return cheb_mod.chebval(pu.mapdomain(x, domain, _WINDOW), coef)
+
         check = _extrema(degree, lo, hi)
         if np.max(np.abs(cheb(check) - _power_nct(df, check, crit))) <= 1e-13:
             return cheb(ncp)
     return _power_nct(df, ncp, crit)
+
+
+#: The window of numpy's Chebyshev series: interpolants are built on [-1, 1].
+_WINDOW = np.array([-1.0, 1.0])
+
+
+@lru_cache(maxsize=8)
+def _chebyshev_nodes(degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chebyshev points of the first kind for ``degree`` and their Vandermonde matrix (as ``chebinterpolate``)."""
+    nodes = cheb_mod.chebpts1(degree + 1)
+    return nodes, cheb_mod.chebvander(nodes, degree)
 
 
 def analytic_power(cfg: dict, method: str) -> float:

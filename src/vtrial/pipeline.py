@@ -361,32 +361,34 @@ def scenario_key(scenario: Scenario) -> str:
 
 
 def sample_size_jobs(cfg: dict) -> dict[str, dict]:
-    """One sample-size job per scenario and method, keyed ``"<scenario key>/<method>"``.
+    """One sample-size job per scenario, keyed by its :func:`scenario_key`.
 
-    Each job searches the n per arm of one method for every target power of
-    ``sensitivity.target_power``; its name derives from the scenario's grid
-    values (:func:`scenario_key`), so changing one grid value reruns only that
-    scenario's jobs.
+    Each job searches the n per arm of every method of :func:`power_methods`
+    for every target power of ``sensitivity.target_power`` (each method on its
+    own simulation, :func:`sample_size_table`). Its name derives from the
+    scenario's grid values, so changing one grid value reruns only that
+    scenario's job; one job for all methods pays one process start-up instead
+    of one per method.
 
     Returns
     -------
     dict
-        Job name -> ``{"scenario": payload item, "method": str}`` (payload as
-        :func:`scenario_payload`).
+        Job name -> ``{"scenario": payload item, "methods": list of str}``
+        (payload as :func:`scenario_payload`).
 
     Examples
     --------
     >>> from vtrial.config import load_config
     >>> cfg = check_config(load_config(overrides=["analysis.methods=[ancova, welch_t]"]))
-    >>> [name.split("/")[1] for name in sample_size_jobs(cfg)]
-    ['ancova', 'welch_t']
+    >>> [job["methods"] for job in sample_size_jobs(cfg).values()]
+    [['ancova', 'welch_t']]
     """
-    out = {}
     scenarios = sample_size_scenarios(cfg)
-    for s, item in zip(scenarios, scenario_payload(scenarios), strict=True):
-        for m in power_methods(cfg):
-            out[f"{scenario_key(s)}/{m}"] = {"scenario": item, "method": m}
-    return out
+    methods = power_methods(cfg)
+    return {
+        scenario_key(s): {"scenario": item, "methods": list(methods)}
+        for s, item in zip(scenarios, scenario_payload(scenarios), strict=True)
+    }
 
 
 def effect_sd_scenarios(cfg: dict) -> list[Scenario]:
@@ -541,8 +543,8 @@ def sample_size_table(
     """n per arm for each target power, method and scenario (:func:`vtrial.power.sample_size`).
 
     Each method is searched on its own (its own simulation, whatever other
-    methods are requested), so a workflow job per method gives the same
-    numbers as one job for all. ``n_per_arm`` is NaN where the target is not
+    methods are requested), so one job for all methods gives the same
+    numbers as one job per method. ``n_per_arm`` is NaN where the target is not
     reached by ``n_max`` men per arm. A multi-arm, scheduled or two-endpoint
     design searches the men of its control arm until the power row
     ``comparison`` reaches the target (default ``each``: every comparison;

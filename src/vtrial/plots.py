@@ -26,10 +26,38 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from vtrial.reference import published  # noqa: E402
 from vtrial.trial import ARMS  # noqa: E402
+
+
+def _import_seaborn():
+    """Seaborn, imported without ``scipy.stats`` and ``scipy.cluster`` unless they are loaded.
+
+    Seaborn imports ``scipy.stats`` only for ``gaussian_kde`` (kernel density
+    plots) and ``scipy.cluster`` only for ``clustermap``, neither drawn here,
+    and falls back to its bundled ``gaussian_kde`` (``clustermap`` refuses)
+    when those imports fail. Together they cost about 2 s of CPU, most of a
+    plotting job's imports; every figure here is the same either way.
+    """
+    import sys
+
+    skip = [m for m in ("scipy.stats", "scipy.cluster") if m not in sys.modules]
+    if "seaborn" in sys.modules or not skip:
+        import seaborn
+
+        return seaborn
+    for name in skip:
+        sys.modules[name] = None  # makes `import name` raise ImportError
+    try:
+        import seaborn
+    finally:
+        for name in skip:
+            del sys.modules[name]
+    return seaborn
+
+
+sns = _import_seaborn()
 
 #: One colour per arm, in the order of :data:`vtrial.trial.ARMS` (placebo, anastrozole).
 ARM_COLORS = dict(zip(ARMS, ("#4C72B0", "#DD8452"), strict=True))

@@ -146,8 +146,8 @@ def test_dry_run_of_the_default_config(tmp_path):
     text = proc.stdout + proc.stderr
     assert "workflow/profiles/default" in text  # found without --profile
     jobs = jobs_of(text)
-    assert jobs.pop("power_batch") == 4
-    assert jobs.pop("sample_size_job") == 5  # one per method of the one scenario
+    assert jobs.pop("power_batch") == 2  # pipeline.power_jobs
+    assert jobs.pop("sample_size_job") == 1  # one per scenario (every method), and the default has one
     assert jobs == dict.fromkeys(
         ["calibration", "example_trial", "replication", "power_table", "sample_size", "heatmap_effect_sd",
          "heatmap_dropout", "tornado", "tipping_example", "tipping_design", "assurance", "provenance",
@@ -202,7 +202,7 @@ def test_draws_file_is_found_beside_its_config_file(tmp_path):
                         "sequential": {"information_fractions": [0.5, 1]}})
     )  # fmt: skip
     proc = snakemake(wd, "-n", "--cores", "2", "--configfile", "study/user.yaml")
-    assert jobs_of(proc.stdout + proc.stderr)["power_batch"] == 4
+    assert jobs_of(proc.stdout + proc.stderr)["power_batch"] == 2
 
 
 @pytest.fixture(scope="module")
@@ -296,10 +296,10 @@ def _changed(wd: Path, name: str, **sections) -> str:
 def test_changing_one_grid_value_reruns_only_that_scenario(tiny_run):
     name = _changed(tiny_run, "grid.yaml", grid={"effects.difference_pct": [-2.46, -1.2]})
     jobs = dry_jobs(tiny_run, "--configfile", name)
-    # the power job of the changed curve and the sample-size jobs of the changed
-    # scenario (one per method), the gathers, and what reads them; the config
-    # hash changes, so the provenance; nothing of the base case.
-    assert jobs == {"power_batch": 1, "sample_size_job": 2, "power_table": 1, "sample_size": 1,
+    # the power job of the changed curve and the sample-size job of the changed
+    # scenario (of its two), the gathers, and what reads them; the config hash
+    # changes, so the provenance; nothing of the base case.
+    assert jobs == {"power_batch": 1, "sample_size_job": 1, "power_table": 1, "sample_size": 1,
                     "provenance": 1, "summary": 1, "all": 1}  # fmt: skip
 
 
@@ -338,7 +338,7 @@ def test_report_refuses_results_of_another_config(tiny_run):
 def test_slurm_profile_dry_run(tmp_path):
     wd = workdir(tmp_path)
     proc = snakemake(wd, "-n", "--workflow-profile", str(ROOT / "workflow" / "profiles" / "slurm"))
-    assert jobs_of(proc.stdout + proc.stderr)["power_batch"] == 4
+    assert jobs_of(proc.stdout + proc.stderr)["power_batch"] == 2
 
 
 # --------------------------------------------------------------------------- teaching config

@@ -127,8 +127,8 @@ def power_batch_files(wildcards):
 
 
 def sample_size_job(wildcards):
-    """Scenario and method of one sample-size job."""
-    return SAMPLE_SIZE_JOBS[f"{wildcards.scenario}/{wildcards.method}"]
+    """Scenario and methods of one sample-size job."""
+    return SAMPLE_SIZE_JOBS[wildcards.scenario]
 
 
 def sample_size_files(wildcards):

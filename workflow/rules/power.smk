@@ -1,6 +1,6 @@
 # Monte Carlo power over the scenario grid (scattered over pipeline.power_jobs
 # jobs, gathered into one table) and the sample size for each target power
-# (one job per scenario and method, gathered into one table; a design's search
+# (one job per scenario, every method, gathered into one table; a design's search
 # drives the power row pipeline.sample_size_comparison, default each comparison).
 
 
@@ -66,10 +66,10 @@ rule power_table:
 
 rule sample_size_job:
     output:
-        "results/sample_size/jobs/{scenario}/{method}.csv",
+        "results/sample_size/jobs/{scenario}.csv",
     params:
         scenario=lambda wildcards: sample_size_job(wildcards)["scenario"],
-        method=lambda wildcards: sample_size_job(wildcards)["method"],
+        methods=lambda wildcards: sample_size_job(wildcards)["methods"],
         targets=VT["sensitivity"]["target_power"],
         reps=VT["simulation"]["reps"],
         n_max=VT["sensitivity"]["max_n_per_arm"],
@@ -77,10 +77,9 @@ rule sample_size_job:
         comparison=vp.sample_size_comparison(VT),
     priority: 10
     log:
-        "results/logs/sample_size/{scenario}/{method}.log",
+        "results/logs/sample_size/{scenario}.log",
     wildcard_constraints:
         scenario=r"[0-9a-f]+(-[0-9a-f]+)?",
-        method=r"[a-z_]+",
     threads: VT["simulation"]["workers"]
     resources:
         mem_mb=2000,

@@ -1,4 +1,4 @@
-"""Sample size of one method in one scenario, for every target power (vtrial.power.sample_size)."""
+"""Sample size of each method in one scenario, for every target power (vtrial.power.sample_size)."""
 
 from _log import job_log
 
@@ -10,7 +10,7 @@ with job_log(snakemake.log[0]) as timer:  # noqa: F821
         table = sample_size_table(
             [sm.params.scenario],
             targets=sm.params.targets,
-            methods=[sm.params.method],
+            methods=sm.params.methods,
             reps=sm.params.reps,
             n_max=sm.params.n_max,
             workers=sm.params.workers,
