@@ -64,7 +64,7 @@ from scipy import special
 from vtrial import model
 from vtrial.analytic import _jacobi, _power_nct
 from vtrial.design import design_of, effective_cohort
-from vtrial.design_decisions import DunnettCritical, dunnett_allocation
+from vtrial.design_decisions import DunnettCritical, dunnett_critical
 from vtrial.design_sim import true_differences
 
 #: Methods with a formula.
@@ -147,14 +147,8 @@ def _critical(design, mult: str, df: np.ndarray, alpha: float, dunnett) -> np.nd
 
 
 def _dunnett(design, alpha: float, cache: dict | None) -> DunnettCritical:
-    """Dunnett critical values of the planned allocation, kept in ``cache`` by allocation ratios and level."""
-    cache = {} if cache is None else cache
-    alloc = dunnett_allocation(design)
-    ratios = [a / alloc[0] for a in alloc]
-    key = (tuple(ratios), alpha)
-    if key not in cache:
-        cache[key] = DunnettCritical(ratios, alpha)
-    return cache[key]
+    """Dunnett critical values of the planned allocation (:func:`dunnett_critical`)."""
+    return dunnett_critical({} if cache is None else cache, design, alpha)
 
 
 def comparison_power(cfg: dict, method: str, label: str, mult: str | None = None, dunnett=None) -> float:

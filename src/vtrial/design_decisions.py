@@ -146,6 +146,19 @@ def significant(results: list[Replicates], method: str, design, alpha: float, or
     return critical.significant(*_dunnett_df(results))
 
 
+def dunnett_critical(cache: dict, design, level: float) -> DunnettCritical:
+    """The :class:`DunnettCritical` of ``design``'s planned allocation at ``level``, kept in ``cache``.
+
+    The correlations depend on the allocation ratios only, so a power curve over n,
+    a sample-size search and the formula column of a run share one entry.
+    """
+    alloc = np.array(dunnett_allocation(design), dtype=float)
+    key = (tuple(np.round(alloc / alloc[0], 12)), level)
+    if key not in cache:
+        cache[key] = DunnettCritical(key[0], level)
+    return cache[key]
+
+
 def decide(results: dict[str, list[Replicates]], design, method: str, alpha: float, dunnett=None) -> dict:
     """Decisions per endpoint and comparison, combined over endpoints, and the deciding family.
 
@@ -176,12 +189,7 @@ def decide(results: dict[str, list[Replicates]], design, method: str, alpha: flo
     dunnett = {} if dunnett is None else dunnett
 
     def critical(level):
-        # The correlations depend on the allocation ratios only: a power curve over n shares them.
-        alloc = np.array(dunnett_allocation(design))
-        key = (tuple(np.round(alloc / alloc[0], 12)), level)
-        if key not in dunnett:
-            dunnett[key] = DunnettCritical(key[0], level)
-        return dunnett[key]
+        return dunnett_critical(dunnett, design, level)
 
     if rule == "any" and method == "dunnett":
         # Dunnett within each endpoint at alpha / m: Bonferroni across the m endpoints.

@@ -395,8 +395,7 @@ def run_design_power(
     rows = []
     nan = float("nan")
     pool = power_mod._pool(workers) if workers > 1 else None
-    dunnett: dict = {}  # Dunnett critical values, shared by the scenarios of this run
-    formula_dunnett: dict = {}  # the same for the formulas
+    dunnett: dict = {}  # Dunnett critical values, shared by the scenarios and the formulas of this run
     try:
         for n, sc in enumerate(scenarios):
             scfg = sc.config
@@ -437,7 +436,7 @@ def run_design_power(
                     "n_per_arm": int(scfg["trial"]["n_per_arm"]),
                     "alpha": float(scfg["analysis"]["alpha"]),
                     "true_difference_pct": _true_pct(scfg, truths, ep, comp) if pair else nan,
-                    "analytic_power": design_analytic.row_power(scfg, m, ep, comp, mult, formula_dunnett),
+                    "analytic_power": design_analytic.row_power(scfg, m, ep, comp, mult, dunnett),
                     "engine": "design",
                     "missing": scfg["analysis"]["missing"],
                     **s,
@@ -523,7 +522,7 @@ def search_statistic(cfg: dict, statistic: str, comparison: str | None):
     """The :class:`vtrial.power.Statistic` a search of a design drives: power of the row ``comparison``.
 
     Monte Carlo by :func:`search_power`, formula by
-    :func:`vtrial.design_analytic.search_power`; each keeps its own cache of
+    :func:`vtrial.design_analytic.search_power`; both share one cache of
     Dunnett critical values across the candidates of the search.
     """
     import functools
@@ -537,15 +536,13 @@ def search_statistic(cfg: dict, statistic: str, comparison: str | None):
             "(allowed: power)"
         )
     search_rows(design_mod.design_of(cfg), comparison)
-    formula_dunnett: dict = {}
+    dunnett: dict = {}
     return power_mod.Statistic(
         "power",
-        functools.partial(search_power, comparison=comparison, dunnett={}),
-        functools.partial(design_analytic.search_power, comparison=comparison, dunnett=formula_dunnett),
+        functools.partial(search_power, comparison=comparison, dunnett=dunnett),
+        functools.partial(design_analytic.search_power, comparison=comparison, dunnett=dunnett),
         seed_method="student_t",
-        reason=functools.partial(
-            design_analytic.search_reason, comparison=comparison, dunnett=formula_dunnett
-        ),
+        reason=functools.partial(design_analytic.search_reason, comparison=comparison, dunnett=dunnett),
     )
 
 
