@@ -43,7 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy import interpolate, special
+from scipy import special
 
 from vtrial import analytic, engine, model, power
 from vtrial import config as config_mod
@@ -336,6 +336,8 @@ def _spline_tails(cfg: dict, method: str, prior) -> tuple[float, float]:
     up, lo = _tails(cfg, method, grid, 0.0)
     if len(grid) < 2:
         return float(up[0]), float(lo[0])
+    from scipy import interpolate  # lazily: only the analytic assurance needs splines
+
     f_up = interpolate.CubicSpline(grid, up)
     f_lo = interpolate.CubicSpline(grid, lo)
     breaks = np.concatenate(pts[1:])

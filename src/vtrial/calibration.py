@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from vtrial.config import scenario_id
 from vtrial.reference import published_figures
@@ -72,7 +72,8 @@ def simulated_statistics(cfg: dict, reps: int, *, rng) -> pd.DataFrame:
     na, np_ = a.sum(axis=1), p.sum(axis=1)
     pooled = ((na - 1) * sa**2 + (np_ - 1) * sp**2) / (na + np_ - 2)
     tstat = (ma - mp) / np.sqrt(pooled * (1 / na + 1 / np_))
-    out["bmd_change_g_cm2|difference|12|p_value"] = 2 * stats.t.sf(np.abs(tstat), na + np_ - 2)
+    # scipy.stats.t.sf(|t|, df) is stdtr(df, -|t|); scipy.stats costs 0.5 s to import
+    out["bmd_change_g_cm2|difference|12|p_value"] = 2 * special.stdtr(na + np_ - 2, -np.abs(tstat))
     return pd.DataFrame(out)
 
 

@@ -882,11 +882,11 @@ def sample_size_note(cfg: dict) -> str:
 
 def sample_size_title(cfg: dict) -> str:
     """Title of the sample-size figure of a design: the design and its comparison rule (two arms: ``""``)."""
-    from vtrial.design_power import EACH
-
     if not omitted_stages(cfg):
         return ""  # vtrial.plots.plot_sample_size's own title
 
+    # imported here: the Snakefile calls this while it is parsed, before any job can start
+    from vtrial.design_power import EACH
     from vtrial.report import sample_size_rule
 
     rule = sample_size_rule(cfg, sample_size_comparison(cfg) or EACH, list_labels=False).replace("`", "")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from vtrial.errors import InputError
 
@@ -95,6 +95,8 @@ class Normal(_Prior):
         return special.ndtr((np.asarray(x, dtype=float) - self.mean) / self.sd)
 
     def pdf(self, x):
+        from scipy import stats  # lazily, as in the other priors: 0.5 s to import, for plots only
+
         return stats.norm.pdf(x, self.mean, self.sd)
 
 
@@ -116,6 +118,8 @@ class TruncatedNormal(_Prior):
 
     @property
     def _dist(self):
+        from scipy import stats  # lazily: only this prior and the densities need scipy.stats
+
         a, b = (self.lower - self.loc) / self.sd, (self.upper - self.loc) / self.sd
         return stats.truncnorm(a, b, loc=self.loc, scale=self.sd)
 
@@ -165,6 +169,8 @@ class StudentT(_Prior):
         return special.stdtr(self.df, (np.asarray(x, dtype=float) - self.loc) / self.scale)
 
     def pdf(self, x):
+        from scipy import stats  # lazily, as in the other priors
+
         return stats.t.pdf(x, self.df, self.loc, self.scale)
 
 
