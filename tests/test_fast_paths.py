@@ -253,3 +253,67 @@ def test_small_power_run_imports_no_scipy_stats_or_statsmodels():
     )
     assert "vtrial.power" in loaded
     assert not {"scipy.stats", "statsmodels", "scipy.linalg"} & loaded
+
+
+def test_workflow_modules_import_no_scipy_stats():
+    # The Snakefile and the job scripts import these; scipy.stats (0.5 s) and
+    # scipy.interpolate are loaded only by the functions that use them.
+    loaded = _modules_after(
+        "import vtrial.pipeline, vtrial.report, vtrial.design_power, vtrial.assurance, vtrial.calibration\n"
+        "from vtrial.config import load_config\n"
+        "vtrial.pipeline.sample_size_title(vtrial.pipeline.check_config(load_config()))"
+    )
+    assert "vtrial.design_power" in loaded
+    assert not {"scipy.stats", "scipy.interpolate", "statsmodels"} & loaded
+
+
+def _top_level_imports() -> dict[str, set[str]]:
+    """Module -> the vtrial modules it imports at its top level (imports inside functions are lazy)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "src"
+    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (root / "vtrial").rglob("*.py")}  # fmt: skip
+    graph: dict[str, set[str]] = {m: set() for m in files}
+    for mod, path in files.items():
+        package = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            else:
+                continue
+            graph[mod] |= {n for n in names if n in files and n != mod}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (module -> modules it imports), or None."""
+    done: set[str] = set()
+
+    def visit(mod: str, path: list[str]) -> list[str] | None:
+        if mod in path:
+            return [*path[path.index(mod) :], mod]
+        if mod in done:
+            return None
+        for dep in sorted(graph[mod]):
+            found = visit(dep, [*path, mod])
+            if found:
+                return found
+        done.add(mod)
+        return None
+
+    return next((c for c in (visit(m, []) for m in sorted(graph)) if c), None)
+
+
+def test_no_import_cycle_in_the_package():
+    graph = _top_level_imports()
+    assert "vtrial.engine" in graph["vtrial.power"]  # the walk sees real imports
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({**graph, "vtrial.streams": graph["vtrial.streams"] | {"vtrial.power"}}) is not None
+    assert _cycle(graph) is None
