@@ -141,3 +141,126 @@ def test_mann_whitney_p_only_keeps_the_p_values():
         quick = run_block(cfg, "0123456789", 0, 300, ["mann_whitney"], p_only=True)["mann_whitney"]
         assert np.array_equal(full.p_value, quick.p_value, equal_nan=True)
         assert np.isnan(quick.ci_low).all() and np.isfinite(full.ci_low).any()
+
+
+# --------------------------------------------------------------------------- fast path against the scalar test
+
+
+def _scalar_reference(x_list, y_list, alpha=0.05):
+    """Per-replicate loop over :func:`hodges_lehmann` (checked against R above), NaN where it has no answer."""
+    out = {f: np.full(len(x_list), np.nan) for f in ("estimate", "ci_low", "ci_high", "p_value")}
+    for r, (x, y) in enumerate(zip(x_list, y_list, strict=True)):
+        if min(len(x), len(y)) < 2:
+            continue
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                res = hodges_lehmann(x, y, alpha=alpha)
+        except ZeroDivisionError:  # every value tied: no CI, no p-value
+            continue
+        for f in out:
+            out[f][r] = res[f]
+    return out
+
+
+def _assert_matches_scalar(res, x_list, y_list, alpha=0.05):
+    ref = _scalar_reference(x_list, y_list, alpha)
+    assert np.array_equal(res["nx"], [len(x) for x in x_list])
+    assert np.array_equal(res["ny"], [len(y) for y in y_list])
+    for f in ("estimate", "ci_low", "ci_high"):
+        # bit for bit: the roots of a step function leave no room for rounding
+        assert np.array_equal(res[f], ref[f], equal_nan=True), (f, np.flatnonzero(res[f] != ref[f]))
+    # p-values: the scalar test sums the exact null law directly and the fast
+    # path from cumulative tables, so they may differ in the last bits
+    assert np.array_equal(np.isnan(res["p_value"]), np.isnan(ref["p_value"]))
+    ok = ~np.isnan(ref["p_value"])
+    np.testing.assert_allclose(res["p_value"][ok], ref["p_value"][ok], rtol=1e-14, atol=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["trial.n_per_arm=30"],  # exact branch
+        ["trial.n_per_arm=60"],  # normal branch, 50 or more in most arms, dropout
+        ["trial.n_per_arm=150", "dropout.mechanism=MNAR"],
+        ["trial.n_per_arm=60", "analysis.missing=bocf"],  # tied zeros
+    ],
+)
+def test_mann_whitney_vec_bit_identical_to_scalar_loop(overrides):
+    cfg = load_config(overrides=overrides)
+    reps = 300
+    block = samplers.per_man_block(cfg, reps, np.random.SeedSequence([11, len(overrides)]), need_y6=True)
+    missing, scale = cfg["analysis"]["missing"], cfg["analysis"]["scale"]
+    rep = mann_whitney_vec(block, missing, scale, 0.05)
+    samples = []
+    for a in (1, 0):
+        y, w = samplers.outcome_from_bmd(block, a, missing, scale)
+        samples.append([y[:, r][w[:, r]] for r in range(reps)])
+    res = {
+        "estimate": rep.estimate, "ci_low": rep.ci_low, "ci_high": rep.ci_high, "p_value": rep.p_value,
+        "nx": rep.n_anastrozole, "ny": rep.n_placebo,
+    }  # fmt: skip
+    _assert_matches_scalar(res, *samples)
+    assert np.isfinite(rep.ci_low).all()
+
+
+def _padded(samples, width):
+    out = np.full((len(samples), width), np.nan)
+    for i, s in enumerate(samples):
+        out[i, : len(s)] = np.sort(s)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("n", "decimals"), [(20, 1), (60, 1), (150, 0), (150, 2)])
+def test_mw_sorted_rounded_data_bit_identical_to_scalar_loop(n, decimals):
+    # Rounded values: ties within and across the arms, and shifts of the root
+    # search at which x - d equals some y (multiples of the rounding step).
+    from vtrial.analysis.nonparametric import _mw_sorted
+
+    rng = np.random.default_rng([n, decimals])
+    reps = 200
+    x_list = [np.round(rng.normal(-1.0, 3.0, n - rng.integers(0, n // 3)), decimals) for _ in range(reps)]
+    y_list = [np.round(rng.normal(0.0, 3.0, n - rng.integers(0, n // 3)), decimals) for _ in range(reps)]
+    x_list[0] = y_list[0] = np.zeros(n)  # all tied: no CI, no p-value
+    x_list[1] = np.array([1.0])  # one man: nothing
+    res = _mw_sorted(_padded(x_list, n), _padded(y_list, n), 0.05)
+    _assert_matches_scalar(res, x_list, y_list)
+    assert np.isnan(res["ci_low"][:2]).all() and np.isfinite(res["ci_low"][2:]).all()
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_shifted_counts_equal_pairwise_counts(decimals):
+    # #(x - d > y), #(x - d == y) and the tie term of (x - d, y) by brute force
+    # over the pairs and the groups of equal values, at shifts that make x - d
+    # hit y values and at shifts between, over more rows than one merge chunk.
+    from vtrial.analysis.nonparametric import _shifted_counts, _within_ties
+
+    rng = np.random.default_rng(7)
+    reps, nxm, nym = 1500, 40, 50
+    x_list = [rng.normal(0.0, 2.0, rng.integers(2, nxm + 1)) for _ in range(reps)]
+    y_list = [rng.normal(0.0, 2.0, rng.integers(2, nym + 1)) for _ in range(reps)]
+    if decimals is not None:
+        x_list = [np.round(x, decimals) for x in x_list]
+        y_list = [np.round(y, decimals) for y in y_list]
+    xs, ys = _padded(x_list, nxm), _padded(y_list, nym)
+    pooled = np.concatenate([xs, ys], axis=1)
+    nx = np.array([len(x) for x in x_list])
+    ny = np.array([len(y) for y in y_list])
+    base = _within_ties(xs) + _within_ties(ys)
+    # a pairwise difference (x - d == y often holds exactly there) or a random shift
+    d = np.array(
+        [
+            x[0] - y[-1] if r % 3 == 0 else rng.normal()
+            for r, (x, y) in enumerate(zip(x_list, y_list, strict=True))
+        ]
+    )
+    rows = rng.permutation(reps)
+    gt, n_eq, ties = _shifted_counts(pooled, nxm, rows, nx[rows], ny[rows], d[rows], base[rows])
+    for j, r in enumerate(rows):
+        xd, y = x_list[r] - d[r], y_list[r]
+        assert gt[j] == np.sum(xd[:, None] > y[None, :])
+        assert n_eq[j] == np.sum(xd[:, None] == y[None, :])
+        _, t = np.unique(np.concatenate([xd, y]), return_counts=True)
+        assert ties[j] == np.sum(t**3 - t)
+    assert (n_eq > 0).sum() > reps // 10

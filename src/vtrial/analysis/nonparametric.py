@@ -40,6 +40,8 @@ __all__ = ["ALLOWED_MISSING", "hodges_lehmann", "mann_whitney", "mann_whitney_ve
 
 ALLOWED_MISSING: tuple[str, ...] = ("complete_case", "bocf", "locf")
 _EPS = sys.float_info.epsilon
+# Values per chunk of the shifted-sample merges (see _shifted_counts).
+_CHUNK_VALUES = 1 << 17
 
 
 def wilcox_counts(m: int, n: int) -> np.ndarray:
@@ -432,47 +434,90 @@ def _wilcox_law(m: int, n: int, alpha: float) -> tuple[np.ndarray, int, np.ndarr
 
 
 def _shifted_counts(
-    pooled: np.ndarray, nxm: int, nx: np.ndarray, ny: np.ndarray, d, base_ties: np.ndarray
+    pooled: np.ndarray,
+    nxm: int,
+    rows: np.ndarray,
+    nx: np.ndarray,
+    ny: np.ndarray,
+    d,
+    base_ties: np.ndarray,
+    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``#(x_i - d > y_j)``, ``#(x_i - d == y_j)`` and the tie term of ``(x - d, y)`` per row.
 
-    ``pooled`` is ``(x, y)`` per row, each sorted with NaN (padding) last, x in
-    the first ``nxm`` columns (overwritten here by ``x - d``); ``nx`` and
-    ``ny`` count the values; ``d`` is a scalar or one shift per row;
-    ``base_ties`` is ``sum(t^3 - t)`` over groups of equal values within x and
-    within y. ``x - d`` stays sorted (rounding is monotone), so a stable
-    argsort of ``(x - d, y)`` merges two sorted runs, equal values ending up
-    together with the x values first and the padding last (x padding first).
-    An x value at merged position ``p`` that is the ``i``-th x exceeds exactly
-    ``p - i`` values of y, so ``#(x - d > y)`` is the sum of the x positions
-    minus ``nx (nx - 1) / 2`` (and minus the padding's share). Only rows where
-    an x value equals a y value (rare except at the ends of the root search
-    and for tied data) need the groups of equal values: a group with ``a``
-    values of x and ``b`` of y has ``a b`` equal pairs and adds ``(a + b)^3 -
-    (a + b) - (a^3 - a) - (b^3 - b) = 3 a b (a + b)`` to the tie term. All are
-    integer-valued, hence exact: the same values as the pairwise comparisons
-    of R's ``rank(c(x - d, y))``, at ``O(N log N)`` per row instead of
-    ``O(nx ny)``.
+    ``pooled`` is ``(x, y)`` per replicate, each sorted with NaN (padding)
+    last, x in the first ``nxm`` columns; ``rows`` are the replicates to
+    evaluate, ``nx`` and ``ny`` count their values; ``d`` is a scalar or one
+    shift per row; ``base_ties`` is ``sum(t^3 - t)`` over groups of equal
+    values within x and within y. ``x - d`` stays sorted (rounding is
+    monotone), so a stable argsort of ``(x - d, y)`` merges two sorted runs,
+    equal values ending up together with the x values first and the padding
+    last (x padding first). An x value at merged position ``p`` that is the
+    ``i``-th x exceeds exactly ``k_i = p - i`` values of y, so ``#(x - d > y)``
+    is the sum of the ``k_i`` over the real x values (an x padding value has
+    ``k_i = ny``). Only rows where an x value equals a y value (rare except
+    at the ends of the root search and for tied data) need the groups of
+    equal values: a group with ``a`` values of x and ``b`` of y has ``a b``
+    equal pairs and adds ``(a + b)^3 - (a + b) - (a^3 - a) - (b^3 - b) = 3 a b
+    (a + b)`` to the tie term. All are integer-valued, hence exact: the same
+    values as the pairwise comparisons of R's ``rank(c(x - d, y))``, at
+    ``O(N log N)`` per row instead of ``O(nx ny)``.
+
+    The rows are merged in chunks of ``_CHUNK_VALUES`` values, in ``work``
+    (``(chunk rows, pooled.shape[1])`` floats, allocated if None): a chunk
+    then stays in a core's L2 cache, and a buffer reused over the hundreds of
+    calls of a root search saves the page faults of fresh allocations.
     """
-    rows, width = pooled.shape
-    pooled[:, :nxm] -= d if np.ndim(d) == 0 else np.asarray(d)[:, None]
-    order = np.argsort(pooled, axis=1, kind="stable")
-    # merged positions of x_0, x_1, ... per row (x keeps its order in a stable sort)
-    # (flat indices: a 2-D nonzero builds row and column arrays and costs 8 times as much)
-    xpos = np.flatnonzero(order < nxm).reshape(rows, nxm) - (np.arange(rows) * width)[:, None]
-    pad = nxm - nx  # x padding sits at merged positions nx + ny, ..., nx + ny + pad - 1
-    gt = xpos.sum(axis=1) - nx * (nx - 1) / 2.0 - pad * (nx + ny) - pad * (pad - 1) / 2.0
-    n_eq = np.zeros(rows)
+    if work is None:
+        work = _merge_buffer(pooled.shape[1])
+    step = work.shape[0]
+    d = np.broadcast_to(np.asarray(d, dtype=float), (len(rows),))
+    parts = [
+        _merge_counts(
+            pooled,
+            nxm,
+            rows[i : i + step],
+            nx[i : i + step],
+            ny[i : i + step],
+            d[i : i + step],
+            base_ties[i : i + step],
+            work,
+        )
+        for i in range(0, len(rows), step)
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    gt, n_eq, ties = (np.concatenate(v) for v in zip(*parts, strict=True))
+    return gt, n_eq, ties
+
+
+def _merge_buffer(width: int) -> np.ndarray:
+    return np.empty((max(1, _CHUNK_VALUES // width), width))
+
+
+def _merge_counts(pooled, nxm, rows, nx, ny, d, base_ties, work):
+    """:func:`_shifted_counts` on one chunk of rows (``d`` one shift per row)."""
+    m = len(rows)
+    width = pooled.shape[1]
+    merged = np.take(pooled, rows, axis=0, out=work[:m], mode="clip")  # rows are valid: no bounds check
+    merged[:, :nxm] -= d[:, None]
+    order = np.argsort(merged, axis=1, kind="stable")
+    # merged positions of x_0, x_1, ... per row (x keeps its order in a stable sort),
+    # less i: the number of y values below x_i - d (flat indices: a 2-D nonzero builds
+    # row and column arrays and costs 8 times as much)
+    k = np.flatnonzero(order < nxm).reshape(m, nxm)
+    k -= (np.arange(m) * width)[:, None] + np.arange(nxm)
+    gt = (k.sum(axis=1) - (nxm - nx) * ny).astype(float)
+    n_eq = np.zeros(m)
     ties = base_ties.astype(float)
-    # x_i - d exceeds k_i = xpos_i - i values of y; it equals one only if it equals y_(k_i),
-    # the smallest y not below it (equal values put x first). x padding is NaN and so is
-    # y_(k_i) where k_i reaches the y padding; where it passes every y, y_(last) is below it.
-    k = np.minimum(xpos - np.arange(nxm), width - nxm - 1)
-    k += (np.arange(rows) * width + nxm)[:, None]
-    y_next = np.take(pooled, k)
-    hit = np.flatnonzero((y_next == pooled[:, :nxm]).any(axis=1))
+    # x_i - d equals a y value only if it equals y_(k_i), the smallest y not below it
+    # (equal values put x first). x padding is NaN and so is y_(k_i) where k_i reaches
+    # the y padding; where it passes every y, y_(last) is below it.
+    np.minimum(k, width - nxm - 1, out=k)
+    k += (np.arange(m) * width + nxm)[:, None]
+    hit = np.flatnonzero((np.take(merged, k) == merged[:, :nxm]).any(axis=1))
     if len(hit):
-        vh = np.take_along_axis(pooled[hit], order[hit], axis=1)
+        vh = np.take_along_axis(merged[hit], order[hit], axis=1)
         xh = order[hit] < nxm
         same = vh[:, 1:] == vh[:, :-1]  # NaN padding is never equal
         yh = ~xh & ~np.isnan(vh)
@@ -509,11 +554,14 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
     mn = nx * ny
     base_ties = _within_ties(xs) + _within_ties(ys)
     pooled = np.concatenate([xs, ys], axis=1)
+    work = _merge_buffer(pooled.shape[1])
     nxi, nyi = nx.astype(np.int64), ny.astype(np.int64)
 
     def w_stat(d: np.ndarray, idx: np.ndarray):
         """(dz, sigma) at shift d for replicates idx, as the ranks of (x - d, y) give."""
-        gt, n_eq, ties = _shifted_counts(pooled[idx], xs.shape[1], nxi[idx], nyi[idx], d, base_ties[idx])
+        gt, n_eq, ties = _shifted_counts(
+            pooled, xs.shape[1], idx, nxi[idx], nyi[idx], d, base_ties[idx], work
+        )
         dz = gt + 0.5 * n_eq - mn[idx] / 2.0
         nn = big_n[idx]
         sigma = np.sqrt(mn[idx] / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0))))
@@ -587,28 +635,38 @@ def _mw_sorted(xs: np.ndarray, ys: np.ndarray, alpha: float, p_only: bool = Fals
             mumin = xs[nr, 0] - np.take_along_axis(ys[nr], last_y, 1)[:, 0]
             mumax = np.take_along_axis(xs[nr], last_x, 1)[:, 0] - ys[nr, 0]
 
-            def f_of(correct: bool, zq: float):
-                def f(d, idx):
-                    dz, s, _ = w_stat(d, idx)
-                    corr = np.sign(dz) * 0.5 if correct else 0.0
-                    return (dz - corr) / s - zq
+            # The three searches (CI ends, estimate) run as one lockstep of 3 n problems;
+            # they share the statistic at the bracket ends, where only the transform
+            # (continuity correction, quantile) differs.
+            keys = ("ci_low", "ci_high", "estimate")
+            # special.ndtri is what scipy.stats.norm's ppf / isf evaluate,
+            # without importing scipy.stats (about a second at start-up).
+            zqs = (-special.ndtri(alpha / 2), special.ndtri(alpha / 2), 0.0)
+            corrects = (True, True, False)
+            n = len(nr)
+            prob_row = np.tile(nr, 3)
+            prob_zq = np.repeat(zqs, n)
+            prob_correct = np.repeat(corrects, n)
 
-                return f
+            def f(d, idx):
+                dz, s, _ = w_stat(d, prob_row[idx])
+                corr = np.where(prob_correct[idx], np.sign(dz) * 0.5, 0.0)
+                return (dz - corr) / s - prob_zq[idx]
 
-            for key, zq, correct in (
-                # special.ndtri is what scipy.stats.norm's ppf / isf evaluate,
-                # without importing scipy.stats (about a second at start-up).
-                ("ci_low", -special.ndtri(alpha / 2), True),
-                ("ci_high", special.ndtri(alpha / 2), True),
-                ("estimate", 0.0, False),
-            ):
-                f = f_of(correct, zq)
-                fa = f(mumin, nr)
-                fb = f(mumax, nr)
-                root = _zeroin_lockstep(f, nr, mumin.copy(), mumax.copy(), fa.copy(), fb.copy(), 1e-4)
-                if correct:
-                    root = np.where(fa <= 0, mumin, np.where(fb >= 0, mumax, root))
-                out[key][nr] = root
+            def transforms(d):
+                dz, s, _ = w_stat(d, nr)
+                corr = np.sign(dz) * 0.5
+                return np.concatenate(
+                    [(dz - (corr if c else 0.0)) / s - zq for zq, c in zip(zqs, corrects, strict=True)]
+                )
+
+            fa, fb = transforms(mumin), transforms(mumax)
+            a, b = np.tile(mumin, 3), np.tile(mumax, 3)
+            root = _zeroin_lockstep(f, np.arange(3 * n), a.copy(), b.copy(), fa.copy(), fb.copy(), 1e-4)
+            # a CI end beyond the bracket of shifts is that end of the bracket, as in R
+            root = np.where(prob_correct & (fa <= 0), a, np.where(prob_correct & (fb >= 0), b, root))
+            for j, key in enumerate(keys):
+                out[key][nr] = root[j * n : (j + 1) * n]
     return out
 
 
