@@ -256,11 +256,70 @@ def test_shifted_counts_equal_pairwise_counts(decimals):
         ]
     )
     rows = rng.permutation(reps)
-    gt, n_eq, ties = _shifted_counts(pooled, nxm, rows, nx[rows], ny[rows], d[rows], base[rows])
+    gt, n_eq, ties, k = _shifted_counts(pooled, nxm, rows, nx[rows], ny[rows], d[rows], base[rows])
     for j, r in enumerate(rows):
         xd, y = x_list[r] - d[r], y_list[r]
         assert gt[j] == np.sum(xd[:, None] > y[None, :])
         assert n_eq[j] == np.sum(xd[:, None] == y[None, :])
         _, t = np.unique(np.concatenate([xd, y]), return_counts=True)
         assert ties[j] == np.sum(t**3 - t)
+        below = np.sum(np.sort(xd)[:, None] > y[None, :], axis=1)  # K_i: y values below x_(i) - d
+        assert k[j].tolist() == below.tolist() + [len(y)] * (nxm - len(xd))
     assert (n_eq > 0).sum() > reps // 10
+
+
+@pytest.mark.parametrize("decimals", [None, 1])
+def test_shift_search_candidate_pairs_equal_merges(decimals):
+    # The root searches' statistic from candidate pairs equals the one from a
+    # merge at every point, bit for bit: points inside narrowing brackets,
+    # points equal to pairwise differences (x_i - d == y_j), points outside the
+    # bracket (merged for good), problems leaving the search at random.
+    from vtrial.analysis import nonparametric as npm
+
+    rng = np.random.default_rng(13)
+    reps, nxm, nym = 300, 60, 70
+    x_list = [rng.normal(-1.0, 3.0, rng.integers(2, nxm + 1)) for _ in range(reps)]
+    y_list = [rng.normal(0.0, 3.0, rng.integers(2, nym + 1)) for _ in range(reps)]
+    if decimals is not None:
+        x_list = [np.round(x, decimals) for x in x_list]
+        y_list = [np.round(y, decimals) for y in y_list]
+    xs, ys = _padded(x_list, nxm), _padded(y_list, nym)
+    pooled = np.concatenate([xs, ys], axis=1)
+    nx = np.array([len(x) for x in x_list])
+    ny = np.array([len(y) for y in y_list])
+    base = npm._within_ties(xs) + npm._within_ties(ys)
+    mn, big_n = (nx * ny).astype(float), (nx + ny).astype(float)
+    work = npm._merge_buffer(pooled.shape[1])
+    zqs, corrects = (1.96, 0.0), (True, False)
+    search = npm._ShiftSearch(pooled, nxm, nx, ny, base, mn, big_n, work, np.arange(reps), zqs, corrects)
+
+    def merged_value(d, idx):
+        rows = idx % reps
+        gt, n_eq, ties, _ = npm._shifted_counts(pooled, nxm, rows, nx[rows], ny[rows], d, base[rows], work)
+        dz, s = npm._standardize(gt, n_eq, ties, mn[rows], big_n[rows])
+        zq, correct = np.array(zqs)[idx // reps], np.array(corrects)[idx // reps]
+        return (dz - np.where(correct, np.sign(dz) * 0.5, 0.0)) / s - zq
+
+    lo = np.array([x.min() - y.max() for x, y in zip(x_list, y_list, strict=True)])
+    hi = np.array([x.max() - y.min() for x, y in zip(x_list, y_list, strict=True)])
+    ends = search.ends(lo, hi)
+    idx = np.arange(2 * reps)
+    for value, d in zip(ends, (lo, hi), strict=True):
+        assert np.array_equal(value, merged_value(np.tile(d, 2), idx))
+    low, high = np.tile(lo, 2), np.tile(hi, 2)
+    for _ in range(30):
+        d = low + (high - low) * rng.uniform(0.1, 0.9, len(idx))
+        # a pairwise difference inside the bracket: x_i - d often equals y_j there
+        pair = np.array([x_list[r % reps][0] - y_list[r % reps][-1] for r in idx])
+        pair_inside = (pair > low) & (pair < high)
+        d = np.where(pair_inside & (rng.random(len(idx)) < 0.3), pair, d)
+        # next to the lower end: x_i - d may still equal the y_j that x_i - L equalled
+        d = np.where(rng.random(len(idx)) < 0.2, np.nextafter(low, high), d)
+        d = np.where(rng.random(len(idx)) < 0.005, high + 1.0, d)  # outside the bracket
+        assert np.array_equal(search.f(d, idx), merged_value(d, idx))
+        c = np.where(rng.random(len(idx)) < 0.5, low, high)
+        search.narrow(idx, d, c)
+        low, high = np.where(c > d, d, low), np.where(c > d, high, d)
+        keep = rng.random(len(idx)) < 0.97  # problems whose search ended
+        idx, low, high = idx[keep], low[keep], high[keep]
+    assert (search.mode == 1).sum() > reps and (search.mode == 2).any()
