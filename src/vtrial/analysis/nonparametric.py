@@ -381,7 +381,9 @@ def mann_whitney_vec(block, missing: str, scale: str, alpha: float, p_only: bool
     W and the tie term at a shift ``d`` come from one stable sort of the
     pooled sample ``(x - d, y)`` per replicate (:func:`_shifted_counts`):
     ``O(N log N)`` per evaluation instead of ``O(nx ny)`` pairs, and equal to
-    the pairwise counts to the last bit (they are integers).
+    the pairwise counts to the last bit (they are integers). Once a search's
+    bracket holds few pairs ``x_i - y_j``, only those are compared
+    (:class:`_ShiftSearch`), with the same result.
 
     With ``p_only`` only the p-values are computed (estimate and CI are NaN):
     a sample-size or MDE search needs nothing else.
@@ -453,20 +455,22 @@ def _shifted_counts(
     monotone), so a stable argsort of ``(x - d, y)`` merges two sorted runs,
     equal values ending up together with the x values first and the padding
     last (x padding first). An x value at merged position ``p`` that is the
-    ``i``-th x exceeds exactly ``k_i = p - i`` values of y, so ``#(x - d > y)``
-    is the sum of the ``k_i`` over the real x values (an x padding value has
-    ``k_i = ny``; ``k`` is returned, shape ``(len(rows), nxm)``). Only rows where an x value equals a y value (rare except
-    at the ends of the root search and for tied data) need the groups of
-    equal values: a group with ``a`` values of x and ``b`` of y has ``a b``
-    equal pairs and adds ``(a + b)^3 - (a + b) - (a^3 - a) - (b^3 - b) = 3 a b
-    (a + b)`` to the tie term. All are integer-valued, hence exact: the same
-    values as the pairwise comparisons of R's ``rank(c(x - d, y))``, at
+    ``i``-th x exceeds exactly ``k_i = p - i`` values of y (returned as ``k``,
+    shape ``(len(rows), nxm)``; an x padding value has ``k_i = ny``), so
+    ``#(x - d > y)`` is the sum of the ``k_i`` over the real x values. Only
+    rows where an x value equals a y value (rare except at the ends of the
+    root search and for tied data) need the groups of equal values: a group
+    with ``a`` values of x and ``b`` of y has ``a b`` equal pairs and adds
+    ``(a + b)^3 - (a + b) - (a^3 - a) - (b^3 - b) = 3 a b (a + b)`` to the tie
+    term. All are integer-valued, hence exact: the same values as the
+    pairwise comparisons of R's ``rank(c(x - d, y))``, at
     ``O(N log N)`` per row instead of ``O(nx ny)``.
 
     The rows are merged in chunks of ``_CHUNK_VALUES`` values, in ``work``
     (``(chunk rows, pooled.shape[1])`` floats, allocated if None): a chunk
-    then stays in a core's L2 cache, and a buffer reused over the hundreds of
-    calls of a root search saves the page faults of fresh allocations.
+    then stays in a core's L2 cache (merging thousands of rows at once was
+    half as fast), and one buffer serves all the calls of the root searches
+    instead of a fresh array per chunk (about 10% faster).
     """
     if work is None:
         work = _merge_buffer(pooled.shape[1])
@@ -665,8 +669,9 @@ def _standardize(gt, n_eq, ties, mn, big_n):
 
 
 # A root search compares candidate pairs instead of merging once its bracket holds at
-# most this many pairs x_i - y_j (a merge of ~300 values costs about as much as
-# comparing ~100-200 pairs).
+# most this many pairs x_i - y_j (64 to 256 were equally fast at 100-150 men per arm;
+# a merge of ~300 values costs about as much as comparing ~150 pairs, and wider
+# brackets cost more to carry than the merges they save).
 _WINDOW_PAIRS = 128
 
 
