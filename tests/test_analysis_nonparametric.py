@@ -229,25 +229,31 @@ def test_mw_sorted_rounded_data_bit_identical_to_scalar_loop(n, decimals):
     assert np.isnan(res["ci_low"][:2]).all() and np.isfinite(res["ci_low"][2:]).all()
 
 
+def _random_pooled(rng, reps, nxm, nym, shift, decimals):
+    """Samples of 2 to nxm (x, mean shift) and 2 to nym (y) normals, rounded if asked, and their pooled rows."""
+    from vtrial.analysis.nonparametric import _within_ties
+
+    x_list = [rng.normal(shift, 3.0, rng.integers(2, nxm + 1)) for _ in range(reps)]
+    y_list = [rng.normal(0.0, 3.0, rng.integers(2, nym + 1)) for _ in range(reps)]
+    if decimals is not None:
+        x_list = [np.round(x, decimals) for x in x_list]
+        y_list = [np.round(y, decimals) for y in y_list]
+    xs, ys = _padded(x_list, nxm), _padded(y_list, nym)
+    nx = np.array([len(x) for x in x_list])
+    ny = np.array([len(y) for y in y_list])
+    return x_list, y_list, np.concatenate([xs, ys], axis=1), nx, ny, _within_ties(xs) + _within_ties(ys)
+
+
 @pytest.mark.parametrize("decimals", [None, 1])
 def test_shifted_counts_equal_pairwise_counts(decimals):
     # #(x - d > y), #(x - d == y) and the tie term of (x - d, y) by brute force
     # over the pairs and the groups of equal values, at shifts that make x - d
     # hit y values and at shifts between, over more rows than one merge chunk.
-    from vtrial.analysis.nonparametric import _shifted_counts, _within_ties
+    from vtrial.analysis.nonparametric import _shifted_counts
 
     rng = np.random.default_rng(7)
-    reps, nxm, nym = 1500, 40, 50
-    x_list = [rng.normal(0.0, 2.0, rng.integers(2, nxm + 1)) for _ in range(reps)]
-    y_list = [rng.normal(0.0, 2.0, rng.integers(2, nym + 1)) for _ in range(reps)]
-    if decimals is not None:
-        x_list = [np.round(x, decimals) for x in x_list]
-        y_list = [np.round(y, decimals) for y in y_list]
-    xs, ys = _padded(x_list, nxm), _padded(y_list, nym)
-    pooled = np.concatenate([xs, ys], axis=1)
-    nx = np.array([len(x) for x in x_list])
-    ny = np.array([len(y) for y in y_list])
-    base = _within_ties(xs) + _within_ties(ys)
+    reps, nxm = 1500, 40
+    x_list, y_list, pooled, nx, ny, base = _random_pooled(rng, reps, nxm, 50, 0.0, decimals)
     # a pairwise difference (x - d == y often holds exactly there) or a random shift
     d = np.array(
         [
@@ -277,17 +283,8 @@ def test_shift_search_candidate_pairs_equal_merges(decimals):
     from vtrial.analysis import nonparametric as npm
 
     rng = np.random.default_rng(13)
-    reps, nxm, nym = 300, 60, 70
-    x_list = [rng.normal(-1.0, 3.0, rng.integers(2, nxm + 1)) for _ in range(reps)]
-    y_list = [rng.normal(0.0, 3.0, rng.integers(2, nym + 1)) for _ in range(reps)]
-    if decimals is not None:
-        x_list = [np.round(x, decimals) for x in x_list]
-        y_list = [np.round(y, decimals) for y in y_list]
-    xs, ys = _padded(x_list, nxm), _padded(y_list, nym)
-    pooled = np.concatenate([xs, ys], axis=1)
-    nx = np.array([len(x) for x in x_list])
-    ny = np.array([len(y) for y in y_list])
-    base = npm._within_ties(xs) + npm._within_ties(ys)
+    reps, nxm = 300, 60
+    x_list, y_list, pooled, nx, ny, base = _random_pooled(rng, reps, nxm, 70, -1.0, decimals)
     mn, big_n = (nx * ny).astype(float), (nx + ny).astype(float)
     work = npm._merge_buffer(pooled.shape[1])
     zqs, corrects = (1.96, 0.0), (True, False)
