@@ -778,7 +778,7 @@ class _ShiftSearch:
             lt = cy < q
             eq = cy == q
             gt[win] = self.base[idx[win]] + np.bincount(cp, lt, size)[idx[win]]
-            hit = win[np.bincount(cp, eq, size)[idx[win]] > 0]
+            hit = win[np.bincount(cp, eq, size)[idx[win]] > 0] if eq.any() else win[:0]
             if len(hit):  # x_i - d == y_j: the tie groups from a merge
                 gt[hit], n_eq[hit], ties[hit], _ = self._counts(d[hit], idx[hit])
             self.compared = lt, eq
@@ -803,21 +803,24 @@ class _ShiftSearch:
             pm, k = self.merged
             self.merged = None
             self.k[pm + size * is_upper[pm]] = k  # (problems in mode 1 or 2 never read theirs)
-        cp, cx, cy = self.cand
-        if len(cp):
+        cand = self.cand
+        if len(cand[0]):
+            cp = cand[0]
             lt, eq = self.compared
             cu = is_upper[cp]
             self.base += np.bincount(cp, lt & cu, size)
             alive = np.zeros(size, dtype=bool)
             alive[idx] = self.mode[idx] == 1
-            keep = alive[cp] & np.where(cu, ~lt, lt | eq)
-            self.cand = (cp[keep], cx[keep], cy[keep])
+            # b upper end: keep y_j >= x_i - b; lower end: keep y_j <= x_i - b
+            keep = alive[cp] & ((cu ^ lt) | eq)
+            cand = tuple(v[keep] for v in cand)
         sw = idx[(self.mode[idx] == 0) & (self.g[0, idx] - self.g[1, idx] <= _WINDOW_PAIRS)]
         if len(sw):
-            self._switch(sw)
+            cand = tuple(np.concatenate(v) for v in zip(cand, self._candidates(sw), strict=True))
+        self.cand = cand
 
-    def _switch(self, sw: np.ndarray) -> None:
-        """Candidate pairs of problems ``sw`` from the merges at their bracket ends."""
+    def _candidates(self, sw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate pairs of problems ``sw`` from the merges at their bracket ends; they switch to them."""
         nxm, width = self.nxm, self.pooled.shape[1]
         flat = self.pooled.ravel()
         r = self.rows[sw]
@@ -836,14 +839,9 @@ class _ShiftSearch:
         x_at = r[row] * width + (nz - row * nxm)  # flat index of x_i in pooled
         y_at = r[row] * width + nxm + k_hi.ravel()[nz]  # ... and of y_(K_i(H))
         at = np.arange(count.sum()) + np.repeat(y_at - (np.cumsum(count) - count), count)
-        cp, cx, cy = self.cand
-        self.cand = (
-            np.concatenate([cp, np.repeat(sw[row], count)]),
-            np.concatenate([cx, np.repeat(flat[x_at], count)]),
-            np.concatenate([cy, flat[at]]),
-        )
         self.base[sw] = self.g[1, sw]
         self.mode[sw] = 1
+        return np.repeat(sw[row], count), np.repeat(flat[x_at], count), flat[at]
 
 
 def _group_pairs(nx: np.ndarray, ny: np.ndarray):
