@@ -686,7 +686,7 @@ class _ShiftSearch:
     :func:`_zeroin_lockstep`.
 
     Brent's iterates lie inside the current bracket ``[L, H]``, whose ends
-    were evaluated, and for ``L <= d <= H`` every ``x_i - d`` lies between
+    were evaluated (:meth:`narrow` follows it), and for ``L <= d <= H`` every ``x_i - d`` lies between
     ``x_i - H`` and ``x_i - L`` (rounding is monotone). With ``K_i(d) = #(y <
     x_i - d)`` from the merges at the ends, the y values ``j < K_i(H)`` are
     below ``x_i - d`` for every such ``d`` and those ``j >= K_i(L)`` never
@@ -700,8 +700,9 @@ class _ShiftSearch:
     bracket stay: those with ``y_j <= x_i - d`` when ``d`` becomes the lower
     end; otherwise those with ``y_j < x_i - d`` join ``gt(H)``. These are the
     comparisons of the same floats as in the merges, hence the same counts.
-    A point outside the bracket (never one of Brent's) is merged, and so are
-    all the later points of its problem.
+    A point outside the bracket (Brent's step leaves it only in corner cases,
+    a zero interpolation step turned into ``-tol``) is merged, and so are all
+    the later points of its problem.
     """
 
     def __init__(self, pooled, nxm, nx, ny, base_ties, mn, big_n, work, reps, zqs, corrects):
