@@ -476,22 +476,24 @@ def _shifted_counts(
         work = _merge_buffer(pooled.shape[1])
     step = work.shape[0]
     d = np.broadcast_to(np.asarray(d, dtype=float), (len(rows),))
-    parts = [
+    gt, n_eq = np.empty(len(rows)), np.zeros(len(rows))
+    ties = base_ties.astype(float)
+    k = np.empty((len(rows), nxm), dtype=np.int64)
+    for i in range(0, len(rows), step):
+        part = slice(i, i + step)
         _merge_counts(
             pooled,
             nxm,
-            rows[i : i + step],
-            nx[i : i + step],
-            ny[i : i + step],
-            d[i : i + step],
-            base_ties[i : i + step],
+            rows[part],
+            nx[part],
+            ny[part],
+            d[part],
             work,
+            gt[part],
+            n_eq[part],
+            ties[part],
+            k[part],
         )
-        for i in range(0, len(rows), step)
-    ]
-    if len(parts) == 1:
-        return parts[0]
-    gt, n_eq, ties, k = (np.concatenate(v) for v in zip(*parts, strict=True))
     return gt, n_eq, ties, k
 
 
@@ -499,26 +501,24 @@ def _merge_buffer(width: int) -> np.ndarray:
     return np.empty((max(1, _CHUNK_VALUES // width), width))
 
 
-def _merge_counts(pooled, nxm, rows, nx, ny, d, base_ties, work):
-    """:func:`_shifted_counts` on one chunk of rows (``d`` one shift per row)."""
+def _merge_counts(pooled, nxm, rows, nx, ny, d, work, gt, n_eq, ties, k):
+    """:func:`_shifted_counts` on one chunk of rows, into its slices of ``gt``, ``n_eq``, ``ties``, ``k``."""
     m = len(rows)
     width = pooled.shape[1]
     merged = np.take(pooled, rows, axis=0, out=work[:m], mode="clip")  # rows are valid: no bounds check
     merged[:, :nxm] -= d[:, None]
     order = np.argsort(merged, axis=1, kind="stable")
-    # merged positions of x_0, x_1, ... per row (x keeps its order in a stable sort),
-    # less i: the number of y values below x_i - d (flat indices: a 2-D nonzero builds
-    # row and column arrays and costs 8 times as much)
-    k = np.flatnonzero(order < nxm).reshape(m, nxm)
-    k -= (np.arange(m) * width)[:, None] + np.arange(nxm)
-    gt = (k.sum(axis=1) - (nxm - nx) * ny).astype(float)
-    n_eq = np.zeros(m)
-    ties = base_ties.astype(float)
+    # flat indices (row * width + merged position) of x_0, x_1, ... per row (x keeps its
+    # order in a stable sort; a 2-D nonzero builds row and column arrays and costs 8 times
+    # as much); less i, the number k_i of y values below x_i - d
+    at = np.flatnonzero(order < nxm).reshape(m, nxm)
+    at += nxm - np.arange(nxm)  # flat index of y_(k_i)
+    np.subtract(at, (np.arange(m) * width + nxm)[:, None], out=k)
+    gt[:] = k.sum(axis=1) - (nxm - nx) * ny
     # x_i - d equals a y value only if it equals y_(k_i), the smallest y not below it
     # (equal values put x first). x padding is NaN and so is y_(k_i) where k_i reaches
     # the y padding; where it passes every y, y_(last) is below it.
-    at = np.minimum(k, width - nxm - 1)
-    at += (np.arange(m) * width + nxm)[:, None]
+    np.minimum(at, (np.arange(m) * width + width - 1)[:, None], out=at)
     hit = np.flatnonzero((np.take(merged, at) == merged[:, :nxm]).any(axis=1))
     if len(hit):
         vh = np.take_along_axis(merged[hit], order[hit], axis=1)
@@ -532,7 +532,6 @@ def _merge_counts(pooled, nxm, rows, nx, ny, d, base_ties, work):
         b = np.bincount(group, yh.ravel(), len(hit) * width)
         n_eq[hit] = (a * b).reshape(len(hit), width).sum(1)
         ties[hit] += (3.0 * a * b * (a + b)).reshape(len(hit), width).sum(1)
-    return gt, n_eq, ties, k
 
 
 def _within_ties(v: np.ndarray) -> np.ndarray:
