@@ -115,7 +115,7 @@ def plot_timeline(jobs: list[dict], t0: float, wall: float, path: Path, title: s
     ax.set_xlim(0, wall * 1.02)
     ax.set_xlabel("seconds since `snakemake` started (black line: end of run)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=COLORS[p]) for p in PHASES]
-    ax.legend(handles, PHASES, ncol=4, fontsize=8, loc="lower right")
+    ax.legend(handles, PHASES, ncol=4, fontsize=8, loc="upper right")
     ax.set_title(title, loc="left", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
