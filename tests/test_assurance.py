@@ -56,6 +56,17 @@ def test_tails_sum_to_analytic_power(method, overrides):
         assert (lo[0] > up[0]) == (d < 0)
 
 
+def test_welch_tails_in_passes_equal_one_pass(monkeypatch):
+    from vtrial import analytic
+
+    cfg = load_config(overrides=["trial.n_per_arm=20", "trial.randomization=simple"])
+    d = np.array([-2.46, 0.8])
+    whole = assurance.directional_power(cfg, "welch_t", d)
+    monkeypatch.setattr(analytic, "WELCH_PAIRS_PER_PASS", 23)
+    parts = assurance.directional_power(cfg, "welch_t", d)
+    np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-13)
+
+
 def test_directional_power_student_against_nct():
     cfg = load_config(overrides=NO_DROPOUT)
     d = np.array([-4.0, -2.46, -0.5, 0.0, 1.0, 6.0])

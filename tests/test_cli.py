@@ -1,3 +1,4 @@
+import io
 import subprocess
 import sys
 
@@ -144,3 +145,23 @@ def test_simulate_reports_the_implied_difference_in_mediated_mode(tmp_path, caps
     assert main(["simulate", "--out", str(out), "--set", "effects.mode=estradiol_mediated"]) == 0
     expected = implied_effects(load_config(overrides=["effects.mode=estradiol_mediated"])).difference_pct
     assert f"implied difference {expected:.2f}" in capsys.readouterr().err
+
+
+def test_sample_size_stops_at_max_n_per_arm_and_says_so():
+    # No effect: power stays at alpha, so the search must stop at the configured
+    # limit (it used to climb to 65,000 men per arm and fail allocating 32 GB).
+    r = run("sample-size", "--target-power", "0.9", "--set", "effects.difference_pct=0",
+            "--set", "sensitivity.max_n_per_arm=300", "--method", "ancova", "--method", "mmrm",
+            "--reps", "50", "--quiet", "--out", "-")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    table = pd.read_csv(io.StringIO(r.stdout), sep=r"\s+")
+    assert list(table["method"]) == ["ancova", "mmrm"] and table["n_per_arm"].isna().all()
+    note = r.stderr.strip().splitlines()[-1]
+    assert "ancova, mmrm did not reach the target power" in note
+    assert "sensitivity.max_n_per_arm = 300" in note
+    # reached: no note, and the answer is within the limit
+    r = run(
+        "sample-size", "--target-power", "0.8", "--method", "ancova", "--reps", "500", "--quiet", "--out", "-"
+    )
+    assert r.returncode == 0 and "did not reach" not in r.stderr
+    assert 20 < pd.read_csv(io.StringIO(r.stdout), sep=r"\s+")["n_per_arm"].iloc[0] < 60

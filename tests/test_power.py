@@ -475,3 +475,31 @@ def test_power_command_leaves_no_checkpoints(tmp_path):
     out = tmp_path / "p.csv"
     assert main(["power", "--reps", "1000", "--method", "ancova", "--quiet", "--out", str(out)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "p.csv.provenance.json"]
+
+
+@pytest.mark.slow
+def test_analytic_power_of_a_very_large_trial():
+    # 20,000 men per arm: the laws of arm sizes and completers used to be
+    # (n + 1)^2 tables (12 GB here); against the noncentral t at the mean
+    # completers, which the binomial spread (about 60 men) barely moves.
+    cfg = load_config(overrides=["trial.n_per_arm=20000", "effects.difference_pct=-0.06"])
+    mo = model.moments(cfg)
+    sigma, delta = math.sqrt(mo.cov[1, 1]), mo.mean_pct[1] - mo.mean_pct[0]
+    n0, n1 = 20000 * (1 - cfg["dropout"]["placebo"]), 20000 * (1 - cfg["dropout"]["anastrozole"])
+    df, ncp = n0 + n1 - 2, delta / (sigma * math.sqrt(1 / n0 + 1 / n1))
+    crit = stats.t.isf(0.025, df)
+    expected = stats.nct.sf(crit, df, ncp) + stats.nct.cdf(-crit, df, ncp)
+    got = analytic.analytic_power(cfg, "student_t")
+    assert 0.2 < expected < 0.8
+    assert abs(got - expected) < 2e-3, (got, expected)
+
+
+def test_welch_quadrature_in_passes_equals_one_pass(monkeypatch):
+    cfg = load_config(overrides=["trial.n_per_arm=30", "trial.randomization=simple"])
+    n0, n1, _ = analytic.analysable_law(cfg, "welch_t")
+    assert len(n0) > 400
+    whole = analytic._welch_conditional(n0, n1, -2.46, 3.0, 0.05)
+    monkeypatch.setattr(analytic, "WELCH_PAIRS_PER_PASS", 37)
+    parts = analytic._welch_conditional(n0, n1, -2.46, 3.0, 0.05)
+    assert parts.shape == whole.shape
+    np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-11)

@@ -316,3 +316,41 @@ def test_exact_shortcut_matches_per_man_engine_in_tiny_trials(n):
         ):
             se = np.sqrt(x1.var() / len(x1) + x2.var() / len(x2))
             assert abs(x1.mean() - x2.mean()) < 3 * se, (n, m, label, x1.mean(), x2.mean(), se)
+
+
+def _dense_block_law(n: int, n_a: int, sizes: tuple[int, ...]) -> np.ndarray:
+    """The permuted-block law by the forward recursion on a full (n + 1) x (n + 1) table."""
+    from scipy import stats as st
+
+    share = n_a / n
+    law, state = np.zeros(n + 1), np.zeros((n + 1, n + 1))
+    state[0, 0] = 1.0
+    for s in range(n):
+        for b in sizes:
+            drug = int(round(b * share))
+            for c in np.flatnonzero(state[s]):
+                w = state[s, c] / len(sizes)
+                if s + b <= n:
+                    state[s + b, c + drug] += w
+                else:  # the last block cut short: drug count among its first n - s slots
+                    k = n - s
+                    law[c : c + k + 1] += w * st.hypergeom.pmf(np.arange(k + 1), b, drug, k)
+    return (law + state[n]) / (law + state[n]).sum()
+
+
+@pytest.mark.parametrize(
+    "n, n_a, sizes",
+    [(7, 4, (4,)), (45, 22, (4, 6)), (30, 10, (3, 6)), (61, 31, (6, 8, 10)), (25, 19, (4,)), (13, 8, (5,))],
+)
+def test_block_law_equals_the_dense_recursion(n, n_a, sizes):
+    law = samplers._arm_size_law(n, n_a, "permuted_blocks", sizes)
+    np.testing.assert_allclose(law, _dense_block_law(n, n_a, sizes), rtol=1e-12, atol=1e-15)
+
+
+def test_block_law_of_a_very_large_trial():
+    # 300,001 men: a dense table of the recursion would need 720 GB.
+    law = samplers._arm_size_law(300_001, 150_000, "permuted_blocks", (4, 6))
+    assert law.shape == (300_002,)
+    support = np.flatnonzero(law)
+    assert 150_000 in support and support.min() >= 149_997 and support.max() <= 150_004
+    assert abs(law.sum() - 1.0) < 1e-12

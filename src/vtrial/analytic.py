@@ -65,24 +65,39 @@ def completer_law(cfg: dict, tol: float = 1e-9) -> list[tuple[int, int, float]]:
     binomial completers, with terms below ``tol`` dropped (mass renormalised).
     Pairs ordered by placebo, then anastrozole completers.
     """
+    n0, n1, p = _completer_arrays(cfg, tol)
+    return [(int(a), int(b), float(w)) for a, b, w in zip(n0, n1, p, strict=True)]
+
+
+def _completer_arrays(cfg: dict, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`completer_law` as arrays ``(placebo completers, anastrozole completers, probability)``."""
     n_p, n_a = trial_mod.arm_sizes(cfg["trial"])
     n = n_p + n_a
     law_a = samplers.arm_size_law(cfg["trial"])
     d = cfg["dropout"]
-    joint = np.zeros((n + 1, n + 1))
-    used = np.zeros((n + 1, n + 1), dtype=bool)
+    terms = []
     for k_a in np.flatnonzero(law_a > tol):  # at most n + 1 arm sizes; the pairs are vectorised
         k_p = n - k_a
         pa = samplers.binom_pmf(np.arange(k_a + 1), k_a, 1 - d["anastrozole"])
         pp = samplers.binom_pmf(np.arange(k_p + 1), k_p, 1 - d["placebo"])
-        ia = np.flatnonzero(pa > tol)
-        ip = np.flatnonzero(pp > tol)
-        joint[np.ix_(ip, ia)] += law_a[k_a] * np.outer(pp[ip], pa[ia])
-        used[np.ix_(ip, ia)] = True
+        ip, ia = np.flatnonzero(pp > tol), np.flatnonzero(pa > tol)
+        terms.append((k_a, ip, pp[ip], ia, pa[ia]))
+    # accumulated on the box the terms cover, not on all (n + 1)^2 pairs: the
+    # completers of n men spread over about sqrt(n) values, so the box grows
+    # with n where a full table grows with n^2
+    lo_p = min(int(ip[0]) for _, ip, _, _, _ in terms)
+    lo_a = min(int(ia[0]) for _, _, _, ia, _ in terms)
+    shape = (max(int(ip[-1]) for _, ip, _, _, _ in terms) - lo_p + 1,
+             max(int(ia[-1]) for _, _, _, ia, _ in terms) - lo_a + 1)  # fmt: skip
+    joint = np.zeros(shape)
+    used = np.zeros(shape, dtype=bool)
+    for k_a, ip, pp, ia, pa in terms:
+        box = np.ix_(ip - lo_p, ia - lo_a)
+        joint[box] += law_a[k_a] * np.outer(pp, pa)
+        used[box] = True
     x, y = np.nonzero(used)
     p = joint[x, y]
-    p = p / p.sum()
-    return [(int(a), int(b), float(w)) for a, b, w in zip(x, y, p, strict=True)]
+    return x + lo_p, y + lo_a, p / p.sum()
 
 
 def analysable_law(cfg: dict, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -99,10 +114,8 @@ def analysable_law(cfg: dict, method: str) -> tuple[np.ndarray, np.ndarray, np.n
     >>> bool(n0.min() >= 2 and n1.min() >= 2 and p.sum() <= 1)
     True
     """
-    law = completer_law(cfg)
-    n0 = np.array([x[0] for x in law], dtype=float)
-    n1 = np.array([x[1] for x in law], dtype=float)
-    p = np.array([x[2] for x in law])
+    n0, n1, p = _completer_arrays(cfg)
+    n0, n1 = n0.astype(float), n1.astype(float)
     ok = (n0 >= 2) & (n1 >= 2)
     if method == "ancova":
         ok &= n0 + n1 >= 4
@@ -158,6 +171,12 @@ def _t_crit(df: np.ndarray, q: float) -> np.ndarray:
     return special.stdtrit(df, q)
 
 
+#: Arm-size pairs per pass of the Welch quadrature: its (pairs, nodes, nodes)
+#: arrays take 32 MB each at 4096 pairs; large trials with simple
+#: randomization have millions of pairs.
+WELCH_PAIRS_PER_PASS = 4096
+
+
 def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: int = 32):
     """Exact Welch power given arm sizes (arrays): quadrature over the two sample variances.
 
@@ -168,9 +187,15 @@ def _welch_conditional(n0, n1, delta: float, sigma: float, alpha: float, nodes: 
     of each chi-square. All (n0, n1) pairs at once: the chi-square quantiles
     once per arm size, the t quantiles by :func:`_t_crit`.
     """
-    u, w = _legendre(nodes)
     n0 = np.asarray(n0, dtype=float)
     n1 = np.asarray(n1, dtype=float)
+    step = WELCH_PAIRS_PER_PASS
+    if len(n0) > step:
+        return np.concatenate(
+            [_welch_conditional(n0[i : i + step], n1[i : i + step], delta, sigma, alpha, nodes)
+             for i in range(0, len(n0), step)]
+        )  # fmt: skip
+    u, w = _legendre(nodes)
 
     def scaled_var(n):  # (pairs, nodes): sigma^2 chi2_{n-1} quantile / (n - 1) / n
         sizes, inv = np.unique(n, return_inverse=True)

@@ -195,6 +195,11 @@ def _welch_tails(n0, n1, p, sigma, alpha, mean, var, nodes: int = 32):
     # As analytic._welch_conditional, split by tail: given the two sample variances
     # the test rejects upwards when D > t_{nu} SE and downwards when D < -t_{nu} SE,
     # with D ~ N(mean, sigma^2 h^2 + var) marginally over the prior.
+    step = analytic.WELCH_PAIRS_PER_PASS  # bounded memory for trials with many arm-size pairs
+    if len(n0) > step:
+        parts = [_welch_tails(n0[i : i + step], n1[i : i + step], p[i : i + step], sigma, alpha, mean, var, nodes)
+                 for i in range(0, len(n0), step)]  # fmt: skip
+        return sum(up for up, _ in parts), sum(lo for _, lo in parts)
     u, wu = _leggauss01(nodes)
     a0 = n0[:, None, None]
     a1 = n1[:, None, None]

@@ -117,29 +117,47 @@ def _arm_size_law(n: int, n_a: int, randomization: str, sizes: tuple[int, ...]) 
     share = n_a / n
     if randomization == "simple":
         return binom_pmf(np.arange(n + 1), n, share)
-    # Permuted blocks: P[s] is the law of the anastrozole count after s slots
+    # Permuted blocks: rows[s] is the law of the anastrozole count after s slots
     # filled by whole blocks; a block cut short by the end of the trial gives a
     # hypergeometric count among its first slots (as trial.randomize does).
+    # Each row is kept as (lowest count, probabilities of the counts from there):
+    # whole blocks fix the count to a narrow band, so memory and time grow
+    # with n, not n^2 (a dense (n + 1)^2 table took 12 GB at 20,000 per arm).
     law = np.zeros(n + 1)
-    state = np.zeros((n + 1, n + 1))
-    state[0, 0] = 1.0
+    rows: dict[int, tuple[int, np.ndarray]] = {0: (0, np.array([1.0]))}
     pick = 1.0 / len(sizes)
-    for s in range(n):
-        row = state[s]
-        if not row.any():
+    while rows:
+        s = min(rows)  # rows are filled in order of slots, as a forward recursion needs
+        lo, row = rows.pop(s)
+        if s == n:
+            law[lo : lo + len(row)] += row
             continue
         for b in sizes:
             drug = int(round(b * share))
             if s + b <= n:
-                state[s + b, drug:] += pick * row[: n + 1 - drug]
+                _add_band(rows, s + b, lo + drug, pick * row)
             else:
                 k = n - s
                 pmf = hypergeom_pmf(np.arange(k + 1), b, drug, k)
                 for j, pj in enumerate(pmf):
                     if pj > 0:
-                        law[j:] += pick * pj * row[: n + 1 - j]
-    law += state[n]
+                        law[lo + j : lo + j + len(row)] += pick * pj * row
     return law / law.sum()
+
+
+def _add_band(rows: dict[int, tuple[int, np.ndarray]], s: int, lo: int, values: np.ndarray) -> None:
+    """Add ``values`` (counts ``lo, lo + 1, ...``) to the band of row ``s``, widening it if needed."""
+    if s not in rows:
+        rows[s] = (lo, values.copy())
+        return
+    lo0, row = rows[s]
+    new_lo, new_hi = min(lo0, lo), max(lo0 + len(row), lo + len(values))
+    if (new_lo, new_hi) != (lo0, lo0 + len(row)):
+        wider = np.zeros(new_hi - new_lo)
+        wider[lo0 - new_lo : lo0 - new_lo + len(row)] = row
+        lo0, row = new_lo, wider
+        rows[s] = (lo0, row)
+    row[lo - lo0 : lo - lo0 + len(values)] += values
 
 
 def arm_size_law(trial_cfg: dict) -> np.ndarray:

@@ -187,8 +187,15 @@ def cmd_sample_size(args) -> None:
     statistic, target = ("power", args.target_power)
     if args.target_assurance is not None:
         statistic, target = ("assurance", args.target_assurance)
+    # the limit the pipeline uses too: beyond it a per-man search would need gigabytes per block
+    n_max = cfg["sensitivity"]["max_n_per_arm"]
     table = sample_size(cfg, target, reps=s["reps"], workers=s["workers"], progress=not args.quiet,
-                        statistic=statistic, comparison=args.comparison)  # fmt: skip
+                        statistic=statistic, comparison=args.comparison, n_max=n_max)  # fmt: skip
+    short = sorted(set(table.loc[table["n_per_arm"].isna(), "method"]))
+    if short:
+        args.notes.append(f"vtrial: note: {', '.join(short)} did not reach the target {statistic} by "
+                          f"sensitivity.max_n_per_arm = {n_max} men per arm (n_per_arm empty); "
+                          "raise it with --set sensitivity.max_n_per_arm=N")  # fmt: skip
     finish(args, table, out, cfg, s["reps"])
 
 
@@ -255,7 +262,11 @@ def register(sub) -> None:
         p, reps_help=f"replicate trials per candidate n, 1 to {common.REPS_MAX} (default simulation.reps)"
     )
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--target-power", metavar="P", type=_TARGET_POWER, help="target power in (0, 1)")
+    target.add_argument(
+        "--target-power", metavar="P", type=_TARGET_POWER,
+        help="target power in (0, 1); the search stops at sensitivity.max_n_per_arm men per arm "
+        "(default 1000), beyond which n_per_arm is left empty",
+    )  # fmt: skip
     target.add_argument(
         "--target-assurance", metavar="A", type=_TARGET_POWER,
         help="target assurance in (0, 1): power averaged over the design prior (config 'prior'), "
