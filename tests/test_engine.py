@@ -102,3 +102,18 @@ def test_exact_block_is_a_slice_of_its_group():
     assert np.array_equal(short.estimate, full.estimate[:250])
     other = engine.run_block(cfg, "0123456789", 14, 1000, ["ancova"])["ancova"]
     assert not np.array_equal(other.estimate, full.estimate)
+
+
+def test_replicates_that_cannot_be_fitted_raise_no_numpy_warning():
+    # Tiny trials with heavy dropout: many replicates cannot be analysed; they
+    # count as not significant, quietly (a RuntimeWarning leaked to the CLI).
+    import warnings
+
+    from vtrial import power
+
+    cfg = load_config(overrides=["trial.n_per_arm=3", "dropout.anastrozole=0.6", "dropout.placebo=0.5",
+                                 "simulation.exact_shortcut=never"])  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = power.run_power(cfg, reps=300, methods=["mmrm", "mann_whitney", "ancova", "welch_t"])
+    assert (table["valid_reps"] < 300).all() and (table["valid_reps"] > 0).all()

@@ -615,7 +615,8 @@ def mmrm_vec(block, scale: str, alpha: float) -> Replicates:
             & (t2 > 0)
             & (s_res > 0)
         )
-    return t_results(est, np.sqrt(v), df, n_seen, n_seen, alpha, ok)
+        se = np.sqrt(v)  # NaN where a replicate cannot be fitted (not ok), without a warning
+    return t_results(est, se, df, n_seen, n_seen, alpha, ok)
 
 
 def _pooled_sscp(values: list, masks: list) -> tuple[np.ndarray, np.ndarray]:
