@@ -90,6 +90,29 @@ def test_familywise_formula_is_alpha_under_the_global_null_and_one_comparison_is
         )
 
 
+def test_welch_formula_of_a_design_pair_is_the_two_arm_welch_formula():
+    # Welch reads only the pair's two arms, so a two-arm design and the default
+    # two-arm trial (vtrial.analytic, tested against simulation and quadrature)
+    # give the same power; with Bonferroni over 2 comparisons, the level halves.
+    from vtrial import analytic
+
+    base = load_config(overrides=["trial.n_per_arm=30", "trial.block_sizes=[2]"])
+    arms = [
+        {"name": "placebo", "dropout": 0.18},
+        {"name": "anastrozole", "difference_pct": -2.46, "dropout": 0.25},
+    ]
+    two = validate_config(set_key(base, "trial.arms", arms))
+    want = analytic.analytic_power(base, "welch_t")
+    assert 0.5 < want < 0.95
+    got = design_analytic.comparison_power(two, "welch_t", "anastrozole-placebo", "none")
+    assert got == pytest.approx(want, abs=1e-8)
+    half = analytic.analytic_power(set_key(base, "analysis.alpha", 0.025), "welch_t")
+    three = _three_arm(n=30, diffs=(-1.0, -2.46), dropout=(0.18, 0.1, 0.25))
+    got = design_analytic.comparison_power(three, "welch_t", "high-placebo", "bonferroni")
+    assert got == pytest.approx(half, abs=1e-8)
+    assert math.isnan(design_analytic.comparison_power(three, "welch_t", "high-placebo", "dunnett"))
+
+
 def test_no_formula_gives_nan():
     cfg = _three_arm(dropout=(0.1, 0.1, 0.1))
     assert math.isnan(design_analytic.familywise_power(cfg, "student_t", "any", "none"))  # dropout
@@ -101,17 +124,21 @@ def test_no_formula_gives_nan():
 
 @pytest.mark.slow
 def test_analytic_column_agrees_with_simulation_within_3_se():
-    """Dropout (binomial completers), ANCOVA and Student, single-step adjustments; family rows without dropout."""
+    """Dropout (binomial completers), ANCOVA, Student and Welch, single-step adjustments; family rows without dropout."""
     reps = 20_000
     cfg = _three_arm(n=24, dropout=(0.2, 0.25, 0.1), analysis__methods=["ancova", "student_t"])
     t = design_power.run_design_power(cfg, reps=reps, multiplicities=["none", "bonferroni", "dunnett"])
     pair = t[~t["comparison"].isin(["any", "all"])]
     assert pair["analytic_power"].notna().all() and len(pair) == 12
     assert t.loc[t["comparison"].isin(["any", "all"]), "analytic_power"].isna().all()
+    welch = _three_arm(n=24, dropout=(0.2, 0.25, 0.1), analysis__methods=["welch_t"])
+    w = design_power.run_design_power(welch, reps=reps, multiplicities=["none", "bonferroni"])
+    w = w[~w["comparison"].isin(["any", "all"])]
+    assert w["analytic_power"].notna().all() and len(w) == 4
     nodrop = _three_arm(n=24, analysis__methods=["student_t"])
     u = design_power.run_design_power(nodrop, reps=reps, multiplicities=["bonferroni", "dunnett"])
     assert u["analytic_power"].notna().all()
-    for table in (pair, u):
+    for table in (pair, u, w):
         se = np.sqrt(table["analytic_power"] * (1 - table["analytic_power"]) / reps)
         assert (np.abs(table["power"] - table["analytic_power"]) < 3 * se).all(), table[
             ["method", "comparison", "multiplicity", "power", "analytic_power"]

@@ -11,6 +11,11 @@ complete, e.g. one block size that divides the total):
   (independent binomials ``Bin(n_k, 1 - dropout_k)``) and ``C`` in all, the
   t statistic is noncentral t on ``C - A`` df with
   ``ncp = delta / (sd sqrt(1/c_i + 1/c_j))``;
+* ``welch_t``, comparison of arms i and j: the two-arm Welch formula of
+  :mod:`vtrial.analytic` (quadrature over the two arms' sample variances,
+  Welch-Satterthwaite df) at ``alpha`` (``none``) or ``alpha / m``
+  (``bonferroni``), averaged over the two arms' completer counts (Welch reads
+  only those two arms); no formula with ``dunnett``, which the design refuses;
 * ``ancova``: given the baselines, noncentral t on ``C - A - 1`` df with
   ``ncp = delta sqrt(1 - R) / (sd_e sqrt(1/c_i + 1/c_j))``, where
   ``R = Z^2 / (Z^2 + X)``, ``Z`` the standardised difference of the two arms'
@@ -48,7 +53,7 @@ in ``W`` and 96 Gauss-Legendre nodes in ``log S^2`` (under the global null
 Dunnett's ``any`` row is alpha to 1e-11). ``holm``'s ``any`` row is ``bonferroni``'s (Holm rejects at least one
 hypothesis exactly when the smallest p-value is below ``alpha / m``).
 
-Everything else (MMRM, Welch, other endpoints and rules, step-wise
+Everything else (MMRM, other endpoints and rules, step-wise
 adjustments of single comparisons, dropout in the family-wise rows) has no
 formula here: NaN, with :func:`reason` saying why.
 """
@@ -62,13 +67,13 @@ import numpy as np
 from scipy import special
 
 from vtrial import model
-from vtrial.analytic import _jacobi, _power_nct
+from vtrial.analytic import _jacobi, _power_nct, _welch_conditional
 from vtrial.design import design_of, effective_cohort
 from vtrial.design_decisions import DunnettCritical, dunnett_critical
 from vtrial.design_sim import true_differences
 
 #: Methods with a formula.
-METHODS = ("student_t", "ancova")
+METHODS = ("student_t", "welch_t", "ancova")
 #: Multiplicity methods whose single-comparison rows have a formula.
 SINGLE_STEP = ("none", "bonferroni", "dunnett")
 #: Smallest probability of a completer count kept (the rest is dropped).
@@ -88,7 +93,7 @@ def reason(cfg: dict, method: str) -> str:
     >>> cfg = load_config(overrides=["trial.arms=[{name: p}, {name: a, difference_pct: -2}, {name: b}]",
     ...                              "trial.block_sizes=[6]"])
     >>> reason(cfg, "ancova"), reason(cfg, "mmrm")
-    ('', 'mmrm has no formula (student_t, ancova)')
+    ('', 'mmrm has no formula (student_t, welch_t, ancova)')
     """
     out = []
     if method not in METHODS:
@@ -159,7 +164,7 @@ def comparison_power(cfg: dict, method: str, label: str, mult: str | None = None
     cfg : dict
         Validated config setting a design.
     method : str
-        ``student_t`` or ``ancova``.
+        ``student_t``, ``welch_t`` or ``ancova``.
     label : str
         ``<arm>-<reference>``.
     mult : str, optional
@@ -185,6 +190,16 @@ def comparison_power(cfg: dict, method: str, label: str, mult: str | None = None
     sd, sd_e = _moments(cfg)
     ci, pi = _completers(design.sizes[i], design.arms[i].dropout)
     cj, pj = _completers(design.sizes[j], design.arms[j].dropout)
+    if method == "welch_t":
+        if mult == "dunnett":  # Dunnett's critical values assume a pooled variance
+            return float("nan")
+        # Welch reads only the pair's two arms: the two-arm quadrature over
+        # their sample variances, at alpha / m under Bonferroni
+        m = len(design.labels) if mult == "bonferroni" else 1
+        ci, cj = np.meshgrid(ci, cj, indexing="ij")
+        w = np.outer(pi, pj)
+        ok = (ci >= 2) & (cj >= 2)
+        return float(w[ok] @ _welch_conditional(ci[ok], cj[ok], delta, sd, alpha / m))
     cr, pr = _rest_law(design, (i, j))
     ci, cj, cr = np.meshgrid(ci, cj, cr, indexing="ij")
     w = (pi[:, None, None] * pj[None, :, None] * pr[None, None, :]).ravel()
