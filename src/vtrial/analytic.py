@@ -90,12 +90,10 @@ def _completer_arrays(cfg: dict, tol: float = 1e-9) -> tuple[np.ndarray, np.ndar
     shape = (max(int(ip[-1]) for _, ip, _, _, _ in terms) - lo_p + 1,
              max(int(ia[-1]) for _, _, _, ia, _ in terms) - lo_a + 1)  # fmt: skip
     joint = np.zeros(shape)
-    used = np.zeros(shape, dtype=bool)
     for k_a, ip, pp, ia, pa in terms:
-        box = np.ix_(ip - lo_p, ia - lo_a)
-        joint[box] += law_a[k_a] * np.outer(pp, pa)
-        used[box] = True
-    x, y = np.nonzero(used)
+        joint[np.ix_(ip - lo_p, ia - lo_a)] += law_a[k_a] * np.outer(pp, pa)
+    # every term is a product of probabilities above tol: a pair is in the law iff its mass is positive
+    x, y = np.nonzero(joint)
     p = joint[x, y]
     return x + lo_p, y + lo_a, p / p.sum()
 
